@@ -27,10 +27,13 @@ from typing import Any
 
 import pyarrow as pa
 
-# Module names under fwforensics.formats, in sniffing priority order (ties go to the first).
-MODULES: list[str] = [
-    "netfilter",
-]
+def _discover() -> list[str]:
+    """Every module of this package not starting with '_' is a format (it must define FORMAT)."""
+    import pkgutil
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+MODULES: list[str] = _discover()
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Format:
     description: str = ""
     example: str = ""
     binary: bool = False  # True for captures: parse_file is used instead of parse
+    priority: int = 0     # on equal sniff scores the higher priority wins
 
     def sniff(self, sample: list[str]) -> float:
         """Confidence in [0, 1] that these first lines of an input are in this format."""
@@ -106,7 +110,8 @@ def detect(sample: list[str]) -> tuple[Format | None, float]:
             score = float(fmt.sniff(sample))
         except Exception:  # a sniffer must never break detection
             score = 0.0
-        if score > best_score:
+        if score > best_score or (score == best_score and best is not None and score > 0
+                                  and fmt.priority > best.priority):
             best, best_score = fmt, score
     return best, best_score
 
