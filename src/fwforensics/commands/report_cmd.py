@@ -1,0 +1,141 @@
+"""CLI pieces of the reports area: `abuse`, `watch`, and the output options of `analyze`.
+
+The lead registers ``abuse_cmd`` and ``watch_cmd`` with ``cli.add_command`` and calls
+:func:`emit_outputs` from ``analyze`` (see docs/cli-wiring.patch).
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+SEVERITY_CHOICE = click.Choice(["info", "low", "medium", "high"])
+
+# Options for `analyze`, in the order they should appear in --help.
+ANALYZE_OPTIONS = [
+    click.option("--html", "html_out", metavar="FILE", help="Also write a self-contained HTML report."),
+    click.option("--ndjson", "as_ndjson", is_flag=True, help="Print one JSON finding per line (for log shippers)."),
+    click.option("--markdown", "as_markdown", is_flag=True, help="Print the report as Markdown (for tickets)."),
+    click.option("--events-out", metavar="FILE", help="Write the normalised events: .parquet, or .ndjson/.json as ECS."),
+    click.option("--fail-on", type=SEVERITY_CHOICE, metavar="SEVERITY",
+                 help="Exit with status 1 when a finding of this severity or worse is found (info/low/medium/high)."),
+    click.option("--resolve", is_flag=True, help="Look up reverse DNS names of sources (off by default: it tells them)."),
+]
+
+
+def analyze_options(f):
+    for o in reversed(ANALYZE_OPTIONS):
+        f = o(f)
+    return f
+
+
+def emit_outputs(rep: dict[str, Any], con, *, html_out: str | None = None, as_ndjson: bool = False,
+                 as_markdown: bool = False, events_out: str | None = None, resolve: bool = False,
+                 as_json: bool = False, render_terminal=None) -> None:
+    """Write every output asked for. Call while ``con`` is still open. Prints the one stdout
+    format chosen (json, ndjson, markdown, else the terminal report via ``render_terminal``)."""
+    from ..reports import export
+    from ..reports.who import enrich
+    if sum(bool(x) for x in (as_json, as_ndjson, as_markdown)) > 1:
+        raise click.UsageError("choose one of --json, --ndjson and --markdown")
+    enrich(rep, resolve=resolve)
+    if events_out:
+        n = export.write_events(con, events_out)
+        click.echo(f"fwforensics: wrote {n} event(s) to {events_out}", err=True)
+    if html_out:
+        from ..reports.html import write_html
+        try:
+            write_html(rep, con, html_out)
+        except OSError as e:
+            raise click.ClickException(f"cannot write {html_out}: {e.strerror or e}") from None
+        click.echo(f"fwforensics: HTML report written to {html_out}", err=True)
+    if as_json:
+        export.write_json(rep, sys.stdout)
+    elif as_ndjson:
+        export.write_ndjson(rep, sys.stdout)
+    elif as_markdown:
+        export.write_markdown(rep, sys.stdout)
+    elif render_terminal is not None:
+        render_terminal(rep)
+
+
+def exit_status(rep: dict[str, Any], fail_on: str | None) -> int:
+    from ..reports.export import fail_on_status
+    return fail_on_status(rep, fail_on)
+
+
+@click.command("abuse")
+@click.argument("src")
+@click.argument("logs", nargs=-1)
+@click.option("--case", "case_path", metavar="CASE.duckdb", help="Take the records from a case.")
+@click.option("--format", "fmt", metavar="NAME")
+@click.option("--year", type=int)
+@click.option("--tz", metavar="ZONE", help="Time zone of timestamps that carry none (default UTC).")
+@click.option("--online", is_flag=True, help="Look up the abuse contact by RDAP (cached on disk).")
+@click.option("--from", "reporter", default="", metavar="NAME", help="Your name/contact for the signature.")
+def abuse_cmd(src, logs, case_path, fmt, year, tz, online, reporter):
+    """Draft a polite abuse report about SRC from LOGS (or --case)."""
+    import ipaddress
+
+    from .. import analysis, events
+    from ..reports.abuse import draft
+    from ..reports.who import OfflineError, rdap_abuse
+    try:
+        ipaddress.ip_address(src)
+    except ValueError:
+        raise click.UsageError(f"{src!r} is not an IP address") from None
+    if not logs and not case_path:
+        raise click.UsageError("give the log files that show SRC, or --case CASE.duckdb")
+    opts = analysis.Options(fmt=fmt, year=year, tz=tz)
+    if case_path:
+        from ..store import Case
+        case = Case(case_path, read_only=not logs)
+        if logs:
+            case.ingest(list(logs), fmt, year, tz)
+        con = case.con
+        rep = analysis.report(con, case.read_stats(), opts)
+    else:
+        con = events.connect()
+        rep = analysis.analyze(list(logs), opts, con)
+    contact, err = None, None
+    if online:
+        try:
+            contact = rdap_abuse(src)
+        except OfflineError as e:
+            err = str(e)
+            click.echo(f"fwforensics: {e}", err=True)
+    else:
+        err = "not looked up (use --online to ask RDAP; nothing is sent without it)"
+    click.echo(draft(rep, con, src, contact=contact, contact_error=err, reporter=reporter, tz_note=tz or "UTC"),
+               nl=False)
+
+
+@click.command("watch")
+@click.argument("log", required=False)
+@click.option("--journal", is_flag=True, help="Follow journalctl -k -f instead of a file.")
+@click.option("--state", "state_path", required=True, metavar="FILE", help="Where to keep our place (created if missing).")
+@click.option("--format", "fmt", metavar="NAME")
+@click.option("--window", type=float, default=600.0, show_default=True, help="Seconds of log time the detectors see.")
+@click.option("--rate-limit", type=float, default=60.0, show_default=True, help="At most one alert per source per N seconds.")
+@click.option("--realert", type=float, default=3600.0, show_default=True, help="Repeat an alert for the same finding after N seconds.")
+@click.option("--syslog", metavar="local|HOST:PORT|/path", help="Also send alerts to syslog.")
+@click.option("--webhook", metavar="URL", help="POST each alert as JSON to this URL.")
+@click.option("--command", "command", metavar="CMD", help="Run CMD (split like a shell, not run by one) with the alert JSON on stdin.")
+@click.option("--quiet", is_flag=True, help="No alerts on the terminal.")
+@click.option("--events-out", metavar="FILE.ndjson", help="Append every record as ECS NDJSON.")
+@click.option("--home-net", multiple=True, metavar="CIDR")
+@click.option("--min-severity", type=SEVERITY_CHOICE, default="info", show_default=True)
+@click.option("--once", is_flag=True, help="Read what is there, alert, and exit.")
+def watch_cmd(log, journal, state_path, fmt, window, rate_limit, realert, syslog, webhook, command, quiet,
+              events_out, home_net, min_severity, once):
+    """Follow LOG (or the kernel journal) and alert on findings as they happen."""
+    import shlex
+
+    from .. import watch
+    rc = watch.run(log, state_path, journal=journal, fmt=fmt, window=window, rate_limit=rate_limit,
+                   realert=realert, syslog=syslog, webhook=webhook, command=shlex.split(command) if command else None,
+                   quiet=quiet, events_out=events_out, home_nets=list(home_net), min_severity=min_severity,
+                   once=once)
+    if rc:
+        raise click.exceptions.Exit(rc)
