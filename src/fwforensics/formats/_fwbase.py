@@ -35,6 +35,9 @@ SYSLOG_START = (r"^(?:<\d{1,3}>)?(?:1 )?(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d|\*?
                 r") +\d{1,2} (?:\d{4} )?\d\d:\d\d:\d\d|\d{4}:\d\d:\d\d-\d\d:\d\d:\d\d)")
 
 
+_QUOTED = re.compile(r'^\s*(?:[|"{\[]|log \d+ (?:pass|fail) = |#)')
+
+
 class LineFormat(Format):
     bad_reason = "record fields could not be decoded"
 
@@ -48,15 +51,24 @@ class LineFormat(Format):
     def convert(self, rec: pa.Array, ctx: ParseContext) -> tuple[dict, pa.Array]:  # pragma: no cover
         raise NotImplementedError
 
+    def vendor(self, work: pa.Array) -> pa.Array:
+        """Lines that are unmistakably this vendor's (records or not); used by sniff."""
+        return self.records(work)
+
     def sniff(self, sample: list[str]) -> float:
+        """Share of the first lines that are this vendor's; under 30 % is no claim (a README or
+        an expected-output JSON that quotes a line is not a log)."""
         lines = [s for s in sample if s.strip()][:200]
         if not lines:
             return 0.0
+        # a log line quoted in a document (Markdown table, JSON string, ruleset test INI) is not a log
+        lines = [s if not _QUOTED.match(s) else "" for s in lines]
         try:
-            hits = pc.sum(pc.cast(self.records(pa.array(lines, _S)), pa.int64())).as_py() or 0
+            hits = pc.sum(pc.cast(pc.fill_null(self.vendor(pa.array(lines, _S)), False), pa.int64())).as_py() or 0
         except Exception:
             return 0.0
-        return 0.0 if hits == 0 else 0.5 + 0.45 * hits / len(lines)
+        share = hits / len(lines)
+        return 0.0 if share < 0.3 else 0.5 + 0.45 * share
 
     def parse(self, lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
         n = len(lines)

@@ -49,6 +49,9 @@ class Cef(LineFormat):
     def skippable(self, work):
         return pc.or_(super().skippable(work), matches(work, r"CEF:\d+\|"))
 
+    def vendor(self, work):
+        return pc.or_(self.records(work), matches(work, r'^(?:<\d{1,3}>)?[^"|=]{0,120}?CEF:\d+\|'))
+
     def convert(self, rec, ctx: ParseContext):
         h = pc.extract_regex(rec, _HDR)
         ext = pc.fill_null(group(h, "ext"), "")

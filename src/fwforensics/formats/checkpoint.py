@@ -43,6 +43,9 @@ class Checkpoint(LineFormat):
     def skippable(self, work):
         return pc.or_(super().skippable(work), matches(work, r"CheckPoint \S+ - \["))
 
+    def vendor(self, work):
+        return pc.or_(self.records(work), matches(work, r'CheckPoint \S+ - \['))
+
     def convert(self, rec, ctx: ParseContext):
         def k(key):
             return kv(rec, key, sep=":")

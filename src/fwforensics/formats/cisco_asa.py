@@ -42,7 +42,7 @@ _PATTERNS = [
     # 106006 / 106007 Deny inbound UDP from a/p to b/p on interface X | due to DNS Query
     r"^Deny (?:inbound|outbound) (?P<proto>\w+) " + _FROM_TO + r"(?: on interface (?P<inif>\S+)| due to (?P<why>.*))?",
     # 106010 / 106011 / 106014 / 106023 Deny [inbound] [(No xlate)] tcp src if:a/p dst if:b/p [(type 3, code 0)] by access-group "x"
-    r"^Deny (?:inbound |outbound )?(?:\(No xlate\) )?(?P<proto>\w+) src " + _SRC + r"(?: dst(?: " + _DST + r")?)?"
+    r"^Deny (?:inbound |outbound )?(?:\(No xlate\) )?(?:protocol )?(?P<proto>\w+) src " + _SRC + r"(?: dst(?: " + _DST + r")?)?"
     r"(?: \(?type (?P<itype>\d+), code (?P<icode>\d+)\)?,?)?(?: by access-group \"(?P<rule>[^\"]*)\")?",
     # 106016/17/20/21/22, 106012: Deny IP spoof from (a) to b on interface X, and kin
     r"^Deny (?P<proto>\w+) (?P<why>[^/]*?) ?from \(?(?P<src>[^\s()]+?)\)?,? to (?P<dst>[^\s,]+?),?(?: on interface (?P<inif>\S+))?(?:[, ].*)?$",
@@ -50,10 +50,10 @@ _PATTERNS = [
     r"^access-list (?P<rule>\S+) (?P<act>permitted|denied|est-allowed) (?P<proto>\w+) (?P<srcif>[^\s/]+)/(?P<src>[^\s(]+)"
     r"\((?P<srcport>\d+)\)(?:\([^)]*\))? -> (?P<dstif>[^\s/]+)/(?P<dst>[^\s(]+)\((?P<dstport>\d+)\)",
     # 302013/15/17 Built inbound TCP connection id for if:a/p (m/p)(user) to if:b/p (m/p)
-    r"^Built (?P<dir>inbound|outbound) (?P<proto>\w+) connection (?:\d+ )?for (?P<srcif>[^\s:]+):(?P<src>[^\s/]+)/(?P<srcport>\d+)"
+    r"^Built (?P<dir>inbound|outbound) (?P<proto>\w+) connection (?:\d+ )?(?:for|from) (?P<srcif>[^\s:]+):(?P<src>[^\s/]+)/(?P<srcport>\d+)"
     r"(?: ?\([^)]*\))*(?: \S+)? to (?P<dstif>[^\s:]+):(?P<dst>[^\s/]+)/(?P<dstport>\d+)",
     # 302014/16/18 Teardown TCP connection id for if:a/p to if:b/p duration d bytes n reason
-    r"^Teardown (?P<proto>\w+) connection (?:\d+ )?for (?P<srcif>[^\s:]+):(?P<src>[^\s/]+)/(?P<srcport>\d+)"
+    r"^Teardown (?P<proto>\w+) connection (?:\d+ )?(?:for|from) (?P<srcif>[^\s:]+):(?P<src>[^\s/]+)/(?P<srcport>\d+)"
     r"(?:\([^)]*\))?(?: \S+)? to (?P<dstif>[^\s:]+):(?P<dst>[^\s/]+)/(?P<dstport>\d+)(?:\([^)]*\))?"
     r"(?: \S+)?(?: duration \S+)?(?: bytes (?P<bytes>\d+))?(?: (?P<why>.*))?",
     # 302020/21 Built inbound ICMP connection for faddr a/0 gaddr g/0 laddr b/0 type 3 code 3
@@ -80,8 +80,10 @@ _PATTERNS = [
     r"^Invalid transport field for protocol=(?P<proto>\w+), " + _FROM_TO,
     # 710001-710005 TCP access denied by ACL from a/p to if:b/ssh
     r"^(?P<proto>TCP|UDP) (?:access|request) (?P<act>denied by ACL|permitted|requested|discarded) " + _FROM_TO,
+    # 710004 TCP connection limit exceeded from a/p to if:b/p
+    r"^(?P<proto>TCP|UDP) connection limit exceeded " + _FROM_TO,
     # 733100 [ Scanning] drop rate-1 exceeded ...
-    r"^\[\s*(?P<rule>[^\]]*?)\s*\] (?P<why>drop rate-\d+ exceeded)",
+    r"^\[?\s*(?P<rule>[^\]]*?)\s*\]? (?P<why>drop rate[- ]\d+ exceeded)",
     # 733101 Host a is attacking / targeted
     r"^(?:Host|Subnet) (?P<src>\S+) is (?P<why>attacking|targeted)",
 ]
@@ -154,10 +156,8 @@ class CiscoAsa(LineFormat):
     def skippable(self, work):
         return pc.or_(matches(work, _ANY_TAG), super().skippable(work))
 
-    def sniff(self, sample):
-        lines = [s for s in sample if s.strip()][:200]
-        hits = sum(1 for s in lines if ("%ASA-" in s or "%PIX-" in s or "%FTD-" in s or "%FWSM-" in s))
-        return 0.0 if not hits else 0.6 + 0.39 * hits / len(lines)
+    def vendor(self, work):
+        return matches(work, r"^(?:<\d{1,3}>)?[^\"|{}=]{0,120}?" + _ANY_TAG)
 
     def convert(self, rec, ctx: ParseContext):
         n = len(rec)
@@ -198,7 +198,7 @@ class CiscoAsa(LineFormat):
         srcif, dstif = sw(srcif, dstif)
 
         cols = {**head}
-        cols.update(proto_cols(map_unique(g["proto"], lambda p: None if p.lower() == "ip" else p.lower(), _S)))
+        cols.update(proto_cols(map_unique(g["proto"], lambda p: None if p.lower() in ("ip", "protocol") else p.lower(), _S)))
         is_icmp = pc.fill_null(pc.match_substring(cols["proto"], "icmp"), False)
         nul = pa.scalar(None, pa.int32())
         cols["src_ip"], cols["dst_ip"] = src, dst

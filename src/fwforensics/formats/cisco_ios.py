@@ -46,6 +46,9 @@ class CiscoIos(LineFormat):
     def skippable(self, work):
         return pc.or_(super().skippable(work), matches(work, r"%[A-Z][A-Z0-9_]*-(?:[A-Z0-9]+-)?\d-[A-Z0-9_]+"))
 
+    def vendor(self, work):
+        return matches(work, r"^(?:<\d{1,3}>)?[^\"|{}=]{0,160}?%[A-Z][A-Z0-9_]*-(?:[A-Z0-9]+-)?\d-[A-Z0-9_]+:")
+
     def convert(self, rec, ctx: ParseContext):
         a = pc.extract_regex(rec, _ACL)
         s = pc.extract_regex(rec, _IPS)

@@ -43,8 +43,8 @@ class Fortigate(LineFormat):
     def skippable(self, work):
         return pc.or_(super().skippable(work), matches(work, r"(?:^|\s)(?:date|logid|devname)=\S"))
 
-    def sniff(self, sample):
-        return super().sniff(sample) if any("devid=" in s or "logid=" in s for s in sample[:100]) else 0.0
+    def vendor(self, work):
+        return pc.or_(self.records(work), matches(work, r'(?:^|\s)logid="?\d{10}"?\s.*\btype="?\w+'))
 
     def convert(self, rec, ctx: ParseContext):
         def k(key):

@@ -58,6 +58,9 @@ class Juniper(LineFormat):
     def skippable(self, work):
         return pc.or_(super().skippable(work), matches(work, r"NetScreen device_id=|\bRT_\w+|junos"))
 
+    def vendor(self, work):
+        return pc.or_(self.records(work), matches(work, r'NetScreen device_id=\S+\s+\[|\sRT_[A-Z_]+ - [A-Z_]+ \[junos@'))
+
     def convert(self, rec, ctx: ParseContext):
         cols = syslog_head(rec, ctx)
         ev = group(pc.extract_regex(rec, _SRX), "ev")

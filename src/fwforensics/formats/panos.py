@@ -49,6 +49,9 @@ class Panos(LineFormat):
         return pc.or_(super().skippable(work),
                       matches(work, r"(?:^|\s)\d*,\d{4}/\d\d/\d\d \d\d:\d\d:\d\d,[^,]*,[A-Z]+,"))
 
+    def vendor(self, work):
+        return pc.or_(self.records(work), matches(work, r'(?:^|\s)\d*,\d{4}/\d\d/\d\d \d\d:\d\d:\d\d,[^,]*,[A-Z]+,'))
+
     def convert(self, rec, ctx: ParseContext):
         st = pc.extract_regex(rec, _RE)
         g = {k: group(st, k) for k in ("rtime", "type", "sub", "gtime", "src", "dst", "rule", "app", "inif", "outif",

@@ -45,6 +45,9 @@ class Sonicwall(LineFormat):
     def skippable(self, work):
         return pc.or_(super().skippable(work), matches(work, r"(?:^|\s)id=\S+\s+sn=\S+"))
 
+    def vendor(self, work):
+        return pc.or_(self.records(work), matches(work, r'(?:^|\s)id=\S+\s+sn=\S+\s+time='))
+
     def convert(self, rec, ctx: ParseContext):
         def k(key):
             return kv(rec, key)

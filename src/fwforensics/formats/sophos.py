@@ -45,6 +45,9 @@ class Sophos(LineFormat):
     def skippable(self, work):
         return pc.or_(super().skippable(work), matches(work, r"device=\"SFW\"|\ssub=\"\w+\""))
 
+    def vendor(self, work):
+        return pc.or_(self.records(work), matches(work, r'device="SFW"|ulogd\[\d+\]: id="\d+"'))
+
     def convert(self, rec, ctx: ParseContext):
         def k(key):
             return kv(rec, key)

@@ -33,6 +33,9 @@ class Watchguard(LineFormat):
     def skippable(self, work):
         return pc.or_(super().skippable(work), matches(work, r"msg_id=\""))
 
+    def vendor(self, work):
+        return pc.or_(self.records(work), matches(work, r'msg_id="[0-9A-F]{4}-[0-9A-F]{4}"'))
+
     def convert(self, rec, ctx: ParseContext):
         st = pc.extract_regex(rec, _RE)
         g = {k: group(st, k) for k in ("act", "sif", "dif", "len", "proto", "ttl", "src", "dst", "sport", "dport",
