@@ -22,6 +22,14 @@ from ._mapped import check_mapping, convert_mapped
 _S = pa.string()
 
 
+def _split(text: str, delimiter: str) -> list[str]:
+    """One CSV line -> fields (quotes honoured); a line csv cannot read -> no fields."""
+    try:
+        return next(csv.reader([text.replace("\r", " ")], delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
 class CsvMapped(Format):
     name = "csv_generic"
     description = "generic CSV with a column mapping (--map): header line + one record per line"
@@ -45,15 +53,16 @@ class CsvMapped(Format):
                 start += 1
                 skipped += 1
             if start < n:
-                ctx.state["csv_header"] = next(csv.reader([texts[start]], delimiter=self.delimiter))
+                ctx.state["csv_header"] = _split(texts[start], self.delimiter)
                 start += 1
                 skipped += 1
         header = ctx.state.get("csv_header", [])
         missing = [v for v in mapping.values() if v not in header]
-        if header and missing:
-            raise ValueError(f"mapped columns not in the CSV header: {', '.join(missing)}")
         idx = [i for i in range(start, n) if (texts[i] or "").strip()]
         skipped += (n - start) - len(idx)
+        if missing:  # not the CSV the mapping describes: every row is unreadable, nothing raises
+            why = f"CSV header lacks the mapped column(s) {', '.join(missing)}"
+            return ParseResult(conform({}, 0), [(first_line + i, why) for i in idx], skipped)
         body = [texts[i] for i in idx]
         rows_ok: list[int] = []
         table = None
@@ -72,10 +81,7 @@ class CsvMapped(Format):
             if table is None:
                 recs = {h: [] for h in header}
                 for i, text in zip(idx, body):
-                    try:
-                        row = next(csv.reader([text], delimiter=self.delimiter))
-                    except (csv.Error, StopIteration):
-                        row = []
+                    row = _split(text, self.delimiter)
                     if len(row) != len(header):
                         unreadable.append((first_line + i, f"{len(row)} fields where the header has {len(header)}"))
                         continue
