@@ -164,6 +164,23 @@ def test_hand_checked_asa_and_ftd():
         assert acts["Block with reset"] == "reject"
 
 
+def test_hand_checked_asa_documented_messages():
+    """313005 carries the quoted packet of the ICMP error; 106001 the flags of the refused packet
+    (lines written in the layouts of Cisco's ASA syslog message guide)."""
+    from fwforensics.formats import parse_line
+    r = parse_line("%ASA-4-313005: No matching connection for ICMP error message: icmp src outside:192.0.2.1 dst "
+                   "inside:198.51.100.2 (type 3, code 3) on outside interface.  Original IP payload: udp src "
+                   "198.51.100.2/53 dst 192.0.2.1/4444.")
+    assert (r["format"], r["icmp_type"], r["icmp_code"], r["inner_proto"], r["inner_src_port"], r["inner_dst_port"]) == \
+        ("cisco_asa", 3, 3, "udp", 53, 4444)
+    assert (r["inner_src_ip"], r["inner_dst_ip"], r["action"]) == ("198.51.100.2", "192.0.2.1", "drop")
+    r = parse_line("Jul  1 12:00:00 fw %ASA-2-106001: Inbound TCP connection denied from 203.0.113.5/4000 to "
+                   "192.0.2.9/23 flags FIN PSH URG  on interface outside", ctx=ParseContext(year=2024))
+    assert (r["tcp_flags"], r["tcp_flag_bits"], r["in_if"], r["log_host"], r["ts_raw"]) == \
+        ("URG PSH FIN", 41, "outside", "fw", "Jul  1 12:00:00")
+    assert str(r["ts"]) == "2024-07-01 12:00:00+00:00"
+
+
 def test_hand_checked_filterlog_windows_ios():
     t, _ = read(E / "pfsense/test-pfsense-bsd.log")
     r = _row(t, 1)  # 146,,,1535324496,igb1.12,match,block,in,4,0x0,,63,12617,0,DF,6,tcp,60,10.170.12.50,1.1.1.1,49724,853,0,S,1891286705,,64240

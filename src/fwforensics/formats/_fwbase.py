@@ -259,7 +259,7 @@ def const(value, n: int, typ: pa.DataType = _S) -> pa.Array:
 _HEAD = (
     r"^(?:<(?P<pri>\d{1,3})>)?(?:1 )?\*?"
     r"(?:(?P<iso>\d{4}-\d\d-\d\d)[T ](?P<isot>\d\d:\d\d:\d\d(?:[.,]\d+)?) ?(?P<zone>Z|[+-]\d\d:?\d\d)?"
-    r"|(?P<mon>" + _MON + r") +(?P<day>\d{1,2})(?: (?P<byear>\d{4}))? (?P<hms>\d\d:\d\d:\d\d)(?P<frac>[.,]\d+)?"
+    r"|(?P<bsd>(?P<mon>" + _MON + r") +(?P<day>\d{1,2})(?: (?P<byear>\d{4}))? (?P<hms>\d\d:\d\d:\d\d)(?P<frac>[.,]\d+)?)"
     r"(?: (?P<tzn>[A-Za-z]{3,4}):)?"
     r"|(?P<sy>\d{4}):(?P<sm>\d\d):(?P<sd>\d\d)-(?P<st>\d\d:\d\d:\d\d))"
     r":? +(?:(?P<host>[^\s:\[\]]+)(?: +: *| +))?"
@@ -276,7 +276,7 @@ def syslog_head(lines: pa.Array, ctx: ParseContext) -> dict[str, pa.Array]:
     The word after the time is the host unless it is a program tag (``prog:``/``prog[pid]:``).
     """
     h = pc.extract_regex(lines, _HEAD)
-    f = {k: group(h, k) for k in ("iso", "isot", "zone", "mon", "day", "byear", "hms", "frac", "tzn",
+    f = {k: group(h, k) for k in ("iso", "isot", "zone", "bsd", "mon", "day", "byear", "hms", "frac", "tzn",
                                   "sy", "sm", "sd", "st", "host")}
     n = len(lines)
     ts = iso_to_utc(pc.replace_substring(join(f["iso"], "T", f["isot"]), ",", "."),
@@ -289,8 +289,7 @@ def syslog_head(lines: pa.Array, ctx: ParseContext) -> dict[str, pa.Array]:
     e = pa.scalar("", _S)
     ts_raw = pc.coalesce(
         join(f["iso"], "T", f["isot"], pc.coalesce(f["zone"], e)),
-        join(f["mon"], " ", f["day"], pc.coalesce(join(" ", f["byear"]), e), " ", f["hms"], pc.coalesce(f["frac"], e),
-             pc.coalesce(join(" ", f["tzn"]), e)),
+        join(f["bsd"], pc.coalesce(join(" ", f["tzn"]), e)),
         join(f["sy"], ":", f["sm"], ":", f["sd"], "-", f["st"]))
     return {"ts": ts, "ts_raw": ts_raw, "log_host": f["host"]}
 
