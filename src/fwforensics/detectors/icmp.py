@@ -30,7 +30,7 @@ V6 = "proto = 'ipv6-icmp'"
 SIMPLE = {
     "icmp.frag_needed": (f"(({V4} AND icmp_type = 3 AND icmp_code = 4) OR ({V6} AND icmp_type = 2)) "
                          f"AND {m.NOT_ACCEPTED}",
-                         "fragmentation-needed (packet too big) message(s) the firewall discarded"),
+                         "fragmentation-needed (packet too big) message(s)"),
     "icmp.source_quench": (f"{V4} AND icmp_type = 4", "source quench message(s)"),
     "icmp.redirect": (f"(({V4} AND icmp_type = 5) OR ({V6} AND icmp_type = 137))", "redirect message(s)"),
     # an IPv6 router advertisement from a link-local address with hop limit 255 is routine
@@ -69,7 +69,8 @@ def _simple(ctx, fid, pred, what):
         if fid == "icmp.frag_needed":
             details["mtu"] = r["mtu"]
             extra = (f" (next-hop MTU {r['mtu']})" if r["mtu"] else "") + \
-                ": connections with large packets through that router will hang (path MTU discovery is broken)"
+                " were dropped by the firewall: connections with large packets along that path will hang " \
+                "(path MTU discovery is broken)"
         elif fid == "icmp.redirect" and r["gw"]:
             details["gateway"] = r["gw"]
             extra = f" pointing to gateway {r['gw']}"

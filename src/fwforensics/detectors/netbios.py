@@ -25,7 +25,9 @@ FOLLOW_UP_SECONDS = 300  # how long after a lookup a 139/445 attempt still count
 FOLLOW_UP_HOSTS = 1      # hosts with lookup-then-connect before worm.fileshare; raise to 2+ to
                          # ignore a single client that looked a name up and then mapped a share
 RETRY_TOLERANCE = 0.35   # personal-firewall retry gaps may differ from 15/30/60 s by this share
-TUNABLES = ("MIN_LOOKUPS", "SCAN_HOSTS", "FOLLOW_UP_SECONDS", "FOLLOW_UP_HOSTS", "RETRY_TOLERANCE")
+MAX_OTHER_PORTS = 5      # a source that also tried more than this many other ports is a port scan that
+                         # included 137 (the scan detectors report it); raise to name those lookups too
+TUNABLES = ("MAX_OTHER_PORTS", "MIN_LOOKUPS", "SCAN_HOSTS", "FOLLOW_UP_SECONDS", "FOLLOW_UP_HOSTS", "RETRY_TOLERANCE")
 
 LOOKUP = "proto = 'udp' AND dst_port = 137"
 SHARE = "proto = 'tcp' AND dst_port IN (139, 445)"
@@ -33,7 +35,10 @@ SHARE = "proto = 'tcp' AND dst_port IN (139, 445)"
 
 def lookup_pred(ctx) -> str:
     bc, _ = m.broadcast_pred(ctx)
-    return f"({LOOKUP} AND src_ip IS NOT NULL AND NOT {bc})"
+    most = int(ctx.tun(m.short(__name__), "MAX_OTHER_PORTS"))
+    scanners = (f"SELECT src_ip FROM {ctx.table} WHERE proto IN ('tcp', 'udp') AND dst_port NOT IN (137, 139, 445) "
+                f"AND src_ip IS NOT NULL GROUP BY src_ip HAVING count(DISTINCT dst_port) > {most}")
+    return f"({LOOKUP} AND src_ip IS NOT NULL AND NOT {bc} AND src_ip NOT IN ({scanners}))"
 
 
 def detect(ctx):

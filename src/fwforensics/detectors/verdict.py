@@ -72,15 +72,16 @@ def detect(ctx):
     action = [f for f in fs if f.id in ACTION or f in infected
               or (f.id in AIMED and SEVERITY_RANK.get(f.severity, 0) >= floor)
               or (f.id == "trojan.probe" and f.details.get("passed"))]
-    bg_records = sum(f.count for f in background)
+    bg_records = min(_distinct_records(background), n_all)
     aimed_srcs = sorted({f.src for f in aimed if f.src})
 
     if not fs:
         summary = (f"Nothing recognised in {n_all} records: no scans, worms or misconfigurations stand out."
                    if n_all else "The log holds no records.")
     elif action:
-        summary = (f"{m.plural(len(action), 'finding')} need action; the rest of the {n_all} records is "
-                   f"{'mostly ' if bg_records else ''}everyday internet noise.")
+        summary = (f"{m.plural(len(action), 'finding')} {'needs' if len(action) == 1 else 'need'} action"
+                   + (f"; {bg_records} of the {n_all} records are everyday internet background noise."
+                      if bg_records else "."))
     elif aimed:
         summary = (f"Someone looked at this site on purpose ({m.plural(len(aimed_srcs), 'source')}), but nothing "
                    f"got in that the log shows; the rest is background noise.")
@@ -94,6 +95,12 @@ def detect(ctx):
         share = f"{100.0 * bg_records / n_all:.0f}%" if n_all else "all"
         parts.append(f"About {share} of the records ({bg_records}) are internet background radiation: {kinds}. "
                      f"It reaches every address and says nothing about you.")
+    amp = [f for f in aimed if f.id in ("smurf", "fraggle")]
+    aimed = [f for f in aimed if f.id not in ("smurf", "fraggle")]
+    if amp:
+        parts.append(f"Your network was used as an amplifier (smurf/fraggle) against "
+                     f"{', '.join(sorted({f.src for f in amp if f.src}))}: the victims are those addresses, "
+                     f"not you, but the attack needs your routers to pass directed broadcasts.")
     if aimed:
         kinds = ", ".join(f"{k} ({v})" for k, v in _kinds(aimed, AIMED)[:6])
         parts.append(f"Aimed at this site: {kinds}, from {', '.join(aimed_srcs[:5])}"
@@ -101,6 +108,10 @@ def detect(ctx):
                      f"dropped them did its job.")
     if infected:
         parts.append(f"Hosts of your own network behave like worms: {', '.join(sorted({f.src for f in infected}))}.")
+    fixes = [f for f in action if f.id == "config.advice"] or \
+        [f for f in action if f.id in ("icmp.frag_needed", "identd.blocked")]
+    if fixes:
+        parts.append("Configuration problems: " + "; ".join(sorted({f.summary.split(':')[0] for f in fixes})) + ".")
     if other:
         parts.append("Also: " + ", ".join(sorted({f.id for f in other})) + ".")
     if not parts:
@@ -109,7 +120,12 @@ def detect(ctx):
 
     if action:
         todo = []
-        for f in sorted(action, key=Finding.sort_key)[:6]:
+        covered = {f.details.get("topic") for f in action if f.id == "config.advice"}
+        for f in sorted(action, key=Finding.sort_key):
+            if f.id != "config.advice" and f.details.get("advice_topic") in covered:
+                continue
+            if len(todo) >= 6:
+                break
             todo.append(f"{f.id}{' (' + f.src + ')' if f.src else ''}: {(f.advice or f.summary).split('. ')[0].rstrip('.')}")
         advice = "Do this: " + "; ".join(todo) + "."
     else:
@@ -129,6 +145,28 @@ def detect(ctx):
                  "needs_action": [{"id": f.id, "src": f.src, "severity": f.severity}
                                   for f in sorted(action, key=Finding.sort_key)],
                  "infected_inside": sorted({f.src for f in infected})})]
+
+
+def _distinct_records(fs) -> int:
+    """Records behind a set of findings, each counted once (findings overlap), from their evidence."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for f in fs:
+        for file, ranges in f.evidence.files.items():
+            for part in ranges.split(","):
+                if not part:
+                    continue
+                a, _, b = part.partition("-")
+                spans.setdefault(file, []).append((int(a), int(b or a)))
+    total = 0
+    for lst in spans.values():
+        lst.sort()
+        end = -1
+        for a, b in lst:
+            if b <= end:
+                continue
+            total += b - max(a, end + 1) + 1
+            end = b
+    return total
 
 
 def _home(ctx, ip):
