@@ -76,9 +76,10 @@ def _port_detail(k: KnowledgeBase, e: PortInfo, port: int) -> list[str]:
     for p in protos:
         r = k.registered(port, p)
         if r:
-            out.append(f"Registered (IANA) for {port}/{p}: {r.name}" + (f" ({r.description})" if r.description else ""))
+            desc = f" ({r.description})" if r.description and r.description.lower() != r.name.lower() else ""
+            out.append(f"Registered (IANA) for {port}/{p}: {r.name}{desc}")
     if e.refs:
-        out.append("References: " + ", ".join(e.refs))
+        out.append("References: " + ", ".join(sorted(e.refs)))
     if e.faq:
         out.append("Firewall Forensics FAQ sections: " + ", ".join(e.faq))
     out.append(f"How worried to be about a blocked hit: {e.worry}.")
@@ -171,7 +172,7 @@ def explain_srcport(port: int, proto: str | None = None, query: str | None = Non
     if e.faq:
         detail.append("Firewall Forensics FAQ sections: " + ", ".join(e.faq))
     cert = "in 2003 this was" if e.dated else "commonly seen as"
-    return [_ans(q, "srcport", f"source port {port}: {e.summary}", detail, cert, _port_data(e))]
+    return [_ans(q, "srcport", f"source port {port} ({e.service}): {e.summary}", detail, cert, _port_data(e))]
 
 
 def explain_icmp(type_: int, code: int | None = None, v6: bool = False, query: str | None = None, as_port: bool = False) -> list[dict]:
@@ -267,7 +268,7 @@ def explain_rpc(number_or_name: str, query: str | None = None) -> list[dict]:
     if prog.callit:
         detail.append("Known to use portmapper CALLIT broadcasts, so seeing it broadcast on your segment is normal for that product.")
     if prog.refs:
-        detail.append("References: " + ", ".join(prog.refs))
+        detail.append("References: " + ", ".join(sorted(prog.refs)))
     detail.append(f"Source of the number: {prog.source}.")
     cert = "commonly seen as" if prog.reading else "registered use"
     return [_ans(q, "rpc", short, detail, cert, {"number": prog.number, "name": prog.name, "aliases": list(prog.aliases),
@@ -414,15 +415,15 @@ def explain_record(rec: dict[str, Any], query: str | None = None) -> list[dict]:
     if proto in ("tcp", "udp") and dport is not None:
         dport_info = k.port(dport, proto)
         if dport_info:
-            lines.append(f"Destination port {dport}/{proto}: {dport_info.service}. {dport_info.summary}")
+            lines.append(f"Destination port {dport}/{proto}: {dport_info.summary}")
         else:
             r = k.registered(dport, proto)
             lines.append(f"Destination port {dport}/{proto}: " + (f"registered to {r.name}; nothing specific known." if r else "not a registered service port."))
     if proto in ("tcp", "udp") and sport is not None:
         hits = k.srcports(sport, proto)
         sport_info = hits[0] if hits else None
-        if sport_info and sport_info.category != "dynamic":
-            lines.append(f"Source port {sport}: {sport_info.service}. {sport_info.summary}")
+        if sport_info and (sport_info.category != "dynamic" or sport < 1024):
+            lines.append(f"Source port {sport}: {sport_info.summary}")
         elif sport_info:
             lines.append(f"Source port {sport}: an ordinary client port ({sport_info.service}).")
     if proto == "tcp":
@@ -441,17 +442,25 @@ def explain_record(rec: dict[str, Any], query: str | None = None) -> list[dict]:
     if g("inner_proto") or g("inner_dst_port") is not None:
         ip_, isp, idp = g("inner_proto"), g("inner_src_port"), g("inner_dst_port")
         lines.append(f"Quoted packet: {g('inner_src_ip')}:{isp} -> {g('inner_dst_ip')}:{idp} ({ip_}).")
-        inner_reading = _inner_reading(ip_, isp, idp)
-        if inner_reading:
-            lines.append("The quoted ports suggest " + inner_reading + ".")
+        inner_reading = _inner_reading(ip_, isp, idp, g("inner_src_ip"))
     if g("ttl") is not None:
         t = k.ttl(int(g("ttl")))
-        lines.append(f"TTL {g('ttl')}: probably started at {t.initial_ttl} ({t.os_family.split(',')[0]}), about {t.hops} hops away.")
+        lines.append(f"TTL {g('ttl')}: probably started at {t.initial_ttl} ({_os_short(t.os_family)}), about {t.hops} hops away.")
     if g("source_route"):
         lines.append("Carries a source-route option: " + (g("ip_options") or "") + " (never legitimate from the Internet).")
     if g("frag_offset") or g("mf"):
         lines.append("A fragment: ports may be missing because only the first fragment carries them.")
     verdict, finding = _record_verdict(k, rec, proto, sa, da, dport_info, sport_info, icmp_info, inner_reading)
+    if sa is not None and sa.bogon and sa.category != "unspecified" and not (icmp_info is not None and finding is not None):
+        if sa.category == "link-local":
+            bog = f"The source {src} is link-local: a machine on your segment that failed to get an address by DHCP."
+        else:
+            bog = (f"The source {src} is a {sa.category} address, which cannot be a real Internet source: if it arrived from "
+                   "outside, it is a leaking dual-homed host, an ISP router, a neighbour on a shared segment, or spoofing.")
+        if finding is None or verdict.startswith("A packet from"):
+            verdict, finding = bog, "bogon.source"
+        else:
+            lines.append(bog + " (finding bogon.source)")
     detail = lines
     if finding:
         s = k.signature(finding)
@@ -463,16 +472,22 @@ def explain_record(rec: dict[str, Any], query: str | None = None) -> list[dict]:
     return [_ans(q, "record", verdict, detail, cert, data)]
 
 
-def _inner_reading(proto: str | None, sport: int | None, dport: int | None) -> str | None:
+def _inner_reading(proto: str | None, sport: int | None, dport: int | None, inner_src: str | None = None) -> str | None:
     if dport is not None and 33434 <= dport <= 33600:
-        return "a traceroute that reached its target"
+        return "the failed packet was a traceroute probe, so a traceroute from your side reached its target"
     if sport == 53:
-        return "a DNS answer that arrived after the asker had closed its port (stale DNS)"
+        return "the failed packet was a DNS answer that arrived after the asker had closed its port (stale DNS)"
     if dport == 137:
-        return "a NetBIOS name lookup that the target did not answer"
+        return "the failed packet was a NetBIOS name lookup the target does not answer"
     if dport is not None:
-        return f"someone tried {proto or 'a'} port {dport} on that host; if you never did, your address was forged (a decoy scan), especially if the port changes between messages"
+        return (f"the failed packet went to {proto or ''} port {dport}; if {inner_src or 'the quoted source'} is yours and sent "
+                "no such thing, your address was forged by someone scanning that host (a decoy scan), the more so if the "
+                "port changes from one message to the next")
     return None
+
+
+def _os_short(family: str) -> str:
+    return family.split(" (")[0].split(",")[0]
 
 
 def _record_verdict(k, rec, proto, sa, da, dinfo, sinfo, icmp, inner) -> tuple[str, str | None]:
@@ -488,7 +503,7 @@ def _record_verdict(k, rec, proto, sa, da, dinfo, sinfo, icmp, inner) -> tuple[s
         if (not v6 and t == 3 and c == 4) or (v6 and t == 2):
             return "A 'packet too big / fragmentation needed' message was logged: if it was dropped, Path MTU Discovery breaks for connections from your side.", "icmp.frag_needed"
         if (not v6 and t == 3) or (v6 and t == 1):
-            return f"An unreachable from {src} about a packet sent in your address's name or by you; " + (inner or "read the quoted header") + ".", "icmp.unreach_backscatter"
+            return (f"{icmp.type_name} ({icmp.name}) from {src}: " + (inner or "the quoted header of the failed packet says what was attempted") + "."), "icmp.unreach_backscatter"
         if not v6 and t == 8 and da is not None and (da.category == "broadcast" or (g("dst_ip") or "").endswith((".255", ".0"))):
             return f"A ping to a broadcast address: {src} (possibly forged) is testing whether your network amplifies smurf floods.", "smurf"
         if (not v6 and t == 8) or (v6 and t == 128):
@@ -510,10 +525,6 @@ def _record_verdict(k, rec, proto, sa, da, dinfo, sinfo, icmp, inner) -> tuple[s
         if not v6 and t == 17:
             return f"An address-mask request from {src}: host information gathering.", "icmp.addr_mask"
         return f"ICMP {icmp.type_name} from {src}.", None
-    if sa is not None and sa.bogon and sa.category not in ("unspecified",):
-        if sa.category == "link-local":
-            return f"A packet from link-local {src}: a machine on your segment that failed to get a DHCP address.", "bogon.source"
-        return f"A packet from {sa.category} address {src}, which cannot be a real Internet source: a leaking dual-homed host, an ISP router, a neighbour, or spoofing.", "bogon.source"
     if da is not None and da.category == "broadcast":
         if proto == "udp" and dport in (67, 68):
             return "A DHCP broadcast from a machine on your segment asking for (or offering) an address; harmless.", "broadcast.local"

@@ -40,6 +40,7 @@ import ipaddress
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -157,8 +158,7 @@ class RpcProc:
     worry: str
 
 
-@dataclass(frozen=True)
-class TtlGuess:
+class TtlGuess(NamedTuple):
     initial_ttl: int
     hops: int
     os_family: str
