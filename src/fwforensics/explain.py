@@ -451,16 +451,27 @@ def explain_record(rec: dict[str, Any], query: str | None = None) -> list[dict]:
     if g("frag_offset") or g("mf"):
         lines.append("A fragment: ports may be missing because only the first fragment carries them.")
     verdict, finding = _record_verdict(k, rec, proto, sa, da, dport_info, sport_info, icmp_info, inner_reading)
-    if sa is not None and sa.bogon and sa.category != "unspecified" and not (icmp_info is not None and finding is not None):
-        if sa.category == "link-local":
-            bog = f"The source {src} is link-local: a machine on your segment that failed to get an address by DHCP."
+    if sa is not None and sa.bogon:
+        internal = da is not None and (da.bogon or da.category == "broadcast")
+        generic = finding is None and (verdict.startswith(("A packet from", "A connection attempt from", "A bare ACK", "A reset"))
+                                       or " packet from " in verdict.split(":")[0])
+        if sa.category == "unspecified" and not (proto == "udp" and dport == 67):
+            internal = False
+        if internal:
+            lines.append("Both addresses are non-public, so this is traffic inside a network (or test data), not a packet from the Internet.")
         else:
-            bog = (f"The source {src} is a {sa.category} address, which cannot be a real Internet source: if it arrived from "
-                   "outside, it is a leaking dual-homed host, an ISP router, a neighbour on a shared segment, or spoofing.")
-        if finding is None or verdict.startswith("A packet from"):
-            verdict, finding = bog, "bogon.source"
-        else:
-            lines.append(bog + " (finding bogon.source)")
+            if sa.category == "link-local":
+                bog = f"The source {src} is link-local: a machine on your segment that failed to get an address by DHCP."
+            elif sa.category == "unspecified":
+                bog = f"The source is {src}, which no real sender on the Internet uses: a forged or crafted packet" + (
+                    " (with port 0: OS fingerprinting)." if 0 in (sport, dport) else ".")
+            else:
+                bog = (f"The source {src} is a {sa.category} address, which cannot be a real Internet source: if it arrived from "
+                       "outside, it is a leaking dual-homed host, an ISP router, a neighbour on a shared segment, or spoofing.")
+            if generic:
+                verdict, finding = bog, "bogon.source"
+            else:
+                lines.append(bog + " (finding bogon.source)")
     detail = lines
     if finding:
         s = k.signature(finding)
@@ -506,6 +517,9 @@ def _record_verdict(k, rec, proto, sa, da, dinfo, sinfo, icmp, inner) -> tuple[s
             return (f"{icmp.type_name} ({icmp.name}) from {src}: " + (inner or "the quoted header of the failed packet says what was attempted") + "."), "icmp.unreach_backscatter"
         if not v6 and t == 8 and da is not None and (da.category == "broadcast" or (g("dst_ip") or "").endswith((".255", ".0"))):
             return f"A ping to a broadcast address: {src} (possibly forged) is testing whether your network amplifies smurf floods.", "smurf"
+        if not icmp.code_known and c not in (None, 0):
+            return (f"ICMP {icmp.type_name} from {src} with code {c}, which this type never carries: a crafted packet, "
+                    "most likely an OS-fingerprinting probe or a tool testing your filter."), None
         if (not v6 and t == 8) or (v6 and t == 128):
             return f"A ping from {src}: someone checking whether this address is alive (often before a scan).", None
         if (not v6 and t == 0) or (v6 and t == 129):
@@ -524,7 +538,7 @@ def _record_verdict(k, rec, proto, sa, da, dinfo, sinfo, icmp, inner) -> tuple[s
             return f"A timestamp request from {src}: host information gathering.", "icmp.timestamp"
         if not v6 and t == 17:
             return f"An address-mask request from {src}: host information gathering.", "icmp.addr_mask"
-        return f"ICMP {icmp.type_name} from {src}.", None
+        return f"{'ICMPv6' if v6 else 'ICMP'} {icmp.type_name} from {src}: {_first_sentence(icmp.meaning)}", None
     if da is not None and da.category == "broadcast":
         if proto == "udp" and dport in (67, 68):
             return "A DHCP broadcast from a machine on your segment asking for (or offering) an address; harmless.", "broadcast.local"
@@ -560,7 +574,7 @@ def _record_verdict(k, rec, proto, sa, da, dinfo, sinfo, icmp, inner) -> tuple[s
             return f"A probe from source port {sport}: the sscan tool fingerprinting the OS.", "sscan"
     if dinfo is not None:
         cat = dinfo.category
-        attempt = "A connection attempt" if (proto == "tcp" and flags is not None and "SYN" in flags and "ACK" not in flags) else "A packet"
+        attempt = _what_packet(proto, flags)
         if cat in ("trojan", "backdoor"):
             return f"{attempt} from {src} to {dinfo.service} ({dport}/{proto}): a search for machines already infected or backdoored; harmless if nothing listens.", "trojan.probe"
         if cat == "proxy":
@@ -569,16 +583,36 @@ def _record_verdict(k, rec, proto, sa, da, dinfo, sinfo, icmp, inner) -> tuple[s
             return f"{attempt} from {src} for {dinfo.service}: most likely meant for a previous user of this address.", "dialup.leftover"
         if dport == 1433:
             return f"{attempt} from {src} to MS SQL Server: a worm or password-guessing bot.", "worm.mssql"
-        return f"{attempt} from {src} to {dinfo.service} ({dport}/{proto}): " + _first_sentence(dinfo.summary).split(": ", 1)[-1], None
+        return f"{attempt} from {src} to {dport}/{proto} ({dinfo.service}). {dinfo.summary}", None
     if sinfo is not None and sinfo.category not in ("dynamic",):
         return f"Traffic from {src} source port {sport} ({sinfo.service}) to port {dport}: " + _first_sentence(sinfo.summary), None
     if proto in ("tcp", "udp") and dport is not None:
         r = k.registered(dport, proto)
+        attempt = _what_packet(proto, flags)
         if r:
-            return f"A packet from {src} to {dport}/{proto} (registered to {r.name}); nothing specific is known about abuse of it.", None
+            return f"{attempt} from {src} to {dport}/{proto} (registered to {r.name}); nothing specific is known about abuse of it.", None
         if dport >= 1024:
-            return f"A packet from {src} to unregistered high port {dport}/{proto}: probably a late reply to a connection from your side or a scan.", None
-    return f"A {proto or 'IP'} packet from {src}.", None
+            return f"{attempt} from {src} to unregistered high port {dport}/{proto}: probably a late reply to a connection from your side, or a scan.", None
+    if proto and proto.isdigit():
+        return f"A packet of IP protocol {proto} from {src}: an unusual protocol; many different ones in a row are a protocol scan.", None
+    name = (proto or "IP").upper()
+    art = "An" if name[:1] in "AEIOU" or name.startswith(("ICMP", "IGMP", "ESP", "AH", "L2TP", "OSPF")) else "A"
+    return f"{art} {name} packet from {src}.", None
+
+
+def _what_packet(proto: str | None, flags: list[str] | None) -> str:
+    if proto != "tcp" or flags is None:
+        return "A packet"
+    fs = set(flags) - {"ECE", "CWR"}
+    if fs == {"SYN"}:
+        return "A connection attempt"
+    if fs == {"ACK"}:
+        return "A bare ACK (a late packet, or an ACK probe)"
+    if fs == {"SYN", "ACK"}:
+        return "A SYN-ACK (a reply, or backscatter)"
+    if "RST" in fs:
+        return "A reset"
+    return "A TCP packet (" + " ".join(flags) + ")"
 
 
 def explain_line(text: str, query: str | None = None) -> list[dict]:
