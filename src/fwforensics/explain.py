@@ -269,10 +269,17 @@ def explain_rpc(number_or_name: str, query: str | None = None) -> list[dict]:
         detail.append("Known to use portmapper CALLIT broadcasts, so seeing it broadcast on your segment is normal for that product.")
     if prog.refs:
         detail.append("References: " + ", ".join(sorted(prog.refs)))
-    detail.append(f"Source of the number: {prog.source}.")
+    detail.append("Source of the number: " + _RPC_SOURCES.get(prog.source, prog.source) + ".")
     cert = "commonly seen as" if prog.reading else "registered use"
     return [_ans(q, "rpc", short, detail, cert, {"number": prog.number, "name": prog.name, "aliases": list(prog.aliases),
                                                  "worry": prog.worry, "callit": prog.callit, "source": prog.source})]
+
+
+_RPC_SOURCES = {
+    "faq": "the Firewall Forensics FAQ, section 7.3.2",
+    "netbase /etc/rpc": "the system RPC name list (/etc/rpc, Debian netbase)",
+    "nmap-rpc (cross-check)": "vendor documentation as collected in Nmap's RPC list",
+}
 
 
 def explain_rpc_proc(n_or_name: str, query: str | None = None) -> list[dict]:
@@ -319,7 +326,7 @@ def explain_ipid(ids: list[int], query: str | None = None) -> list[dict]:
         return [_ans(q, "unknown", f"{q}: {exc}.", [], "certain")]
     hexes = " ".join(f"{i:04X}" for i in ids)
     short = f"IP IDs {' '.join(str(i) for i in ids)}: {r.order}."
-    detail = [r.detail, f"As hex, as printed: {hexes}."]
+    detail = [r.detail, f"The same numbers in hex: {hexes}."]
     if r.swapped:
         detail.append("Bytes swapped: " + " ".join(f"{i:04X}" for i in r.swapped) + " = " + " ".join(str(i) for i in r.swapped) + " in decimal.")
     detail.append(k.zen["ipid"]["hex_advice"])
