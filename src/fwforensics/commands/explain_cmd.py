@@ -46,7 +46,7 @@ def explain_cmd(query: tuple[str, ...], as_json: bool, verbose: bool) -> None:
                 click.echo("    " + _safe(line))
             click.echo("")
     if answers and all(a["kind"] == "unknown" for a in answers):
-        sys.exit(1)
+        click.get_current_context().exit(1)
 
 
 @click.command("decode")
