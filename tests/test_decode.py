@@ -128,3 +128,22 @@ def test_cli_decode_from_argument_file_and_stdin(tmp_path, netbios_dump, icmp_du
     assert r.exit_code == 0 and '"dport": 31001' in r.output
     r = CliRunner().invoke(decode_cmd, ["not hex at all"])
     assert r.exit_code != 0 and "nothing to decode" in r.output
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_decode_without_exceptions(data):
+    res = decode_bytes(data)
+    assert isinstance(res["lines"], list) and isinstance(res["errors"], list)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_decode_without_exceptions(text):
+    try:
+        decode(text)
+    except DecodeError:
+        pass

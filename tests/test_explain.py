@@ -432,3 +432,50 @@ def test_cli_explain_unknown_exit_code():
 def test_cli_explain_strips_control_characters():
     r = CliRunner().invoke(explain_cmd, ["evil\x1b[31mred"])
     assert "\x1b" not in r.output
+
+
+# ---- records of service logs (DNS, web, mail, portmapper, ident), as readers fill the app_* columns
+from fwforensics.explain import explain_record  # noqa: E402
+
+
+@pytest.mark.parametrize("app,detail,status,finding", [
+    ("dns", "VERSION.BIND CHAOS TXT", "denied", "dns.version_query"),
+    ("dns", "example.com IN AXFR", "denied", "dns.axfr"),
+    ("dns", "example.com A", "response from unexpected source", "dns.unexpected_source"),
+    ("http", "GET http://www.example.com/ HTTP/1.0", "200", "http.proxy_attempt"),
+    ("http", "CONNECT 192.0.2.1:25 HTTP/1.0", "405", "http.proxy_attempt"),
+    ("http", "GET /default.ida?NNNNNNNN%u9090 HTTP/1.0", "404", "worm.http"),
+    ("http", "GET /scripts/..%c0%af../winnt/system32/cmd.exe?/c+dir HTTP/1.0", "404", "worm.http"),
+    ("http", "GET /favicon.ico HTTP/1.1", "404", None),
+    ("smtp", "RCPT TO:<test@example.net>", "550 5.7.1 Relaying denied", "smtp.relay_attempt"),
+    ("smtp", "VRFY root", "252", "smtp.recon"),
+    ("smtp", "HELO " + "x" * 600, "501", "smtp.recon"),
+    ("rpc", "DUMP", "", "rpc.portmap"),
+    ("rpc", "GETPORT program 100083", "", "rpc.portmap"),
+    ("ident", "No Ident response", "", "identd.blocked"),
+])
+def test_service_log_records(app, detail, status, finding):
+    rec = {"src_ip": "198.51.100.7", "dst_ip": "203.0.113.5", "app_proto": app, "app_detail": detail, "app_status": status}
+    a = explain_record(rec)
+    assert a[0]["kind"] == "record" and a[0]["data"]["finding"] == finding, a[0]["short"]
+    if app == "http" and "favicon" in detail:
+        assert "icon" in a[0]["short"]
+
+
+# ---- bad input is normal input
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_explain_any_text_never_raises(text):
+    for a in explain(text):
+        assert a["short"] and a["certainty"] in CERTAINTY
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["icmp", "port", "rpc", "proc", "ttl", "ipid", "sport", "3/4", "11", "0x1f", "65536",
+                                 "-1", "/udp", "tcp", "10.0.0.1", "::", "smurf"]), max_size=8))
+def test_group_args_any_words(words):
+    for q in group_args(words):
+        assert explain(q)

@@ -94,6 +94,15 @@ def decode(text: str) -> dict[str, Any]:
 
 def decode_bytes(data: bytes) -> dict[str, Any]:
     res: dict[str, Any] = {"bytes": len(data), "link": None, "layers": [], "lines": [], "reveals": [], "errors": []}
+    try:
+        return _decode_into(res, data)
+    except (dpkt.Error, struct.error, IndexError, ValueError, UnicodeError) as exc:
+        # malformed packets are normal input: report how far we got
+        res["errors"].append(f"decoding stopped: {type(exc).__name__}: {exc}")
+        return res
+
+
+def _decode_into(res: dict[str, Any], data: bytes) -> dict[str, Any]:
     if not data:
         res["errors"].append("empty packet")
         return res

@@ -453,6 +453,9 @@ def explain_record(rec: dict[str, Any], query: str | None = None) -> list[dict]:
     if g("ttl") is not None:
         t = k.ttl(int(g("ttl")))
         lines.append(f"TTL {g('ttl')}: probably started at {t.initial_ttl} ({_os_short(t.os_family)}), about {t.hops} hops away.")
+    if g("app_proto"):
+        lines.append(f"Application: {g('app_proto')}" + (f", {g('app_detail')!r}" if g("app_detail") else "")
+                     + (f", outcome {g('app_status')!r}" if g("app_status") else "") + ".")
     if g("source_route"):
         lines.append("Carries a source-route option: " + (g("ip_options") or "") + " (never legitimate from the Internet).")
     if g("frag_offset") or g("mf"):
@@ -508,8 +511,69 @@ def _os_short(family: str) -> str:
     return family.split(" (")[0].split(",")[0]
 
 
+_NIMDA = ("cmd.exe", "root.exe", "/_vti_bin/", "/msadc/", "/scripts/..", "%c0%af", "%c1%1c")
+
+
+def _app_verdict(rec) -> tuple[str, str | None] | None:
+    """Readings of DNS, web, mail, portmapper and ident log records (app_* columns)."""
+    g = rec.get
+    app = (g("app_proto") or "").lower()
+    det = g("app_detail") or ""
+    st = g("app_status") or ""
+    up, low = det.upper(), det.lower()
+    src = g("src_ip") or "a client"
+    if app == "dns":
+        if "VERSION.BIND" in up or ("CHAOS" in up and "TXT" in up):
+            return f"{src} asked the DNS server for its BIND version (VERSION.BIND, CHAOS TXT): fingerprinting before picking an exploit.", "dns.version_query"
+        if "AXFR" in up or "IXFR" in up:
+            return f"{src} asked for a zone transfer: a full list of the names in the zone.", "dns.axfr"
+        if "unexpected source" in (st + " " + det).lower():
+            return "A DNS answer came from a different address than the question went to: usually a multi-homed server or a proxy, rarely cache poisoning.", "dns.unexpected_source"
+        if re.search(r"\b127\.\d+\.\d+\.\d+\b", det + " " + st):
+            return "A name resolved to a loopback address: a blocked name, a mistake, or a trick to make a program talk to itself.", None
+        return None
+    if app == "http":
+        if re.match(r"^(GET|POST|HEAD)\s+https?://", det, re.I) or up.startswith("CONNECT "):
+            return f"{src} sent a proxy-style request (full URL or CONNECT): testing whether the web server will fetch pages for strangers.", "http.proxy_attempt"
+        if "default.ida" in low:
+            return f"A CodeRed worm request from infected host {src}; harmless to servers that are not unpatched IIS.", "worm.http"
+        if any(n in low for n in _NIMDA):
+            return f"A Nimda-style request from {src} looking for cmd.exe/root.exe or directory traversal; harmless to patched servers.", "worm.http"
+        if "/favicon.ico" in low:
+            return "A browser asking for the site's icon (favicon.ico); harmless.", None
+        if "/robots.txt" in low:
+            return f"{src} read robots.txt: a crawler (or someone reading which paths you would rather hide).", None
+        return None
+    if app == "smtp":
+        both = (det + " " + st).lower()
+        if "relay" in both and any(w in both for w in ("denied", "not permitted", "refused", "prohibited", "we do not relay", "550", "554")):
+            return f"Relaying refused for {src}: the mail server correctly declined to pass on mail for a domain it does not serve.", "smtp.relay_attempt"
+        if up.startswith(("EXPN", "VRFY")):
+            return f"{src} probed for accounts with {up.split()[0]}: reconnaissance.", "smtp.recon"
+        if any(len(w) > 256 for w in det.split()):
+            return f"{src} sent an SMTP command with a very long argument: an overflow attempt or a vulnerability scanner.", "smtp.recon"
+        return None
+    if app == "rpc":
+        m = re.search(r"\b(DUMP|CALLIT|UNSET|SET|GETPORT|NULL)\b", up)
+        pm = re.search(r"\b(\d{6,10})\b", det)
+        prog = kb().rpc_program(int(pm.group(1))) if pm else None
+        if m and m.group(1) in ("DUMP", "CALLIT", "SET", "UNSET"):
+            return f"A portmapper {m.group(1)} from {src}: " + kb().rpc_proc({"NULL": 0, "SET": 1, "UNSET": 2, "GETPORT": 3, "DUMP": 4, "CALLIT": 5}[m.group(1)]).reading, "rpc.portmap"
+        if prog is not None:
+            bad = prog.worry in ("medium", "high")
+            return (f"{src} asked the portmapper for {prog.name} (program {prog.number})"
+                    + (": a service with a history of remote exploits, so this is reconnaissance." if bad else "."), "rpc.portmap" if bad else None)
+        return None
+    if app in ("ident", "irc") and "no ident response" in (det + " " + st).lower():
+        return "The IRC server got no answer from your ident port (113); harmless.", "identd.blocked"
+    return None
+
+
 def _record_verdict(k, rec, proto, sa, da, dinfo, sinfo, icmp, inner) -> tuple[str, str | None]:
     g = rec.get
+    app = _app_verdict(rec)
+    if app is not None:
+        return app
     sport, dport = g("src_port"), g("dst_port")
     flags = (g("tcp_flags") or "").upper().split() if g("tcp_flags") is not None else None
     src = g("src_ip") or "?"
