@@ -479,3 +479,15 @@ def test_explain_any_text_never_raises(text):
 def test_group_args_any_words(words):
     for q in group_args(words):
         assert explain(q)
+
+
+def test_address_with_port():
+    a = explain("198.51.100.7:31337")
+    assert [x["kind"] for x in a][:2] == ["address", "port"] and "back orifice" in text_of(a)
+    a = explain("[2001:db8::1]:22")
+    assert a[0]["kind"] == "address" and any("ssh" in x["short"].lower() for x in a)
+
+
+def test_firewall_line_with_icmp_type_in_port_field():
+    a = explain("REJECT proto=1 from=192.0.2.1 to=198.51.100.2 port 11")
+    assert a[0]["kind"] == "icmp" and a[0]["data"]["type"] == 11 and "no ports" in a[0]["short"]

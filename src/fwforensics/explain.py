@@ -51,6 +51,10 @@ RE_RPC = re.compile(r"^rpc\s+(?:prog(?:ram)?\s*[= ]?\s*)?(?P<n>\w[\w.-]*)$", re.
 RE_TTL = re.compile(r"^(?:ttl|hop ?limit|hlim)\s*[= ]?\s*(?P<n>\d{1,3})$", re.I)
 RE_IPID = re.compile(r"^(?:ip ?id|ipid|id)\s*[= ]?\s*(?P<rest>(?:(?:0x)?[0-9a-f]+[\s,]*)+)$", re.I)
 
+RE_ADDR_PORT = re.compile(r"^\[?(?P<ip>[0-9a-fA-F:.]+?)\]?[:.#](?P<port>\d{1,5})(?:/(?P<proto>tcp|udp))?$")
+RE_PROTO1 = re.compile(r"\bproto(?:col)?\s*[=:]?\s*(?:1|icmp)\b", re.I)
+RE_ANY_PORT = re.compile(r"\b(?:d?port|dst[_ ]?port|service)\s*[=:]?\s*(\d{1,5})\b", re.I)
+
 KEYWORDS = ("port", "dport", "sport", "srcport", "source", "icmp", "icmp6", "icmpv6", "rpc", "ttl", "ipid", "ip")
 
 
@@ -754,6 +758,10 @@ def _dispatch(q: str) -> list[dict]:
     tok = q.strip("[]")
     if kb().address(tok) is not None and " " not in tok:
         return explain_address(tok, q)
+    if m := RE_ADDR_PORT.match(q):
+        ans = explain_address(m["ip"], q)
+        if ans and ans[0]["kind"] == "address":
+            return ans + explain_port(int(m["port"]), _proto(m["proto"]), q)
     if kb().signature(low):
         return explain_finding(low, q)
     if t := explain_term(q, q):
@@ -763,6 +771,12 @@ def _dispatch(q: str) -> list[dict]:
         rec = explain_line(q, q)
         if rec:
             return rec
+        # a firewall line that files ICMP type/code under "port": 'REJECT proto=1 ... port 11'
+        if RE_PROTO1.search(q) and (m := RE_ANY_PORT.search(q)):
+            mc = re.search(r"\b(?:code|icmpcode|sport|src[_ ]?port)\s*[=:]\s*(\d{1,3})\b", q, re.I)
+            t = int(m.group(1))
+            if t <= 255:
+                return explain_icmp(t, int(mc.group(1)) if mc and int(mc.group(1)) <= 255 else None, False, q, as_port=True)
         # several simple queries in one string: '31337 12345', 'icmp 3/4 ttl 112'
         parts = group_args(q.split())
         if len(parts) > 1:
