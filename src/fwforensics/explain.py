@@ -15,12 +15,17 @@ Understood queries (case does not matter):
     sport 61000   source port 53/udp   srcport 4000
     icmp 3/4   icmp 3 4   icmp 11   icmp type 3 code 13   icmp6 2   icmpv6 1/4
     ICMP port 11          (the firewall wording for ICMP type 11)
-    192.0.2.7   10.0.0.0/8   2001:db8::1
+    192.0.2.7   10.0.0.0/8   2001:db8::1   198.51.100.7:31337   [2001:db8::1]:22
     rpc 100083   rpc program 100232   rpc proc 5   rpc procedure CALLIT
     ttl 112
     ipid 64769 65025 65281 2     (decimal, or hex with 0x)
     smurf   scan.decoy           (terms and finding ids)
-    a whole log line in any format fwforensics reads
+    a whole log line in any format fwforensics reads (firewall records, and DNS/web/mail/
+    portmapper/ident records through the app_* columns), and firewall lines that log the ICMP
+    type in a port field ('REJECT proto=1 ... port 11')
+
+``explain_record(row)`` explains one event of the common schema directly (detectors and
+reports can use it for sample records).
 """
 from __future__ import annotations
 
