@@ -378,3 +378,14 @@ def test_parsers_never_raise(junk, cut, pick):
         fmt.sniff(lines)
         res = fmt.parse(pa.array(lines, pa.string()), 1, ctx)
         assert res.batch.num_rows + len(res.unreadable) + res.skipped == len(lines), name
+
+
+def test_junos_plain_syslog_sessions():
+    """tests/fw_samples/junos-bsd.log is written by us in the layout of Juniper's RT_FLOW_SESSION_*
+    messages in plain (non-structured) syslog; the corpus holds only the structured form."""
+    t, fs = read(SAMPLES / "junos-bsd.log")
+    assert fs.format == "juniper" and fs.records == 3 and fs.skipped == 1 and fs.unreadable_count == 0
+    r = rows(t)
+    assert (r[0]["action"], r[0]["rule"], r[0]["proto"], r[0]["dst_port"]) == ("drop", "deny-all", "tcp", 23)
+    assert (r[1]["action"], r[1]["proto"], r[1]["dst_ip"]) == ("accept", "udp", "198.51.100.53")
+    assert (r[2]["rule"], r[2]["src_port"], r[2]["dst_port"]) == ("allow-web", 51300, 443)

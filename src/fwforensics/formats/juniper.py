@@ -15,11 +15,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import ParseContext
-from ._fwbase import (LineFormat, action_word, actions, group, ips, kv, map_values, matches, ports, proto_cols,
+from ._fwbase import (LineFormat, action_word, actions, group, ints, ips, kv, map_values, matches, ports, proto_cols,
                       syslog_head)
 
 _S = pa.string()
 _SRX = r"\b(?P<ev>RT_FLOW_SESSION_(?:CREATE|CLOSE|DENY)(?:_LS)?|RT_SCREEN_\w+|RT_IDP_ATTACK_LOG_EVENT\w*)\b"
+# the same events in the plain (non-structured) syslog form
+_BSD = (r"\b(?P<ev>RT_FLOW_SESSION_(?:CREATE|DENY|CLOSE))(?:_LS)?: session (?:created|denied|closed)(?: [^:>]*:)? "
+        r"(?P<src>[^\s/]+)/(?P<sport>\d+)->(?P<dst>[^\s/]+)/(?P<dport>\d+) (?P<svc>\S+)(?: \S+->\S+ \S+ \S+)? "
+        r"(?P<proto>\d+)(?:\(\d+\))? (?P<policy>\S+)")
 _NS_TRAFFIC = r"NetScreen device_id=\S+\s+\[[^\]]*\]system-\w+-\d+\(traffic\):"
 _NS_SCREEN = (r"NetScreen device_id=\S+\s+\[[^\]]*\]system-\w+-\d+: (?P<attack>[^!]*!) From (?P<src>[^\s:]+):(?P<sport>\d+)"
               r" to (?P<dst>[^\s:]+):(?P<dport>\d+), proto (?P<proto>\w+) \(zone (?P<zone>\S+),? int\s+(?P<iface>[^)\s]+)\)")
@@ -52,7 +56,7 @@ class Juniper(LineFormat):
                'destination-port="2003" service-name="None" protocol-id="6" icmp-type="0" policy-name="log-all-else"]')
 
     def records(self, work):
-        return pc.or_(pc.or_(matches(work, _SRX + r" \["), matches(work, _NS_TRAFFIC)),
+        return pc.or_(pc.or_(matches(work, _SRX + r" \["), pc.or_(matches(work, _NS_TRAFFIC), matches(work, _BSD))),
                       matches(work, r"NetScreen device_id=\S+\s+\[[^\]]*\]system-\w+-\d+: [^!]*! From "))
 
     def skippable(self, work):
@@ -65,28 +69,32 @@ class Juniper(LineFormat):
         cols = syslog_head(rec, ctx)
         ev = group(pc.extract_regex(rec, _SRX), "ev")
         scr = pc.extract_regex(rec, _NS_SCREEN)
+        bsd = pc.extract_regex(rec, _BSD)
+        ev = pc.coalesce(ev, group(bsd, "ev"))
         is_ns = matches(rec, _NS_TRAFFIC)
 
         def k(key):
             return kv(rec, key)
         act = pc.coalesce(k("action"), pa.scalar("", _S))
         proto = pc.coalesce(k("protocol-id"), k("protocol-name"), pc.if_else(is_ns, k("proto"), pa.scalar(None, _S)),
-                            group(scr, "proto"), map_values(ev, _screen_proto))
+                            group(scr, "proto"), group(bsd, "proto"), map_values(ev, _screen_proto))
         cols.update(proto_cols(proto))
         cols.update({
             "src_ip": ips(pc.coalesce(k("source-address"), pc.if_else(is_ns, k("src"), pa.scalar(None, _S)),
-                                      group(scr, "src"))),
+                                      group(scr, "src"), group(bsd, "src"))),
             "dst_ip": ips(pc.coalesce(k("destination-address"), pc.if_else(is_ns, k("dst"), pa.scalar(None, _S)),
-                                      group(scr, "dst"))),
-            "src_port": ports(pc.coalesce(k("source-port"), k("src_port"), group(scr, "sport"))),
-            "dst_port": ports(pc.coalesce(k("destination-port"), k("dst_port"), group(scr, "dport"))),
-            "rule": pc.coalesce(k("attack-name"), k("policy-name"), k("policy_id"), group(scr, "attack")),
+                                      group(scr, "dst"), group(bsd, "dst"))),
+            "src_port": ports(pc.coalesce(k("source-port"), k("src_port"), group(scr, "sport"), group(bsd, "sport"))),
+            "dst_port": ports(pc.coalesce(k("destination-port"), k("dst_port"), group(scr, "dport"), group(bsd, "dport"))),
+            "rule": pc.coalesce(k("attack-name"), k("policy-name"), k("policy_id"), group(scr, "attack"),
+                                group(bsd, "policy")),
             "in_if": pc.coalesce(k("packet-incoming-interface"), k("interface-name"), group(scr, "iface")),
             "action": actions(pc.binary_join_element_wise(pc.fill_null(ev, ""), act, "|"), _action),
         })
         screen = pc.is_valid(group(scr, "attack"))
         cols["action"] = pc.if_else(screen, pa.scalar("other", _S), cols["action"])
         is_icmp = pc.fill_null(pc.match_substring(cols["proto"], "icmp"), False)
+        cols["icmp_type"] = pc.if_else(is_icmp, ints(k("icmp-type"), pa.int16()), pa.scalar(None, pa.int16()))
         for p in ("src_port", "dst_port"):  # SRX puts ICMP type/id in the port fields
             cols[p] = pc.if_else(is_icmp, pa.scalar(None, pa.int32()), cols[p])
         ok = pc.or_(pc.is_valid(cols["src_ip"]), pc.is_valid(cols["dst_ip"]))
