@@ -7,7 +7,8 @@ protocol-id="17" policy-name="x" ...]``; screens: ``RT_SCREEN_TCP [... attack-na
 port scan!" ... action="drop"]``. ScreenOS: ``NetScreen device_id=x [Root]system-notification-
 00257(traffic): ... action=Deny ... src=a dst=b src_port=p dst_port=q`` and
 ``system-emergency-00005: SYN flood! From a:p to b:q, proto TCP (zone Untrust int ethernet0/0).``
-Other SRX / ScreenOS messages are skipped.
+The plain-syslog form ``RT_FLOW_SESSION_DENY: session denied a/p->b/q junos-telnet 6(0) policy ...``
+is read too. Other SRX / ScreenOS messages are skipped.
 """
 from __future__ import annotations
 
