@@ -45,12 +45,15 @@ HORIZONTAL_MIN_HOSTS = 8   # distinct hosts on one port that make a horizontal s
                            # small home network; raise on busy networks where clients legitimately
                            # reach many hosts on one port
 BLOCK_MIN_HOSTS = 2        # hosts that must each get a vertical scan for a block scan
+BLOCK_MIN_SWEPT = 3        # or: ports that must each be swept across HORIZONTAL_MIN_HOSTS hosts (a
+                           # multi-port sweep such as 21-25 over a subnet). Kept above 2 because nmap's
+                           # host discovery touches 80 and 443 of every host it pings
 SWEEP_MIN_HOSTS = 8        # distinct hosts pinged in a session to call it a ping sweep
 COUNT_ACCEPTED = False     # count records the firewall accepted as probes; turn on for captures or
                            # logs whose "accept" lines are pre-connection probes
 TARGETS_LISTED = 64        # at most this many target addresses are listed (above: the count)
 TUNABLES = ("SESSION_GAP", "VERTICAL_MIN_PORTS", "HORIZONTAL_MIN_HOSTS", "BLOCK_MIN_HOSTS",
-            "SWEEP_MIN_HOSTS", "COUNT_ACCEPTED", "TARGETS_LISTED")
+            "BLOCK_MIN_SWEPT", "SWEEP_MIN_HOSTS", "COUNT_ACCEPTED", "TARGETS_LISTED")
 
 TRACEROUTE_PORTS = (33434, 33600)
 FLAVOUR_IDS = {"syn": "scan.syn", "fin": "scan.fin", "null": "scan.null", "xmas": "scan.xmas",
@@ -132,6 +135,7 @@ def detect(ctx):
     V = int(ctx.tun(m, "VERTICAL_MIN_PORTS"))
     H = int(ctx.tun(m, "HORIZONTAL_MIN_HOSTS"))
     B = int(ctx.tun(m, "BLOCK_MIN_HOSTS"))
+    BS = int(ctx.tun(m, "BLOCK_MIN_SWEPT"))
     SW = int(ctx.tun(m, "SWEEP_MIN_HOSTS"))
     listed = int(ctx.tun(m, "TARGETS_LISTED"))
     wins = ctx.lit(list(NMAP_WINDOWS))
@@ -173,7 +177,7 @@ def detect(ctx):
                                  key=lambda kv: (-kv[1], kv[0])))
         for key in sorted(flv, key=lambda k: (k != "*", k)):
             r = flv[key]
-            shapes = _shapes(r, V, H, B)
+            shapes = _shapes(r, V, H, B, BS)
             if key == "echo":
                 if r["hports"] >= 1:
                     out.append(_finding(ctx, "ping.sweep", r, "horizontal", counts, listed))
@@ -186,8 +190,8 @@ def detect(ctx):
     return out
 
 
-def _shapes(r: dict, V: int, H: int, B: int) -> list[str]:
-    if r["vhosts"] >= B:
+def _shapes(r: dict, V: int, H: int, B: int, BS: int) -> list[str]:
+    if r["vhosts"] >= B or r["hports"] >= BS:
         return ["block"]
     shapes = []
     if r["vhosts"] == 1:

@@ -13,8 +13,8 @@ the context) and attach :func:`short` to their findings as ``details.zen``:
   bytes: steps of 256 as printed, the 64769, 65025, 65281, 2 pattern), ``random``, ``zero``,
   ``constant`` or ``too few``.
 
-IPv6 neighbour discovery (ICMPv6 133-137) always carries hop limit 255 by rule, so it is left
-out of the TTL figures.
+Packets arriving with a tiny TTL (``TRACE_TTL``) were set that way by a traceroute and are left
+out of the TTL figures, as is IPv6 neighbour discovery (ICMPv6 133-137, hop limit 255 by rule).
 
 :func:`sql` returns the query text so that other detectors (host linking) can reuse it as a
 sub-query; it is portable SQL (window functions and standard aggregates only).
@@ -34,8 +34,10 @@ COUNTER_SHARE = 0.75      # share of steps that must look like a counter; lower 
                           # in noisy data, at the risk of calling random IDs a counter
 SPREAD_SUSPECT = 6        # TTL spread (max - min) above which a source's TTL is "wandering": hop count
                           # withheld and the packets flagged as possibly crafted or spoofed
+TRACE_TTL = 5             # packets arriving with a TTL at most this are traceroute-style probes (the
+                          # sender chose the TTL); left out of the TTL figures
 MIN_IDS = 3               # IDs needed before any IP ID behaviour is named
-TUNABLES = ("COUNTER_MAX_STEP", "TIGHT_STEP", "COUNTER_SHARE", "SPREAD_SUSPECT", "MIN_IDS")
+TUNABLES = ("COUNTER_MAX_STEP", "TIGHT_STEP", "COUNTER_SHARE", "SPREAD_SUSPECT", "TRACE_TTL", "MIN_IDS")
 
 FAMILIES = (32, 64, 128, 255)
 # Short labels for reports; the long reading of each family is in the knowledge base (kb().ttl()).
@@ -58,6 +60,7 @@ def sql(ctx, where: str = "TRUE") -> str:
     t = ctx.table
     max_step = int(ctx.tun("zen", "COUNTER_MAX_STEP"))
     tight = int(ctx.tun("zen", "TIGHT_STEP"))
+    low = int(ctx.tun("zen", "TRACE_TTL"))
 
     def sw(c: str) -> str:   # the two bytes of a 16-bit value swapped
         return f"(MOD({c}, 256) * 256 + CAST(({c} - MOD({c}, 256)) / 256 AS BIGINT))"
@@ -67,12 +70,13 @@ def sql(ctx, where: str = "TRUE") -> str:
         SELECT src_ip, ttl, ip_id, ip_version, ts, source_file, line FROM {t}
         WHERE src_ip IS NOT NULL AND ({where})
           AND NOT (proto = 'ipv6-icmp' AND icmp_type BETWEEN 133 AND 137)),
-    tt AS (SELECT src_ip, ttl, count(*) AS n FROM e WHERE ttl IS NOT NULL GROUP BY src_ip, ttl),
+    tt AS (SELECT src_ip, ttl, count(*) AS n FROM e WHERE ttl > {low} GROUP BY src_ip, ttl),
     md AS (SELECT src_ip, ttl AS ttl_mode FROM (
               SELECT src_ip, ttl, ROW_NUMBER() OVER (PARTITION BY src_ip ORDER BY n DESC, ttl DESC) AS rn
               FROM tt) x WHERE rn = 1),
-    ag AS (SELECT src_ip, count(*) AS packets, min(ttl) AS ttl_min, max(ttl) AS ttl_max,
-                  count(DISTINCT ttl) AS ttl_values, min(ts) AS first_seen, max(ts) AS last_seen
+    ag AS (SELECT src_ip, count(*) AS packets, min(CASE WHEN ttl > {low} THEN ttl END) AS ttl_min,
+                  max(CASE WHEN ttl > {low} THEN ttl END) AS ttl_max,
+                  count(DISTINCT CASE WHEN ttl > {low} THEN ttl END) AS ttl_values, min(ts) AS first_seen, max(ts) AS last_seen
            FROM e GROUP BY src_ip),
     ids AS (SELECT src_ip, ip_id,
                    LAG(ip_id) OVER (PARTITION BY src_ip ORDER BY ts, source_file, line) AS prev
