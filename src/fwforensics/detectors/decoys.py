@@ -3,7 +3,9 @@
 Candidates are the sources of the scan findings (scans.py runs first). Two of them belong to
 the same decoy group when they hit the same (host, port) pairs, each pair within
 ``DECOY_WINDOW`` seconds of the other, for at least ``DECOY_MIN_SHARED`` pairs and
-``DECOY_MIN_OVERLAP`` of the smaller source's pairs. Two independent scanners do not probe the
+``DECOY_MIN_OVERLAP`` of the smaller source's pairs, and their probes interleave (one machine
+sends every copy of a probe together; two scans of the same ports run one after the other do not
+interleave). Two independent scanners do not probe the
 same ports of the same host in the same seconds; one machine forging several sources does.
 
 Naming the real source (each reason is listed in ``details.reasons``):
@@ -65,7 +67,8 @@ def detect(ctx):
     t = ctx.table
     probe = f"{scans.probe_filter(ctx)} AND ({scans.flavour_sql()}) IS NOT NULL AND ({scans.flavour_sql()}) <> 'echo'"
     pairs = ctx.query(f"""
-    WITH f AS (SELECT src_ip, dst_ip, dst_port, min(ts) AS t, min(ip_id) AS ipid, min(src_port) AS sport
+    WITH f AS (SELECT src_ip, dst_ip, dst_port, min(ts) AS t, min(ip_id) AS ipid, min(src_port) AS sport,
+                      min(line) AS ln, min(source_file) AS sf
                FROM {t} WHERE {probe} AND src_ip IN {ctx.lit(cands)}
                GROUP BY src_ip, dst_ip, dst_port),
     tot AS (SELECT src_ip, count(*) AS n FROM f GROUP BY src_ip),
@@ -73,7 +76,10 @@ def detect(ctx):
                  sum(CASE WHEN a.ipid = b.ipid THEN 1 ELSE 0 END) AS same_id,
                  sum(CASE WHEN a.sport = b.sport THEN 1 ELSE 0 END) AS same_sport,
                  min(CASE WHEN a.t < b.t THEN a.t ELSE b.t END) AS first_seen,
-                 max(CASE WHEN a.t > b.t THEN a.t ELSE b.t END) AS last_seen
+                 max(CASE WHEN a.t > b.t THEN a.t ELSE b.t END) AS last_seen,
+                 min(a.ln) AS a_lo, max(a.ln) AS a_hi, min(b.ln) AS b_lo, max(b.ln) AS b_hi,
+                 min(a.t) AS a_t0, max(a.t) AS a_t1, min(b.t) AS b_t0, max(b.t) AS b_t1,
+                 sum(CASE WHEN a.sf = b.sf THEN 1 ELSE 0 END) AS same_file
           FROM f a JOIN f b ON a.dst_ip = b.dst_ip AND a.dst_port = b.dst_port AND a.src_ip < b.src_ip
                AND b.t >= a.t - INTERVAL '{win}' SECOND AND b.t <= a.t + INTERVAL '{win}' SECOND
           GROUP BY a.src_ip, b.src_ip)
@@ -90,7 +96,7 @@ def detect(ctx):
 
     links = []
     for p in pairs:
-        if p["shared"] >= min_overlap * min(p["na"], p["nb"]):
+        if p["shared"] >= min_overlap * min(p["na"], p["nb"]) and _interleaved(p):
             links.append(p)
             ra, rb = find(p["a"]), find(p["b"])
             if ra != rb:
@@ -105,6 +111,19 @@ def detect(ctx):
         glinks = [p for p in links if p["a"] in members]
         out.append(_group_finding(ctx, members, glinks, probe))
     return out
+
+
+def _interleaved(p: dict) -> bool:
+    """Copies of a decoy scan are sent together, so the two members' probes interleave: their spans
+    (in line order within one file, else in time) overlap for most of the shorter one. Two scans run
+    one after the other over the same ports do not."""
+    if p["same_file"] == p["shared"]:
+        lo, hi = max(p["a_lo"], p["b_lo"]), min(p["a_hi"], p["b_hi"])
+        shorter = min(p["a_hi"] - p["a_lo"], p["b_hi"] - p["b_lo"])
+        return hi - lo > 0.5 * shorter
+    lo, hi = max(p["a_t0"], p["b_t0"]), min(p["a_t1"], p["b_t1"])
+    shorter = min(p["a_t1"] - p["a_t0"], p["b_t1"] - p["b_t0"])
+    return hi > lo and (hi - lo) > 0.5 * shorter
 
 
 def _home(ctx, ip: str) -> bool:

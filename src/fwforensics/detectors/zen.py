@@ -14,7 +14,7 @@ the context) and attach :func:`short` to their findings as ``details.zen``:
   ``constant`` or ``too few``.
 
 Packets arriving with a tiny TTL (``TRACE_TTL``) were set that way by a traceroute and are left
-out of the TTL figures, as is IPv6 neighbour discovery (ICMPv6 133-137, hop limit 255 by rule).
+out of the TTL figures, as are UDP probes to the traceroute ports and IPv6 neighbour discovery (ICMPv6 133-137, hop limit 255 by rule).
 
 :func:`sql` returns the query text so that other detectors (host linking) can reuse it as a
 sub-query; it is portable SQL (window functions and standard aggregates only).
@@ -34,7 +34,7 @@ COUNTER_SHARE = 0.75      # share of steps that must look like a counter; lower 
                           # in noisy data, at the risk of calling random IDs a counter
 SPREAD_SUSPECT = 6        # TTL spread (max - min) above which a source's TTL is "wandering": hop count
                           # withheld and the packets flagged as possibly crafted or spoofed
-TRACE_TTL = 5             # packets arriving with a TTL at most this are traceroute-style probes (the
+TRACE_TTL = 10            # packets arriving with a TTL at most this are traceroute-style probes (the
                           # sender chose the TTL); left out of the TTL figures
 MIN_IDS = 3               # IDs needed before any IP ID behaviour is named
 TUNABLES = ("COUNTER_MAX_STEP", "TIGHT_STEP", "COUNTER_SHARE", "SPREAD_SUSPECT", "TRACE_TTL", "MIN_IDS")
@@ -69,7 +69,8 @@ def sql(ctx, where: str = "TRUE") -> str:
     WITH e AS (
         SELECT src_ip, ttl, ip_id, ip_version, ts, source_file, line FROM {t}
         WHERE src_ip IS NOT NULL AND ({where})
-          AND NOT (proto = 'ipv6-icmp' AND icmp_type BETWEEN 133 AND 137)),
+          AND NOT (proto = 'ipv6-icmp' AND icmp_type BETWEEN 133 AND 137)
+          AND NOT (proto = 'udp' AND dst_port BETWEEN 33434 AND 33600)),
     tt AS (SELECT src_ip, ttl, count(*) AS n FROM e WHERE ttl > {low} GROUP BY src_ip, ttl),
     md AS (SELECT src_ip, ttl AS ttl_mode FROM (
               SELECT src_ip, ttl, ROW_NUMBER() OVER (PARTITION BY src_ip ORDER BY n DESC, ttl DESC) AS rn
