@@ -42,7 +42,7 @@ DECOY_WINDOW = 2        # seconds between copies of the same probe from two memb
 DECOY_MIN_SHARED = 10   # (host, port) pairs two members must share; lower finds small decoy scans,
                         # raise to be surer
 DECOY_MIN_OVERLAP = 0.8  # share of the smaller member's pairs that must be shared
-MAX_CANDIDATES = 500    # scan sources considered at most (the busiest first); bounds the self-join
+MAX_CANDIDATES = 5000   # scan sources considered at most (the busiest first); bounds the self-join
 TUNABLES = ("DECOY_WINDOW", "DECOY_MIN_SHARED", "DECOY_MIN_OVERLAP", "MAX_CANDIDATES")
 
 SHAPES = ("scan.vertical", "scan.horizontal", "scan.block")
