@@ -1,0 +1,206 @@
+"""Vectorised helpers shared by the readers (Arrow kernels, no per-line Python).
+
+Per-line Python is used only over the *distinct* values of low-cardinality
+columns (:func:`map_unique`): prefixes, TOS bytes, flag sets, IPv6 addresses.
+"""
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
+from typing import Callable, Iterable
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+MONTHS = {m: i for i, m in enumerate(
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
+
+
+def blank_to_null(arr: pa.Array) -> pa.Array:
+    """'' -> null (extract_regex gives '' for optional groups that did not take part)."""
+    if arr.null_count == len(arr):
+        return arr
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+
+
+def to_int(arr: pa.Array, typ: pa.DataType = pa.int64()) -> pa.Array:
+    """Decimal text -> integer; blanks and values that do not fit become null."""
+    arr = blank_to_null(arr)
+    try:
+        return pc.cast(arr, typ)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return map_unique(arr, lambda s: _safe_int(s, typ), typ)
+
+
+def _safe_int(s: str, typ: pa.DataType) -> int | None:
+    try:
+        v = int(s, 0) if s[:2].lower() == "0x" else int(s)
+    except (ValueError, TypeError):
+        return None
+    bits = typ.bit_width
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return v if lo <= v <= hi else None
+
+
+def hex_to_int(arr: pa.Array, typ: pa.DataType = pa.int16()) -> pa.Array:
+    return map_unique(arr, lambda s: _safe_int(s if s[:2].lower() == "0x" else "0x" + s, typ), typ)
+
+
+def map_unique(arr: pa.Array, func: Callable[[str], object], typ: pa.DataType) -> pa.Array:
+    """Apply ``func`` to each distinct non-blank value of a string column and spread the results."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = blank_to_null(arr)
+    if arr.null_count == len(arr):
+        return pa.nulls(len(arr), typ)
+    enc = pc.dictionary_encode(arr)
+    values = enc.dictionary.to_pylist()
+    mapped = []
+    for v in values:
+        try:
+            mapped.append(func(v))
+        except Exception:
+            mapped.append(None)
+    return pc.take(pa.array(mapped, type=typ), enc.indices)
+
+
+@lru_cache(maxsize=65536)
+def canonical_ip(s: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(s.strip("[]")))
+    except ValueError:
+        return None
+
+
+def canonical_ips(arr: pa.Array) -> pa.Array:
+    """Addresses in canonical text form; IPv4 passes through untouched (already canonical
+    as logged), IPv6 is compressed. Values that are not addresses become null."""
+    return map_unique(arr, canonical_ip, pa.string())
+
+
+def resolve_tz(tz: tzinfo | str | None) -> tzinfo:
+    if tz is None or tz == "" or tz == "UTC":
+        return timezone.utc
+    if isinstance(tz, tzinfo):
+        return tz
+    return ZoneInfo(tz)
+
+
+def tz_name(tz: tzinfo | str | None) -> str:
+    tz = resolve_tz(tz)
+    if tz is timezone.utc:
+        return "UTC"
+    key = getattr(tz, "key", None)
+    if key:
+        return key
+    off = tz.utcoffset(None) or timedelta(0)
+    mins = int(off.total_seconds() // 60)
+    return f"{'+' if mins >= 0 else '-'}{abs(mins) // 60:02d}:{abs(mins) % 60:02d}"
+
+
+def local_to_utc(naive: pa.Array, tz: tzinfo | str | None) -> pa.Array:
+    """Naive local timestamps -> UTC timestamps."""
+    name = tz_name(tz)
+    if name == "UTC":
+        return pc.cast(naive, pa.timestamp("us", tz="UTC"))
+    return pc.assume_timezone(naive, name, ambiguous="earliest", nonexistent="latest")
+
+
+def zone_offsets_us(zone: pa.Array) -> pa.Array:
+    """'Z', '+02:00', '+0200', 'UTC', 'GMT' -> offset in microseconds; blank -> null."""
+    def off(z: str) -> int | None:
+        z = z.strip()
+        if z in ("Z", "z", "UTC", "GMT", "UT"):
+            return 0
+        if len(z) >= 3 and z[0] in "+-":
+            digits = z[1:].replace(":", "")
+            if not digits.isdigit() or len(digits) not in (2, 4):
+                return None
+            h, m = int(digits[:2]), int(digits[2:] or 0)
+            sign = 1 if z[0] == "+" else -1
+            return sign * (h * 3600 + m * 60) * 1_000_000
+        return None
+    return map_unique(zone, off, pa.int64())
+
+
+def iso_to_utc(local: pa.Array, zone: pa.Array, tz: tzinfo | str | None) -> pa.Array:
+    """Combine naive ISO text ``YYYY-MM-DDTHH:MM:SS[.ffffff]`` with an optional zone column.
+
+    Rows with a zone use it; rows without use ``tz``. Unparseable rows become null.
+    """
+    n = len(local)
+    local = blank_to_null(local)
+    naive = safe_cast_timestamp(local)
+    offs = zone_offsets_us(zone)
+    out = pa.nulls(n, pa.timestamp("us", tz="UTC"))
+    has_zone = pc.is_valid(offs)
+    if pc.any(has_zone).as_py():
+        us = pc.subtract(pc.cast(naive, pa.int64()), offs)
+        zoned = pc.cast(us, pa.timestamp("us", tz="UTC"))
+        out = pc.if_else(has_zone, zoned, out)
+    no_zone = pc.and_(pc.invert(has_zone), pc.is_valid(naive))
+    if pc.any(no_zone).as_py():
+        out = pc.if_else(no_zone, local_to_utc(naive, tz), out)
+    return out
+
+
+def safe_cast_timestamp(text: pa.Array) -> pa.Array:
+    """Text -> naive timestamp[us]; rows Arrow cannot parse become null instead of failing."""
+    try:
+        return pc.cast(text, pa.timestamp("us"))
+    except pa.ArrowInvalid:
+        def one(s: str):
+            try:
+                return datetime.fromisoformat(s)
+            except ValueError:
+                return None
+        return map_unique(text, one, pa.timestamp("us"))
+
+
+def month_numbers(mon: pa.Array) -> pa.Array:
+    return map_unique(mon, lambda m: MONTHS.get(m), pa.int8())
+
+
+def infer_years(months: pa.Array, days: pa.Array, state: dict, year: int | None,
+                reference_time: float | None, tz: tzinfo | str | None) -> pa.Array:
+    """Give each syslog-style (month, day) a year.
+
+    The first record gets ``year`` when the user gave one; otherwise the year that puts
+    it not after the reference time (the file's modification time, or now). After that
+    the year goes up whenever the month falls back by more than six (December ->
+    January); smaller falls are treated as out-of-order lines, not a new year.
+    ``state`` carries the year and last month across batches.
+    """
+    m = months.to_numpy(zero_copy_only=False)
+    valid = ~np.isnan(m) if m.dtype.kind == "f" else np.ones(len(m), bool)
+    out = np.full(len(m), -1, dtype=np.int64)
+    if not valid.any():
+        return pa.nulls(len(m), pa.int32())
+    mv = m[valid].astype(np.int64)
+    if "year" not in state:
+        if year is None:
+            ref = datetime.fromtimestamp(reference_time, timezone.utc) if reference_time else datetime.now(timezone.utc)
+            ref = ref.astimezone(resolve_tz(tz))
+            d = days.filter(pa.array(valid)).to_numpy(zero_copy_only=False)
+            first_day = int(d[0]) if len(d) and d[0] == d[0] else 1
+            year = ref.year
+            if (int(mv[0]), first_day) > (ref.month, ref.day + 1):
+                year -= 1
+        state["year"] = year
+        state["last_month"] = int(mv[0])
+    prev = np.concatenate([[state["last_month"]], mv[:-1]])
+    rollover = (prev - mv) > 6
+    years = state["year"] + np.cumsum(rollover)
+    out[valid] = years
+    state["year"] = int(years[-1])
+    state["last_month"] = int(mv[-1])
+    arr = pa.array(out, pa.int32())
+    return pc.if_else(pa.array(valid), arr, pa.scalar(None, pa.int32()))
+
+
+def join(*parts: Iterable) -> pa.Array:
+    """Element-wise string concatenation of arrays and literal strings (nulls propagate)."""
+    return pc.binary_join_element_wise(*parts, "")

@@ -1,0 +1,327 @@
+"""Reading input: files, globs, directories, '-' for stdin, .gz/.bz2/.xz transparently.
+
+Memory is bounded whatever the input size: bytes are read in blocks, cut at the
+last newline, decoded (undecodable bytes become U+FFFD, never an exception) and
+handed to the format's parser one batch of lines at a time.
+
+    stats = ReadStats()
+    for batch in read_events(["fw.log.gz"], stats=stats):
+        ...                      # pyarrow.RecordBatch in fwforensics.schema.EVENT_SCHEMA
+    stats.records_read, stats.records_unreadable
+"""
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import hashlib
+import io
+import lzma
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import IO, Callable, Iterable, Iterator
+
+import pyarrow as pa
+
+from . import formats
+from .formats import ParseContext
+
+BLOCK = 4 << 20          # bytes read at a time
+MAX_LINE_KEEP = 1 << 20  # a line longer than this is cut; the rest up to its newline is dropped (and counted)
+SNIFF_LINES = 1000
+UNREADABLE_DETAIL = 1000  # unreadable lines listed per file; all are counted
+
+_MAGIC = [(b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz")]
+
+
+class InputError(Exception):
+    """A problem with the user's input that deserves one clear line, not a traceback."""
+
+
+@dataclass
+class FileStats:
+    path: str
+    format: str | None = None
+    lines: int = 0
+    records: int = 0
+    skipped: int = 0
+    unreadable_count: int = 0
+    unreadable: list[tuple[int, str]] = field(default_factory=list)
+    bytes_read: int = 0
+    note: str | None = None
+
+    def add_unreadable(self, items: Iterable[tuple[int, str]]) -> None:
+        for it in items:
+            self.unreadable_count += 1
+            if len(self.unreadable) < UNREADABLE_DETAIL:
+                self.unreadable.append(it)
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "format": self.format, "lines": self.lines, "records_read": self.records,
+                "records_unreadable": self.unreadable_count, "lines_skipped": self.skipped, "note": self.note,
+                "unreadable": [{"line": n, "reason": r} for n, r in self.unreadable]}
+
+
+@dataclass
+class ReadStats:
+    files: list[FileStats] = field(default_factory=list)
+
+    @property
+    def records_read(self) -> int:
+        return sum(f.records for f in self.files)
+
+    @property
+    def records_unreadable(self) -> int:
+        return sum(f.unreadable_count for f in self.files)
+
+    @property
+    def lines(self) -> int:
+        return sum(f.lines for f in self.files)
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """Files, directories (recursively, sorted) and glob patterns -> paths; '-' stays '-'."""
+    out: list[str] = []
+    for spec in inputs:
+        if spec == "-":
+            out.append("-")
+            continue
+        if os.path.isdir(spec):
+            for root, dirs, files in os.walk(spec):
+                dirs.sort()
+                for f in sorted(files):
+                    if not f.startswith("."):
+                        out.append(os.path.join(root, f))
+            continue
+        if os.path.exists(spec):
+            out.append(spec)
+            continue
+        matches = sorted(glob.glob(spec, recursive=True))
+        if not matches:
+            raise InputError(f"no such file: {spec}")
+        out.extend(m for m in matches if os.path.isfile(m))
+    return out
+
+
+def open_binary(path: str) -> tuple[IO[bytes], Callable[[], int]]:
+    """Open a path (or '-') as a decompressed byte stream; also return a function that
+    tells how many raw bytes have been consumed (for progress)."""
+    if path == "-":
+        raw = sys.stdin.buffer
+    else:
+        try:
+            raw = open(path, "rb")
+        except OSError as e:
+            raise InputError(f"cannot open {path}: {e.strerror or e}") from None
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    head = buffered.peek(8)[:8]
+    kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
+    pos = (lambda: raw.tell()) if path != "-" else (lambda: 0)
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=buffered), pos  # type: ignore[return-value]
+    if kind == "bzip2":
+        return bz2.BZ2File(buffered), pos  # type: ignore[return-value]
+    if kind == "xz":
+        return lzma.LZMAFile(buffered), pos  # type: ignore[return-value]
+    return buffered, pos
+
+
+def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
+                     hasher: "hashlib._Hash | None" = None) -> Iterator[tuple[int, list[str]]]:
+    """Yield (number of first line, lines) for consecutive blocks of the stream."""
+    carry = b""
+    line_no = start_line
+    dropping = False  # inside an over-long line whose kept part was already emitted
+    while True:
+        try:
+            chunk = stream.read(BLOCK)
+        except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+            stats.note = f"input ended early: {e}"
+            chunk = b""
+        if hasher is not None and chunk:
+            hasher.update(chunk)
+        if not chunk:
+            if carry and not dropping:
+                yield line_no, [_decode(carry)]
+                line_no += 1
+            break
+        stats.bytes_read += len(chunk)
+        data = carry + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            if dropping:
+                carry = b""
+            elif len(data) > MAX_LINE_KEEP:
+                yield line_no, [_decode(data[:MAX_LINE_KEEP])]
+                dropping, carry = True, b""
+            else:
+                carry = data
+            continue
+        complete, carry = data[:cut], data[cut + 1:]
+        if dropping:
+            nl = complete.find(b"\n")
+            if nl < 0:
+                dropping = False
+                line_no += 1
+                continue
+            complete = complete[nl + 1:]
+            dropping = False
+            line_no += 1
+        lines = _decode(complete).split("\n")
+        yield line_no, lines
+        line_no += len(lines)
+        if len(carry) > MAX_LINE_KEEP:
+            yield line_no, [_decode(carry[:MAX_LINE_KEEP])]
+            dropping, carry = True, b""
+
+
+def _decode(b: bytes) -> str:
+    s = b.decode("utf-8", errors="replace")
+    if "\r" in s:
+        s = s.replace("\r\n", "\n")
+        if s.endswith("\r"):
+            s = s[:-1]
+    if "\x00" in s:
+        s = s.replace("\x00", "\ufffd")  # NUL breaks C-string consumers downstream
+    return s
+
+
+def read_file(path: str, stats: FileStats, fmt_name: str | None = None, year: int | None = None,
+              tz=None, start_offset: int = 0, start_line: int = 1, hasher=None,
+              on_progress: Callable[[int], None] | None = None) -> Iterator[pa.RecordBatch]:
+    """Parse one input; yield record batches; fill ``stats`` as it goes."""
+    stream, consumed = open_binary(path)
+    try:
+        if start_offset:
+            stream.seek(start_offset)
+        ref_time = None
+        if path != "-":
+            try:
+                ref_time = os.stat(path).st_mtime
+            except OSError:
+                pass
+        ctx = ParseContext(source_file=path, year=year, tz=tz, reference_time=ref_time)
+        fmt = formats.get(fmt_name) if fmt_name else None
+        if fmt is None:
+            head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+            fmt = _detect_binary(head)
+        if fmt is not None and fmt.binary:
+            stats.format = fmt.name
+            for res in fmt.parse_file(stream, ctx):  # type: ignore[attr-defined]
+                _account(stats, res)
+                if res.batch.num_rows:
+                    yield res.batch
+            return
+        last = start_line - 1
+        for first, lines in iter_line_blocks(stream, stats, start_line, hasher):
+            if lines and first + len(lines) - 1 > last:
+                last = first + len(lines) - 1
+            if fmt is None:
+                fmt, _score = formats.detect(lines[:SNIFF_LINES])
+                if fmt is None and len(lines) > SNIFF_LINES:
+                    fmt, _score = formats.detect(lines)
+                if fmt is None:
+                    stats.format = None
+                    stats.note = "no reader recognises this input"
+                    items = [(first + i, "no reader recognises this input") for i, s in enumerate(lines) if s.strip()]
+                    stats.add_unreadable(items)
+                    stats.skipped += len(lines) - len(items)
+                    stats.lines += len(lines)
+                    fmt = _Unrecognised
+                    continue
+                stats.format = fmt.name
+            if fmt is _Unrecognised:
+                items = [(first + i, "no reader recognises this input") for i, s in enumerate(lines) if s.strip()]
+                stats.add_unreadable(items)
+                stats.skipped += len(lines) - len(items)
+                stats.lines += len(lines)
+                continue
+            stats.lines += len(lines)
+            res = fmt.parse(pa.array(lines, pa.string()), first, ctx)
+            _account(stats, res)
+            if on_progress:
+                on_progress(consumed())
+            if res.batch.num_rows:
+                yield res.batch
+    finally:
+        if path != "-":
+            stream.close()
+
+
+class _UnrecognisedFormat:
+    name = None
+    binary = False
+
+
+_Unrecognised = _UnrecognisedFormat()
+
+
+def _account(stats: FileStats, res) -> None:
+    stats.records += res.batch.num_rows
+    stats.skipped += res.skipped
+    stats.add_unreadable(res.unreadable)
+
+
+def _detect_binary(head: bytes):
+    best, best_score = None, 0.0
+    for fmt in formats.registry().values():
+        if not fmt.binary:
+            continue
+        try:
+            score = float(fmt.sniff_bytes(head))  # type: ignore[attr-defined]
+        except Exception:
+            score = 0.0
+        if score > best_score:
+            best, best_score = fmt, score
+    return best
+
+
+def read_events(inputs: Iterable[str], stats: ReadStats | None = None, fmt: str | None = None,
+                year: int | None = None, tz=None, progress: bool = False) -> Iterator[pa.RecordBatch]:
+    """All events of all inputs, batch by batch, in input order."""
+    stats = stats if stats is not None else ReadStats()
+    paths = expand_inputs(inputs)
+    bar = _Progress(paths) if progress else None
+    try:
+        for path in paths:
+            fs = FileStats(path=path)
+            stats.files.append(fs)
+            if bar:
+                bar.start_file(path)
+            yield from read_file(path, fs, fmt, year, tz, on_progress=bar.update if bar else None)
+            if bar:
+                bar.finish_file()
+    finally:
+        if bar:
+            bar.close()
+
+
+class _Progress:
+    """A Rich progress bar on stderr, by bytes of the current file."""
+
+    def __init__(self, paths: list[str]):
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+        self.console = Console(stderr=True)
+        self.p = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                          console=self.console, transient=True)
+        self.p.start()
+        self.task = None
+
+    def start_file(self, path: str) -> None:
+        total = os.path.getsize(path) if path != "-" and os.path.isfile(path) else None
+        from rich.markup import escape
+        self.task = self.p.add_task(escape(os.path.basename(path))[:40], total=total)
+
+    def update(self, pos: int) -> None:
+        if self.task is not None:
+            self.p.update(self.task, completed=pos)
+
+    def finish_file(self) -> None:
+        if self.task is not None:
+            self.p.remove_task(self.task)
+            self.task = None
+
+    def close(self) -> None:
+        self.p.stop()
