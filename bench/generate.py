@@ -18,7 +18,9 @@ The traffic mix (fractions of lines, roughly):
   445/23/22/3389/1433/... and scattered ports, stray ACK/RST/FIN packets of dead
   connections, NetBIOS name lookups (UDP 137), other UDP noise, ICMP echo, ICMP errors
   quoting a DNS reply (``[SRC=... PROTO=UDP SPT=53 ...]``) or a TCP packet
-  (``INCOMPLETE [8 bytes]``), IGMP/GRE, IPv6 TCP and ICMPv6, blocked outbound LAN traffic;
+  (``INCOMPLETE [8 bytes]``), IGMP/GRE, IPv6 TCP and ICMPv6, blocked outbound LAN traffic,
+  and a few odd packets: fragments (``MF``, ``FRAG:n``), loose-source-routed SYNs (IP
+  ``OPT (83...)``) and martian sources (127.0.0.1, 0.0.0.0, RFC 1918);
 * scan episodes (about 40%): vertical SYN, FIN, XMAS, NULL and ACK scans, UDP scans,
   horizontal sweeps, ping sweeps, IPv6 SYN scans, UDP traceroutes, single-port floods;
 * a few percent of unrelated syslog lines (sshd, cron, systemd, dhclient, postfix, and
@@ -44,6 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+GEN_VERSION = 2  # bump when the output changes: cached files in bench/data/ carry it
 MEAN_DT = 0.5  # seconds of log time per line, on average
 CHUNK = 100_000
 SKEW2 = 4.0  # the second firewall's clock is this many seconds behind
@@ -79,7 +82,7 @@ WINDOWS = [64240, 65535, 29200, 8192, 14600, 1024, 42340, 5840, 65228, 26883, 16
 # Noise kinds and their share of the noise budget.
 NOISE_KINDS = {
     "tcp_syn": 0.40, "tcp_stray": 0.08, "udp": 0.20, "icmp_echo": 0.06,
-    "icmp_err": 0.05, "ipv6": 0.08, "outbound": 0.03, "other_proto": 0.02,
+    "icmp_err": 0.05, "ipv6": 0.08, "outbound": 0.03, "other_proto": 0.02, "odd": 0.01,
 }
 EPISODE_KINDS = ["syn_scan", "fin_scan", "xmas_scan", "null_scan", "ack_scan", "udp_scan",
                  "h_sweep", "ping_sweep", "v6_syn_scan", "traceroute", "port_flood",
@@ -426,9 +429,39 @@ def mk_other_proto(pl, rng, t):
     return Block(t, noise_hosts(rng, n), body)
 
 
+def mk_odd(pl, rng, t):
+    """Rare packets: fragments (MF / FRAG:), loose-source-routed SYNs (IP OPT), martians."""
+    n = len(t)
+    # first fragment, later fragment, loose source route, martian source: in equal shares
+    kind = rng.permutation(np.arange(n) % 4)
+    src = noise_src(pl, rng, n)
+    martians = pa.array(["127.0.0.1", "0.0.0.0", "10.0.0.1", "192.168.0.1", "172.16.5.4", "169.254.1.1"])
+    src = pc.if_else(pa.array(kind == 3), P(martians, rng.integers(0, 6, n)), src)
+    dst, _ = noise_dst(pl, rng, n)
+    ipid = rng.integers(0, 65536, n)
+    offset = rng.integers(1, 44, n) * 185  # 8-byte units (13 bits), as the kernel prints FRAG:
+    flagpart = pc.case_when(
+        pc.make_struct(pa.array(kind == 0), pa.array(kind == 1), pa.array(kind == 2)),
+        const("MF ", n), J(pc.if_else(pa.array(rng.random(n) < 0.5), const("MF ", n), const("", n)),
+                           "FRAG:", S(offset), " "),
+        const("OPT (830704C633640700) ", n), const("", n))
+    opt, ln = syn_options(rng, n, np.ones(n, dtype=bool))
+    syn = tcp(rng.integers(1024, 65536, n), np.array([80, 22, 23, 445])[rng.integers(0, 4, n)],
+              S(rng.choice([1024, 4096, 5840, 65535], n)), "SYN ", opt)
+    first = udp(np.full(n, 53), rng.integers(1024, 65536, n), rng.integers(1500, 4000, n))
+    proto = pc.case_when(pc.make_struct(pa.array(kind == 0), pa.array(kind == 1)),
+                         first, const("PROTO=UDP ", n), syn)
+    ln = np.where(kind == 0, 1500, np.where(kind == 1, rng.integers(60, 1500, n), ln + 8 * (kind == 2)))
+    body = J("DROP IN=eth0 OUT= ", P(pl.mac_in, rng.integers(0, 3, n)), "SRC=", src, " DST=", dst,
+             " LEN=", S(ln), " TOS=0x00 PREC=0x00 TTL=", S(ttl_from_os(rng, n)), " ID=", S(ipid), " ",
+             flagpart, proto)
+    # "PROTO=UDP " ends a non-first fragment (no ports); the others carry their own ports.
+    return Block(t, noise_hosts(rng, n), body)
+
+
 NOISE_MAKERS = {"tcp_syn": mk_tcp_syn, "tcp_stray": mk_tcp_stray, "udp": mk_udp,
                 "icmp_echo": mk_icmp_echo, "icmp_err": mk_icmp_err, "ipv6": mk_ipv6,
-                "outbound": mk_outbound, "other_proto": mk_other_proto}
+                "outbound": mk_outbound, "other_proto": mk_other_proto, "odd": mk_odd}
 
 
 def mk_episode(pl, rng, kind, n, t0, window_end):

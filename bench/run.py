@@ -184,7 +184,7 @@ def count_lines(path: Path) -> int:
 def ensure_file(size_label: str, seed: int) -> tuple[Path, int]:
     n = generate.parse_count(size_label)
     DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"netfilter-{size_label}-s{seed}.log"
+    path = DATA / f"netfilter-{size_label}-s{seed}-g{generate.GEN_VERSION}.log"
     if not path.exists():
         t0 = time.perf_counter()
         generate.generate(n, str(path), seed)

@@ -19,7 +19,8 @@ KERNEL = re.compile(r"^kernel: \[ *\d+\.\d{6}\] (?P<rec>.*)$")
 IPV4 = re.compile(
     r"^(?P<prefix>.*?)IN=\S* OUT=\S* (?:MAC=(?:[0-9a-f]{2}:){13}[0-9a-f]{2} )?"
     r"SRC=(?P<src>\d+\.\d+\.\d+\.\d+) DST=\d+\.\d+\.\d+\.\d+ LEN=\d+ TOS=0x[0-9A-F]{2} PREC=0x[0-9A-F]{2} "
-    r"TTL=\d+ ID=\d+ (?:DF )?PROTO=(?P<proto>\w+) (?P<tail>.*)$")
+    r"TTL=\d+ ID=\d+ (?:CE )?(?:DF )?(?P<mf>MF )?(?P<frag>FRAG:\d+ )?(?P<ipopt>OPT \([0-9A-F]+\) )?"
+    r"PROTO=(?P<proto>\w+) (?P<tail>.*)$")
 IPV6 = re.compile(
     r"^(?P<prefix>.*?)IN=\S* OUT=\S* (?:MAC=(?:[0-9a-f]{2}:){13}[0-9a-f]{2} )?"
     r"SRC=(?P<src>(?:[0-9a-f]{4}:){7}[0-9a-f]{4}) DST=(?:[0-9a-f]{4}:){7}[0-9a-f]{4} LEN=\d+ TC=\d+ "
@@ -69,7 +70,8 @@ def _times(lines, year=2025):
 
 def test_every_line_is_syslog_and_every_record_in_kernel_order(lines):
     assert len(lines) == 2000
-    kinds = {"ipv6": 0, "icmp_quoted": 0, "icmp_echo": 0, "udp": 0, "tcp": 0, "other": 0, "unrelated": 0}
+    kinds = {"ipv6": 0, "icmp_quoted": 0, "icmp_echo": 0, "udp": 0, "tcp": 0, "other": 0, "unrelated": 0,
+             "fragment": 0, "ip_options": 0}
     for line in lines:
         m = SYSLOG.match(line)
         assert m, line
@@ -84,6 +86,13 @@ def test_every_line_is_syslog_and_every_record_in_kernel_order(lines):
         proto, tail = r["proto"], r["tail"]
         if ":" in r["src"]:
             kinds["ipv6"] += 1
+        elif r["ipopt"]:
+            kinds["ip_options"] += 1
+        if ":" not in r["src"] and r["frag"]:
+            assert int(r["frag"][5:]) < 8192, line  # 13-bit offset in 8-byte units
+            assert tail == "", "a later fragment carries no ports: " + line
+            kinds["fragment"] += 1
+            continue
         if proto == "TCP":
             t = TCP.match(tail)
             assert t, line
