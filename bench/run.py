@@ -87,12 +87,13 @@ def tool_table() -> list[dict]:
                   "how": "cat FILE >/dev/null"})
     analyze_help = fwf_help("analyze")
     if analyze_help is not None:
+        quiet = ["--no-progress"] if "--no-progress" in analyze_help else []
         tools.append({"name": "fwforensics analyze", "anchor": False, "available": True,
-                      "argv": lambda f: fwforensics_cmd() + ["analyze", f, "--json"],
+                      "argv": lambda f: fwforensics_cmd() + ["analyze", f, "--json"] + quiet,
                       "how": "fwforensics analyze FILE --json >/dev/null"})
         if "--parse-only" in analyze_help:
             tools.append({"name": "fwforensics analyze --parse-only", "anchor": False, "available": True,
-                          "argv": lambda f: fwforensics_cmd() + ["analyze", f, "--parse-only", "--json"],
+                          "argv": lambda f: fwforensics_cmd() + ["analyze", f, "--parse-only", "--json"] + quiet,
                           "how": "fwforensics analyze FILE --parse-only --json >/dev/null"})
     else:
         tools.append({"name": "fwforensics analyze", "anchor": False, "available": False,
