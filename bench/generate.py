@@ -46,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-GEN_VERSION = 2  # bump when the output changes: cached files in bench/data/ carry it
+GEN_VERSION = 3  # bump when the output changes: cached files in bench/data/ carry it
 MEAN_DT = 0.5  # seconds of log time per line, on average
 CHUNK = 100_000
 SKEW2 = 4.0  # the second firewall's clock is this many seconds behind
@@ -429,6 +429,17 @@ def mk_other_proto(pl, rng, t):
     return Block(t, noise_hosts(rng, n), body)
 
 
+HEX2 = pa.array([f"{i:02X}" for i in range(256)])
+# Last byte of the one-hop loose source route (198.51.100.x).  psad 2.4.6's
+# parse_ip_options() skips one byte too few after a variable-length option and then reads
+# that byte as an option code; when it is the code of another variable-length option
+# (7 = record route, 68 = timestamp, 131..., 137, ...) followed by the 00 padding, it loops
+# forever.  Those values are left out so that the benchmark times psad rather than this bug
+# (see bench/README.md).
+PSAD_VARLEN_CODES = {7, 10, 68, 131, 132, 133, 134, 137, 142, 144, 145, 149, 150, 151, 152, 205}
+LSRR_HOPS = np.array([x for x in range(1, 255) if x not in PSAD_VARLEN_CODES])
+
+
 def mk_odd(pl, rng, t):
     """Rare packets: fragments (MF / FRAG:), loose-source-routed SYNs (IP OPT), martians."""
     n = len(t)
@@ -444,7 +455,7 @@ def mk_odd(pl, rng, t):
         pc.make_struct(pa.array(kind == 0), pa.array(kind == 1), pa.array(kind == 2)),
         const("MF ", n), J(pc.if_else(pa.array(rng.random(n) < 0.5), const("MF ", n), const("", n)),
                            "FRAG:", S(offset), " "),
-        const("OPT (830704C633640700) ", n), const("", n))
+        J("OPT (830704C63364", P(HEX2, rng.choice(LSRR_HOPS, n)), "00) "), const("", n))
     opt, ln = syn_options(rng, n, np.ones(n, dtype=bool))
     syn = tcp(rng.integers(1024, 65536, n), np.array([80, 22, 23, 445])[rng.integers(0, 4, n)],
               S(rng.choice([1024, 4096, 5840, 65535], n)), "SYN ", opt)
