@@ -1,0 +1,199 @@
+"""Detectors: one module per signature family, set-based SQL over the ``events`` table.
+
+A detector module looks like this (Zeek's scan.zeek is the model: a short file
+whose tunables are documented constants and whose output is a typed finding)::
+
+    \"\"\"What it recognises, in two lines.\"\"\"
+    IDS = ("port.zero",)           # finding ids it may emit (shared/spec/signatures.md)
+    ORDER = 50                     # run order; detectors reading other findings run later
+
+    # Tunables: each a module constant with a comment on what raising/lowering trades.
+    MIN_RECORDS = 1                # raise to ignore single stray packets; lower never misses one
+
+    def detect(ctx) -> list[Finding]:
+        rows = ctx.query(f"SELECT src_ip, count(*) AS n FROM events WHERE ... GROUP BY src_ip")
+        return [ctx.finding("port.zero", src=r["src_ip"], where=..., summary=...) for r in rows]
+
+Rules: never loop in Python over events, only over result rows (groups); keep
+SQL portable (standard aggregates and window functions, no engine-only
+function without a portable equivalent) because the same text runs on Spark;
+inline values with :meth:`Context.lit`. Tunables are read with
+``ctx.tun(module, "NAME")`` so that the config file (``[detectors.<module>]``)
+and ``--set module.NAME=value`` override them.
+"""
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import pkgutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import ModuleType
+from typing import Any, Iterable
+
+from ..findings import Evidence, Finding, compress_lines
+
+SAMPLES = 3
+
+
+def modules() -> list[ModuleType]:
+    mods = []
+    for m in pkgutil.iter_modules(__path__):
+        if m.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{__name__}.{m.name}")
+        if hasattr(mod, "detect"):
+            mods.append(mod)
+    return sorted(mods, key=lambda m: (getattr(m, "ORDER", 50), m.__name__))
+
+
+def tunables() -> dict[str, dict[str, Any]]:
+    """Every detector's tunables with their default values: {module: {NAME: value}}."""
+    out = {}
+    for m in modules():
+        short = m.__name__.rsplit(".", 1)[-1]
+        out[short] = {n: getattr(m, n) for n in getattr(m, "TUNABLES", ())}
+    return out
+
+
+@dataclass
+class Context:
+    con: Any                                   # DuckDB connection (or an engine adapter with .query)
+    cfg: dict[str, dict[str, Any]] = field(default_factory=dict)
+    home_nets: list[ipaddress._BaseNetwork] = field(default_factory=list)
+    outside_ifs: list[str] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # those of detectors that ran before
+    table: str = "events"
+
+    # -- tunables ----------------------------------------------------------------------
+    def tun(self, module: ModuleType | str, name: str) -> Any:
+        short = module if isinstance(module, str) else module.__name__.rsplit(".", 1)[-1]
+        over = self.cfg.get(short, {})
+        if name in over:
+            return over[name]
+        mod = module if not isinstance(module, str) else importlib.import_module(f"{__name__}.{module}")
+        return getattr(mod, name)
+
+    # -- SQL ---------------------------------------------------------------------------
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        if hasattr(self.con, "query_dicts"):
+            return self.con.query_dicts(sql)
+        cur = self.con.execute(sql)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    @staticmethod
+    def lit(v: Any) -> str:
+        """A SQL literal for a Python value (strings quoted, None as NULL)."""
+        if v is None:
+            return "NULL"
+        if isinstance(v, bool):
+            return "TRUE" if v else "FALSE"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, datetime):
+            return f"TIMESTAMP '{v.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+        if isinstance(v, (list, tuple, set)):
+            return "(" + ", ".join(Context.lit(x) for x in v) + ")"
+        return "'" + str(v).replace("'", "''") + "'"
+
+    def home_predicate(self, col: str) -> str:
+        """SQL predicate: the address column is inside one of the home nets (IPv4 /8-/32 text prefix
+        match is not exact, so compare with the list of known home addresses instead)."""
+        if not self.home_nets:
+            return "FALSE"
+        parts = []
+        for net in self.home_nets:
+            if net.version == 4 and net.prefixlen in (8, 16, 24):
+                octets = str(net.network_address).split(".")[: net.prefixlen // 8]
+                parts.append(f"{col} LIKE {self.lit('.'.join(octets) + '.%')}")
+            elif net.num_addresses <= 4096:
+                parts.append(f"{col} IN {self.lit([str(a) for a in net])}")
+            else:
+                parts.append(f"{col} LIKE {self.lit(str(net.network_address).rstrip(':0') + '%')}")
+        return "(" + " OR ".join(parts) + ")"
+
+    # -- building findings -------------------------------------------------------------
+    def evidence(self, where: str, samples: int = SAMPLES) -> tuple[Evidence, dict[str, Any]]:
+        """Evidence (every record's file and line, a few samples) and the time span and count."""
+        t = self.table
+        rows = self.query(f"SELECT source_file, line FROM {t} WHERE {where} ORDER BY source_file, line")
+        files: dict[str, list[int]] = {}
+        for r in rows:
+            files.setdefault(r["source_file"], []).append(r["line"])
+        span = self.query(f"SELECT min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM {t} WHERE {where}")[0]
+        sample_rows = self.query(
+            f"SELECT source_file, line, raw FROM {t} WHERE {where} ORDER BY ts, source_file, line LIMIT {int(samples)}")
+        ev = Evidence(records=len(rows), files={f: compress_lines(v) for f, v in files.items()},
+                      samples=[{"file": s["source_file"], "line": s["line"], "raw": s["raw"]} for s in sample_rows])
+        return ev, span
+
+    def finding(self, id: str, src: str | None, where: str, summary: str, *, severity: str | None = None,
+                targets: Iterable[str] | int | None = None, ports: Iterable[int] | None = None,
+                details: dict | None = None, confidence: str | None = None,
+                explanation: str | None = None, advice: str | None = None) -> Finding:
+        ev, span = self.evidence(where)
+        info = signature_info(id)
+        tg: list[str] | int
+        if isinstance(targets, int):
+            tg = targets
+        else:
+            tg = sorted(set(targets or []))
+        return Finding(
+            id=id, severity=severity or (info.get("severity") if info else None) or "low", src=src,
+            summary=summary,
+            explanation=explanation if explanation is not None else (info.get("explanation", "") if info else ""),
+            advice=advice if advice is not None else (info.get("advice", "") if info else ""),
+            targets=tg, ports=sorted(set(int(p) for p in (ports or []) if p is not None)),
+            first_seen=span["first_seen"], last_seen=span["last_seen"], count=int(span["n"] or 0),
+            evidence=ev, details=details or {}, confidence=confidence,
+        )
+
+
+def signature_info(id: str) -> dict[str, Any] | None:
+    """Title, default severity, explanation and advice of a finding id from the knowledge base."""
+    try:
+        from ..knowledge import kb
+    except ImportError:
+        return None
+    try:
+        s = kb().signature(id)
+    except Exception:
+        return None
+    if s is None:
+        return None
+    return {k: getattr(s, k, None) for k in ("title", "severity", "explanation", "advice")}
+
+
+def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict] | None = None) -> list[Finding]:
+    """Run every detector (or those whose module name is in ``only``) and return sorted findings."""
+    only = set(only) if only else None
+    for mod in modules():
+        short = mod.__name__.rsplit(".", 1)[-1]
+        if only and short not in only:
+            continue
+        found = mod.detect(ctx) or []
+        ctx.findings.extend(found)
+    rules = list(suppress or [])
+    for f in ctx.findings:
+        f.suppressed = any(_matches(rule, f) for rule in rules)
+    ctx.findings.sort(key=Finding.sort_key)
+    return ctx.findings
+
+
+def _matches(rule: dict, f: Finding) -> bool:
+    """A suppression rule matches when every key it gives matches (id, src, port, net)."""
+    if "id" in rule and rule["id"] != f.id and not (rule["id"].endswith("*") and f.id.startswith(rule["id"][:-1])):
+        return False
+    if "src" in rule and rule["src"] != f.src:
+        return False
+    if "port" in rule and int(rule["port"]) not in f.ports:
+        return False
+    if "net" in rule:
+        try:
+            if f.src is None or ipaddress.ip_address(f.src) not in ipaddress.ip_network(rule["net"], strict=False):
+                return False
+        except ValueError:
+            return False
+    return True

@@ -1,0 +1,145 @@
+"""The analyze pipeline: inputs -> events table -> summary + findings -> one report dict."""
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from . import __version__, detectors, events
+from .reader import ReadStats, read_file, expand_inputs, FileStats
+from .schema import SCHEMA_VERSION
+
+TOP = 10
+_BSD_NO_YEAR = r"^[A-Z][a-z][a-z] +[0-9]+ [0-9][0-9]:[0-9][0-9]:[0-9][0-9]([.,][0-9]+)?$"
+
+
+@dataclass
+class Options:
+    fmt: str | None = None
+    year: int | None = None
+    tz: str | None = None
+    home_nets: list[str] = field(default_factory=list)
+    outside_ifs: list[str] = field(default_factory=list)
+    cfg: dict[str, dict[str, Any]] = field(default_factory=dict)
+    suppress: list[dict] = field(default_factory=list)
+    progress: bool = False
+    detect: bool = True
+
+
+def fix_future_years(con, source_file: str, first_line: int, reference: float | None) -> int:
+    """Syslog years are guessed while streaming; when a file's guessed timestamps end up after the
+    file was last written, the guess was a year (or more) too late: move those rows back.
+    Returns the number of years moved."""
+    ref = datetime.fromtimestamp(reference, timezone.utc) if reference else datetime.now(timezone.utc)
+    row = con.execute(
+        f"SELECT max(ts) FROM events WHERE source_file = ? AND line >= ? AND regexp_matches(ts_raw, '{_BSD_NO_YEAR}')",
+        [source_file, first_line]).fetchall()[0]
+    if not row or row[0] is None:
+        return 0
+    latest = row[0] if row[0].tzinfo else row[0].replace(tzinfo=timezone.utc)
+    slack = 2 * 86400
+    delta = (latest - ref).total_seconds()
+    if delta <= slack:
+        return 0
+    years = int(delta // (365.25 * 86400)) + 1
+    con.execute(
+        f"UPDATE events SET ts = ts - INTERVAL {years} YEAR WHERE source_file = ? AND line >= ? "
+        f"AND regexp_matches(ts_raw, '{_BSD_NO_YEAR}')", [source_file, first_line])
+    return years
+
+
+def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None:
+    events.ensure_table(con)
+    bar = None
+    if opts.progress:
+        from .reader import _Progress
+        bar = _Progress([])
+    try:
+        for path in expand_inputs(inputs):
+            fs = FileStats(path=path)
+            stats.files.append(fs)
+            if bar:
+                bar.start_file(path)
+            for batch in read_file(path, fs, opts.fmt, opts.year, opts.tz, on_progress=bar.update if bar else None):
+                events.append(con, batch)
+            if bar:
+                bar.finish_file()
+            if opts.year is None and fs.records:
+                mtime = os.stat(path).st_mtime if path != "-" and os.path.exists(path) else None
+                moved = fix_future_years(con, path, 1, mtime)
+                if moved:
+                    fs.note = (fs.note + "; " if fs.note else "") + \
+                        f"syslog lines carry no year: dates moved back {moved} year(s) so none is after the file's time (use --year)"
+    finally:
+        if bar:
+            bar.close()
+
+
+def summarise(con) -> dict[str, Any]:
+    def rows(sql: str) -> list[dict]:
+        cur = con.execute(sql)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    span = rows("SELECT min(ts) AS first, max(ts) AS last, count(*) AS n FROM events")[0]
+    return {
+        "first_seen": _iso(span["first"]),
+        "last_seen": _iso(span["last"]),
+        "by_action": {r["action"]: r["n"] for r in rows(
+            "SELECT coalesce(action, 'other') AS action, count(*) AS n FROM events GROUP BY 1 ORDER BY n DESC, action")},
+        "by_protocol": {r["proto"]: r["n"] for r in rows(
+            "SELECT coalesce(proto, 'unknown') AS proto, count(*) AS n FROM events GROUP BY 1 ORDER BY n DESC, proto")},
+        "top_sources": [
+            {"src": r["src_ip"], "records": r["n"], "targets": r["hosts"], "ports": r["ports"],
+             "first_seen": _iso(r["first"]), "last_seen": _iso(r["last"])}
+            for r in rows(f"""SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts,
+                                     count(DISTINCT dst_port) AS ports, min(ts) AS first, max(ts) AS last
+                              FROM events WHERE src_ip IS NOT NULL GROUP BY src_ip
+                              ORDER BY n DESC, src_ip LIMIT {TOP}""")],
+        "top_ports": [
+            {"proto": r["proto"], "port": r["dst_port"], "records": r["n"], "sources": r["srcs"]}
+            for r in rows(f"""SELECT proto, dst_port, count(*) AS n, count(DISTINCT src_ip) AS srcs
+                              FROM events WHERE dst_port IS NOT NULL GROUP BY proto, dst_port
+                              ORDER BY n DESC, dst_port, proto LIMIT {TOP}""")],
+    }
+
+
+def _iso(v):
+    if isinstance(v, datetime):
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=timezone.utc)
+        return v.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return v
+
+
+def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
+    """Summary and findings of the events table in ``con`` as one JSON-ready dict."""
+    ctx = detectors.Context(con=con, cfg=opts.cfg,
+                            home_nets=[ipaddress.ip_network(n, strict=False) for n in opts.home_nets],
+                            outside_ifs=list(opts.outside_ifs))
+    found = detectors.run(ctx, suppress=opts.suppress) if opts.detect else []
+    shown = [f for f in found if not f.suppressed]
+    return {
+        "tool": "fwforensics",
+        "version": __version__,
+        "report_schema_version": 1,
+        "event_schema_version": SCHEMA_VERSION,
+        "records_read": stats.records_read,
+        "records_unreadable": stats.records_unreadable,
+        "lines": stats.lines,
+        "time_zone_assumed": opts.tz or "UTC",
+        "files": [f.as_dict() for f in stats.files],
+        "summary": summarise(con),
+        "assumptions": ctx.assumptions,
+        "findings": [f.to_dict() for f in shown],
+        "suppressed": len(found) - len(shown),
+    }
+
+
+def analyze(inputs: list[str], opts: Options, con=None) -> dict[str, Any]:
+    con = con or events.connect()
+    stats = ReadStats()
+    load_inputs(con, inputs, opts, stats)
+    return report(con, stats, opts)

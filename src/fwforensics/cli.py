@@ -1,0 +1,252 @@
+"""Command line: fwforensics (alias fwf)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tomllib
+from datetime import date, datetime
+from typing import Any
+
+import click
+
+from . import __version__
+from .reader import InputError
+
+
+def _json_default(o: Any):
+    if isinstance(o, (datetime, date)):
+        return o.isoformat()
+    return str(o)
+
+
+def _dump(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default, ensure_ascii=False) + "\n")
+
+
+def _console():
+    from rich.console import Console
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _load_config(path: str | None) -> dict:
+    if not path:
+        default = os.path.expanduser("~/.config/fwforensics/config.toml")
+        if not os.path.exists(default):
+            return {}
+        path = default
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise InputError(f"cannot read config {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"config {path} is not valid TOML: {e}") from None
+
+
+def _parse_sets(sets: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for s in sets:
+        if "=" not in s or "." not in s.split("=", 1)[0]:
+            raise InputError(f"--set wants MODULE.NAME=VALUE, got {s!r}")
+        key, val = s.split("=", 1)
+        mod, name = key.split(".", 1)
+        try:
+            v: Any = json.loads(val)
+        except json.JSONDecodeError:
+            v = val
+        out.setdefault(mod, {})[name] = v
+    return out
+
+
+def _options(fmt, year, tz, home_net, outside_if, config, sets, progress):
+    from .analysis import Options
+    from .formats._common import resolve_tz
+    cfg = _load_config(config)
+    if tz:
+        try:
+            resolve_tz(tz)
+        except Exception:
+            raise InputError(f"unknown time zone {tz!r} (use a name such as Europe/Berlin or UTC)") from None
+    det = {k: dict(v) for k, v in cfg.get("detectors", {}).items()}
+    for mod, vals in _parse_sets(sets).items():
+        det.setdefault(mod, {}).update(vals)
+    return Options(fmt=fmt, year=year, tz=tz or cfg.get("tz"),
+                   home_nets=list(home_net) or list(cfg.get("home_net", [])),
+                   outside_ifs=list(outside_if) or list(cfg.get("outside_if", [])),
+                   cfg=det, suppress=list(cfg.get("suppress", [])), progress=progress)
+
+
+_common = [
+    click.option("--format", "fmt", metavar="NAME", help="Read the input as this format (see `formats`); default: detect."),
+    click.option("--year", type=int, help="Year of the first record, for syslog lines that carry none."),
+    click.option("--tz", metavar="ZONE", help="Time zone of timestamps that carry none (default UTC)."),
+]
+
+
+def _apply(opts):
+    def deco(f):
+        for o in reversed(opts):
+            f = o(f)
+        return f
+    return deco
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fwforensics")
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+def cli(debug: bool) -> None:
+    """What am I seeing? Explains firewall logs and recognises the patterns behind them."""
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1)
+@click.option("--case", "case_path", metavar="CASE.duckdb", help="Analyse the events of a case instead of (or as well as) files.")
+@_apply(_common)
+@click.option("--home-net", multiple=True, metavar="CIDR", help="A network that is 'us' (repeatable). Inferred when not given.")
+@click.option("--outside-if", multiple=True, metavar="NAME", help="An interface facing the Internet (repeatable).")
+@click.option("--config", metavar="FILE", help="TOML config (default ~/.config/fwforensics/config.toml).")
+@click.option("--set", "sets", multiple=True, metavar="MOD.NAME=VALUE", help="Override a detector tunable.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Explanations, advice and evidence for every finding.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def analyze(inputs, case_path, fmt, year, tz, home_net, outside_if, config, sets, as_json, verbose, no_progress):
+    """Read logs (files, globs, directories, '-' for stdin) and report what they show."""
+    from . import analysis, events
+    if not inputs and not case_path:
+        raise InputError("nothing to analyse: give log files, '-' for standard input, or --case CASE.duckdb")
+    progress = not no_progress and not as_json and sys.stderr.isatty()
+    opts = _options(fmt, year, tz, home_net, outside_if, config, sets, progress)
+    if case_path:
+        from .store import Case
+        case = Case(case_path, read_only=not inputs)
+        if inputs:
+            case.ingest(list(inputs), fmt, year, opts.tz)
+        stats = case.read_stats()
+        rep = analysis.report(case.con, stats, opts)
+        case.close()
+    else:
+        rep = analysis.analyze(list(inputs), opts, events.connect())
+    if as_json:
+        _dump(rep)
+    else:
+        from .reports.terminal import render
+        render(rep, _console(), verbose=verbose)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--case", "case_path", required=True, metavar="CASE.duckdb", help="The case file (created if missing).")
+@_apply(_common)
+@click.option("--json", "as_json", is_flag=True)
+def ingest(inputs, case_path, fmt, year, tz, as_json):
+    """Add logs to a case (a DuckDB file). Input already in the case is not added twice."""
+    from .store import Case
+    from .reports.text import clean
+    case = Case(case_path)
+    try:
+        results = case.ingest(list(inputs), fmt, year, tz)
+    finally:
+        case.close()
+    if as_json:
+        _dump({"case": case_path, "records_read": sum(r.stats.records for r in results),
+               "records_unreadable": sum(r.stats.unreadable_count for r in results),
+               "files": [dict(r.stats.as_dict(), status=r.status) for r in results]})
+        return
+    con = _console()
+    for r in results:
+        s = r.stats
+        con.print(f"{clean(r.path)}: {r.status}"
+                  + (f" ({s.format}: {s.records} records, {s.unreadable_count} unreadable)" if r.status != "already in case" else ""),
+                  markup=False)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def formats(as_json):
+    """What can be read, with an example line of each."""
+    from .formats import registry
+    items = [{"name": f.name, "description": f.description, "binary": f.binary, "example": f.example}
+             for f in sorted(registry().values(), key=lambda f: f.name)]
+    if as_json:
+        _dump(items)
+        return
+    con = _console()
+    for it in items:
+        con.print(f"{it['name']}: {it['description']}", markup=False)
+        if it["example"]:
+            con.print(f"    {it['example']}", markup=False, style="dim")
+
+
+def _register_optional() -> None:
+    """Commands that live in their own modules (explain, decode, ...)."""
+    import importlib
+    for mod, names in (("fwforensics.commands.explain_cmd", ("explain", "decode")),):
+        try:
+            m = importlib.import_module(mod)
+        except ImportError:
+            continue
+        for n in names:
+            cmd = getattr(m, f"{n}_cmd", None)
+            if cmd is not None:
+                cli.add_command(cmd, n)
+
+
+_register_optional()
+
+if "explain" not in cli.commands:
+    @cli.command()
+    @click.argument("queries", nargs=-1, required=True)
+    @click.option("--json", "as_json", is_flag=True)
+    def explain(queries, as_json):
+        """What is this port? (registered service names from the system's services table)"""
+        import socket
+        out = []
+        for q in queries:
+            port, _, proto = q.partition("/")
+            if not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise InputError(f"cannot read {q!r} as a port (0-65535, optionally /tcp or /udp)")
+            names = {}
+            for p in ([proto] if proto else ["tcp", "udp"]):
+                try:
+                    names[p] = socket.getservbyport(int(port), p)
+                except OSError:
+                    names[p] = None
+            out.append({"query": q, "port": int(port), "registered": names})
+        if as_json:
+            _dump(out)
+            return
+        for o in out:
+            reg = ", ".join(f"{v}/{k}" for k, v in o["registered"].items() if v) or "no registered name known"
+            click.echo(f"{o['query']}: {reg}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        cli.main(args=argv, prog_name="fwforensics", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("fwforensics: aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("fwforensics: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # one clear line, never a traceback unless asked
+        if debug:
+            raise
+        msg = str(e) if isinstance(e, (InputError, KeyError, ValueError, OSError)) else f"{type(e).__name__}: {e}"
+        click.echo(f"fwforensics: error: {msg}", err=True)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The events table: Arrow batches from the readers loaded into DuckDB.
+
+One table, ``events``, with exactly the columns of :mod:`fwforensics.schema`. The
+detectors and the summary only ever see this table (or a view of it), whether
+it lives in memory (``analyze FILE``) or in a case file (``analyze --case``).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Iterable
+
+import duckdb
+import pyarrow as pa
+
+from .schema import EVENT_SCHEMA
+
+
+def connect(path: str | None = None, read_only: bool = False, spill: bool = True) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection (in memory when ``path`` is None) set up for our workloads."""
+    con = duckdb.connect(path or ":memory:", read_only=read_only)
+    con.execute("SET threads TO 2")
+    con.execute("SET preserve_insertion_order = true")
+    if spill:
+        tmp = os.path.join(tempfile.gettempdir(), "fwforensics-spill")
+        con.execute(f"SET temp_directory = '{tmp}'")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection, name: str = "events") -> None:
+    empty = EVENT_SCHEMA.empty_table()  # noqa: F841 - referenced by DuckDB's replacement scan
+    con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM empty LIMIT 0")
+
+
+def append(con: duckdb.DuckDBPyConnection, batch: pa.RecordBatch, name: str = "events") -> None:
+    con.register("_fwf_batch", batch)
+    try:
+        con.execute(f"INSERT INTO {name} SELECT * FROM _fwf_batch")
+    finally:
+        con.unregister("_fwf_batch")
+
+
+def load(con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBatch], name: str = "events") -> int:
+    """Create ``name`` if needed and append every batch; returns the number of rows added."""
+    ensure_table(con, name)
+    n = 0
+    for b in batches:
+        if b.num_rows:
+            append(con, b, name)
+            n += b.num_rows
+    return n

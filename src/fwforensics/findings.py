@@ -1,0 +1,69 @@
+"""Findings: what the detectors report (ids from shared/spec/signatures.md).
+
+A finding is plain data so every report (terminal, JSON, HTML, Markdown) and
+every export reads the same thing. ``to_dict`` is the JSON shape (documented
+in ``docs/findings.schema.json``).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+SEVERITIES = ("info", "low", "medium", "high")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+@dataclass
+class Evidence:
+    """Where the records behind a finding are: line ranges per file, and a few samples."""
+
+    records: int = 0
+    files: dict[str, str] = field(default_factory=dict)   # file -> "1-40,52,60-61"
+    samples: list[dict[str, Any]] = field(default_factory=list)  # {file, line, raw}
+
+
+@dataclass
+class Finding:
+    id: str
+    severity: str
+    src: str | None
+    summary: str
+    explanation: str = ""
+    advice: str = ""
+    targets: list[str] | int = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    count: int = 0
+    evidence: Evidence = field(default_factory=Evidence)
+    details: dict[str, Any] = field(default_factory=dict)
+    confidence: str | None = None    # e.g. "high: TTLs of the decoys do not fit their addresses"
+    suppressed: bool = False
+
+    def sort_key(self) -> tuple:
+        return (-SEVERITY_RANK.get(self.severity, 0), self.id, self.src or "",
+                self.first_seen.isoformat() if self.first_seen else "", -self.count)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("first_seen", "last_seen"):
+            v = d[k]
+            d[k] = v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v
+        return d
+
+
+def compress_lines(lines: list[int]) -> str:
+    """[1,2,3,7,9,10] -> '1-3,7,9-10'."""
+    if not lines:
+        return ""
+    lines = sorted(set(lines))
+    out, start, prev = [], lines[0], lines[0]
+    for n in lines[1:]:
+        if n == prev + 1:
+            prev = n
+            continue
+        out.append(f"{start}-{prev}" if prev != start else str(start))
+        start = prev = n
+    out.append(f"{start}-{prev}" if prev != start else str(start))
+    return ",".join(out)
