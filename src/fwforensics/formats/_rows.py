@@ -101,3 +101,59 @@ def clip(s, n: int = 1024) -> str | None:
         return None
     s = str(s)
     return s if len(s) <= n else s[:n] + f" ... ({len(s)} characters)"
+
+
+# ------------------------------------------------------------------ syslog-style headers
+MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
+SYSLOG = re.compile(
+    r"^(?:<\d{1,3}>\d?\s*)?"
+    r"(?:(?P<iso>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
+    r"|(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(?P<day>\d{1,2}) (?P<hms>\d\d:\d\d:\d\d)(?:[.,](?P<frac>\d+))?(?: (?P<yr>\d{4}))?"
+    r"|(?P<bday>\d\d)-(?P<bmon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-(?P<byr>\d{4}) (?P<bhms>\d\d:\d\d:\d\d)(?:\.(?P<bfrac>\d+))?)"
+    r"\s+(?:(?P<host>[^\s\[\]:]+)\s+)?"
+    r"(?:(?P<prog>[A-Za-z][\w./-]*)(?:\[(?P<pid>\d+)\])?:\s+)?"
+    r"(?P<msg>.*)$")
+
+
+def syslog_year(mon: int, day: int, ctx) -> int:
+    """Year for a month/day without one: --year, else inferred from the file time, rolling over at New Year."""
+    st = ctx.state
+    if "sy_year" not in st:
+        if ctx.year:
+            y = ctx.year
+        else:
+            ref = datetime.fromtimestamp(ctx.reference_time, timezone.utc) if ctx.reference_time else datetime.now(timezone.utc)
+            y = ref.year - (1 if (mon, day) > (ref.month, ref.day + 1) else 0)
+        st["sy_year"], st["sy_month"] = y, mon
+    if st["sy_month"] - mon > 6:
+        st["sy_year"] += 1
+    st["sy_month"] = mon
+    return st["sy_year"]
+
+
+def syslog_head(line: str, ctx) -> tuple[re.Match | None, int | None, str | None]:
+    """(match, ts_us, ts_raw) of a syslog/BIND-file header; match None when the line has none."""
+    m = SYSLOG.match(line)
+    if not m:
+        return None, None, None
+    try:
+        if m["iso"]:
+            return m, iso_us(m["iso"].replace(",", "."), ctx.tz), m["iso"]
+        if m["bmon"]:
+            us = int((m["bfrac"] or "0").ljust(6, "0")[:6])
+            h, mi, s = (int(x) for x in m["bhms"].split(":"))
+            dt = datetime(int(m["byr"]), MONTHS[m["bmon"]], int(m["bday"]), h, mi, s, us)
+            return m, dt_us(dt, ctx.tz), f"{m['bday']}-{m['bmon']}-{m['byr']} {m['bhms']}" + (f".{m['bfrac']}" if m["bfrac"] else "")
+        mon, day = MONTHS[m["mon"]], int(m["day"])
+        year = int(m["yr"]) if m["yr"] else syslog_year(mon, day, ctx)
+        h, mi, s = (int(x) for x in m["hms"].split(":"))
+        us = int((m["frac"] or "0").ljust(6, "0")[:6])
+        raw = f"{m['mon']} {m['day']} {m['hms']}" + (f".{m['frac']}" if m["frac"] else "")
+        return m, dt_us(datetime(year, mon, day, h, mi, s, us), ctx.tz), raw
+    except (ValueError, OverflowError):
+        return m, None, None
+
+
+def base(n: int, ctx, fmt: str, line: str, ts, ts_raw, host=None) -> dict:
+    return {"line": n, "ts": ts, "ts_raw": ts_raw, "source_file": ctx.source_file, "format": fmt, "raw": line,
+            "log_host": host, "action": "other"}
