@@ -1,0 +1,114 @@
+"""Helpers for the service-log tests: corpus location, INI test-line extraction, reading files,
+and running a real BIND named inside a private network namespace."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import textwrap
+
+import pyarrow as pa
+
+from fwforensics import events, detectors
+from fwforensics.reader import ReadStats, read_events
+
+CORPUS = os.environ.get("FWF_CORPUS", "/work/shared/corpus")
+
+
+def corpus(rel: str) -> str:
+    return os.path.join(CORPUS, rel)
+
+
+def ini_lines(rel: str) -> list[tuple[str, str]]:
+    """('pass'|'fail', raw line) for every ``log N pass|fail = <line>`` of a Wazuh/OSSEC test INI."""
+    out = []
+    with open(corpus(rel), encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("log ") and " = " in line:
+                head, raw = line.split(" = ", 1)
+                out.append((head.split()[-1], raw.rstrip("\n")))
+    return out
+
+
+def write_lines(tmp_path, name: str, lines: list[str]) -> str:
+    p = tmp_path / name
+    p.write_text("\n".join(lines) + "\n")
+    return str(p)
+
+
+def read(paths):
+    st = ReadStats()
+    batches = list(read_events(paths if isinstance(paths, list) else [paths], stats=st))
+    t = pa.Table.from_batches(batches) if batches else None
+    return t, st
+
+
+def findings(paths, ids=None):
+    con = events.connect(spill=False)
+    events.load(con, read_events(paths if isinstance(paths, list) else [paths]))
+    ctx = detectors.Context(con=con)
+    out = []
+    for m in detectors.modules():
+        out += m.detect(ctx) or []
+    return [f for f in out if ids is None or f.id in ids]
+
+
+NAMED_CONF = """\
+options {{
+  directory "{d}";
+  pid-file "{d}/named.pid";
+  listen-on port 53 {{ 192.0.2.1; }};
+  listen-on-v6 {{ none; }};
+  allow-query {{ 192.0.2.0/24; }};
+  allow-transfer {{ none; }};
+  recursion no;
+  dnssec-validation no;
+}};
+logging {{
+  channel q {{ file "{d}/query.log"; print-time yes; print-category yes; print-severity yes; severity info; }};
+  channel s {{ file "{d}/security.log"; print-time yes; print-category yes; print-severity yes; severity info; }};
+  category queries {{ q; }};
+  category security {{ s; }};
+  category xfer-out {{ s; }};
+  category default {{ s; }};
+}};
+zone "example.com" {{ type primary; file "{d}/example.com.zone"; }};
+"""
+ZONE = """\
+$TTL 300
+@ IN SOA ns.example.com. admin.example.com. 1 3600 600 86400 300
+@ IN NS ns.example.com.
+ns IN A 192.0.2.1
+www IN A 192.0.2.80
+"""
+RUN = """\
+ip link set lo up
+ip addr add 192.0.2.1/24 dev lo
+ip addr add 198.51.100.7/24 dev lo
+named -c {d}/named.conf -u root -f &
+P=$!
+for i in $(seq 1 30); do dig +short +tries=1 +time=1 @192.0.2.1 ns.example.com a >/dev/null 2>&1 && break; sleep 0.2; done
+dig +short +tries=1 +time=2 @192.0.2.1 version.bind chaos txt
+dig +short +tries=1 +time=2 @192.0.2.1 -b 198.51.100.7 version.bind chaos txt
+dig +tries=1 +time=2 @192.0.2.1 -b 198.51.100.7 example.com axfr
+dig +short +tries=1 +time=2 @192.0.2.1 www.example.com a
+kill $P; wait $P
+"""
+
+
+def run_named(tmp_path) -> tuple[str, str] | None:
+    """Run named in a private namespace (documentation addresses only) and query it with dig:
+    a version.bind CHAOS query from the server's own subnet and from 198.51.100.7 (refused), a
+    refused AXFR and an ordinary query. Returns (query log, security log) or None when the tools
+    or privileges are missing."""
+    if os.geteuid() != 0 or not all(shutil.which(x) for x in ("named", "dig", "unshare")):
+        return None
+    d = str(tmp_path)
+    (tmp_path / "named.conf").write_text(NAMED_CONF.format(d=d))
+    (tmp_path / "example.com.zone").write_text(ZONE)
+    (tmp_path / "run.sh").write_text(RUN.format(d=d))
+    subprocess.run(["timeout", "60", "unshare", "-n", "bash", str(tmp_path / "run.sh")], capture_output=True)
+    q, s = tmp_path / "query.log", tmp_path / "security.log"
+    if not q.exists() or not s.exists():
+        return None
+    return str(q), str(s)
