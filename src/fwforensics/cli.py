@@ -194,39 +194,12 @@ def _register_optional() -> None:
 
 _register_optional()
 
-if "explain" not in cli.commands:
-    @cli.command()
-    @click.argument("queries", nargs=-1, required=True)
-    @click.option("--json", "as_json", is_flag=True)
-    def explain(queries, as_json):
-        """What is this port? (registered service names from the system's services table)"""
-        import socket
-        out = []
-        for q in queries:
-            port, _, proto = q.partition("/")
-            if not port.isdigit() or not 0 <= int(port) <= 65535:
-                raise InputError(f"cannot read {q!r} as a port (0-65535, optionally /tcp or /udp)")
-            names = {}
-            for p in ([proto] if proto else ["tcp", "udp"]):
-                try:
-                    names[p] = socket.getservbyport(int(port), p)
-                except OSError:
-                    names[p] = None
-            out.append({"query": q, "port": int(port), "registered": names})
-        if as_json:
-            _dump(out)
-            return
-        for o in out:
-            reg = ", ".join(f"{v}/{k}" for k, v in o["registered"].items() if v) or "no registered name known"
-            click.echo(f"{o['query']}: {reg}")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        cli.main(args=argv, prog_name="fwforensics", standalone_mode=False)
-        return 0
+        rc = cli.main(args=argv, prog_name="fwforensics", standalone_mode=False)
+        return rc if isinstance(rc, int) else 0
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.ClickException as e:

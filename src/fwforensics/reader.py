@@ -133,11 +133,13 @@ def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
     carry = b""
     line_no = start_line
     dropping = False  # inside an over-long line whose kept part was already emitted
+    # read1 hands over what is decompressed so far, so a damaged archive still yields its good part
+    read = getattr(stream, "read1", stream.read)
     while True:
         try:
-            chunk = stream.read(BLOCK)
-        except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
-            stats.note = f"input ended early: {e}"
+            chunk = read(BLOCK)
+        except Exception as e:  # zlib.error, LZMAError, EOFError, BadGzipFile...: a damaged input
+            stats.note = f"input ended early (damaged or truncated): {type(e).__name__}: {e}"
             chunk = b""
         if hasher is not None and chunk:
             hasher.update(chunk)
@@ -204,7 +206,10 @@ def read_file(path: str, stats: FileStats, fmt_name: str | None = None, year: in
         ctx = ParseContext(source_file=path, year=year, tz=tz, reference_time=ref_time)
         fmt = formats.get(fmt_name) if fmt_name else None
         if fmt is None:
-            head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+            try:
+                head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+            except Exception:  # a damaged compressed stream: the line reader will report it
+                head = b""
             fmt = _detect_binary(head)
         if fmt is not None and fmt.binary:
             stats.format = fmt.name
