@@ -86,14 +86,14 @@ def _frames(stream, stats: dict) -> Iterator[tuple[int, int, int, bytes, int, st
     elif head == _PCAPNG_MAGIC:
         yield from _pcapng_frames(stream, head, stats)
     else:
-        stats["bad"].append((0, "not a pcap or pcapng file"))
+        stats["bad"].append((1, "not a pcap or pcapng file"))
 
 
 def _pcap_frames(stream, magic: bytes, stats: dict):
     endian, unit = _PCAP_MAGIC[magic]
     rest = stream.read(20)
     if len(rest) < 20:
-        stats["bad"].append((0, "capture file header cut short"))
+        stats["bad"].append((1, "capture file header cut short"))
         return
     _vmaj, _vmin, _tz, _sig, _snap, linktype = struct.unpack(endian + "HHiIII", rest)
     linktype &= 0x0FFFFFFF  # upper bits may carry FCS information
@@ -645,8 +645,10 @@ class Pcap(Format):
         unreadable: list[tuple[int, str]] = []
         skipped = 0
         src = ctx.source_file
+        last = 0
         try:
             for n, ts_us, linktype, data, origlen, ifname, ts_raw in _frames(stream, notes):
+                last = n
                 r = {"line": n, "ts": ts_us, "ts_raw": ts_raw, "source_file": src, "format": "pcap",
                      "action": "other"}
                 if ifname:
@@ -669,7 +671,7 @@ class Pcap(Format):
                     yield _result(rows, unreadable, skipped)
                     rows, unreadable, skipped = [], [], 0
         except (OSError, EOFError, ValueError) as e:  # decompression errors, damaged streams
-            notes["bad"].append((0, f"input ended early: {e}"))
+            notes["bad"].append((last + 1, f"input ended early: {e}"))
         unreadable.extend(notes["bad"])
         yield _result(rows, unreadable, skipped)
 
