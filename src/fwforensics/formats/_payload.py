@@ -39,10 +39,12 @@ SMTP_VERBS = {b"HELO", b"EHLO", b"MAIL", b"RCPT", b"DATA", b"RSET", b"VRFY", b"E
               b"WIZ", b"DEBUG", b"KILL"}
 
 
+_PRINTABLE = bytes(c if 32 <= c <= 126 else 46 for c in range(256))
+
+
 def printable(b: bytes, limit: int = MAX_DETAIL) -> str:
     """Bytes as text for a record: printable ASCII kept, everything else as '.'."""
-    out = b[:limit].decode("latin-1")
-    return "".join(c if " " <= c <= "~" else "." for c in out)
+    return b[:limit].translate(_PRINTABLE).decode("ascii")
 
 
 def _first_line(b: bytes) -> bytes:

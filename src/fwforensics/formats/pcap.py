@@ -67,7 +67,7 @@ def _ip6(b: bytes) -> str:
 
 
 def _mac(b: bytes) -> str:
-    return ":".join(f"{x:02x}" for x in b)
+    return b.hex(":")
 
 
 class Truncated(Exception):
@@ -676,35 +676,48 @@ class Pcap(Format):
         yield _result(rows, unreadable, skipped)
 
 
+_FIELDS = [(f.name, f.type) for f in EVENT_SCHEMA]
+
+
 def _result(rows: list[dict], unreadable: list[tuple[int, str]], skipped: int) -> ParseResult:
+    if not rows:
+        return ParseResult(conform({}, 0), sorted(unreadable), skipped)
+    summary = _summary
     for r in rows:
-        r["raw"] = _summary(r)
-    batch = pa.RecordBatch.from_pylist(rows, schema=EVENT_SCHEMA) if rows else conform({}, 0)
-    return ParseResult(batch, sorted(unreadable), skipped)
+        r["raw"] = summary(r)
+    present = set().union(*rows)
+    n = len(rows)
+    arrays = []
+    for name, typ in _FIELDS:
+        if name in present:
+            arrays.append(pa.array([r.get(name) for r in rows], type=typ))
+        else:
+            arrays.append(pa.nulls(n, typ))
+    return ParseResult(pa.RecordBatch.from_arrays(arrays, schema=EVENT_SCHEMA), sorted(unreadable), skipped)
 
 
 def _summary(r: dict) -> str:
     """A one-line, tcpdump-like text of the packet for ``raw`` (a capture has no log line)."""
-    proto = r.get("proto") or "?"
+    g = r.get
+    proto = g("proto") or "?"
     if proto == "arp":
-        return f"{r.get('ts_raw') or ''} ARP {r.get('app_detail') or ''}".strip()
-    s, d = r.get("src_ip") or "?", r.get("dst_ip") or "?"
-    if r.get("src_port") is not None:
-        s, d = f"{s}.{r['src_port']}", f"{d}.{r.get('dst_port')}"
-    parts = [f"{r.get('ts_raw') or ''} IP{r.get('ip_version') or ''} {s} > {d}: {proto}"]
-    if r.get("tcp_flags") is not None:
-        parts.append(f"[{r['tcp_flags'] or 'none'}]")
-    if r.get("icmp_type") is not None:
-        parts.append(f"type {r['icmp_type']} code {r['icmp_code']}")
-    if r.get("ttl") is not None:
-        parts.append(f"ttl {r['ttl']}")
-    if r.get("ip_id") is not None:
-        parts.append(f"id {r['ip_id']}")
-    if r.get("ip_len") is not None:
-        parts.append(f"length {r['ip_len']}")
-    if r.get("app_detail"):
-        parts.append(f"\"{r['app_detail'][:200]}\"")
-    return " ".join(parts)
+        return f"{g('ts_raw') or ''} ARP {g('app_detail') or ''}"
+    sp = g("src_port")
+    if sp is not None:
+        head = f"{g('ts_raw') or ''} IP{g('ip_version') or ''} {g('src_ip')}.{sp} > {g('dst_ip')}.{g('dst_port')}: {proto}"
+    else:
+        head = f"{g('ts_raw') or ''} IP{g('ip_version') or ''} {g('src_ip')} > {g('dst_ip')}: {proto}"
+    fl = g("tcp_flags")
+    if fl is not None:
+        head += f" [{fl or 'none'}]"
+    it = g("icmp_type")
+    if it is not None:
+        head += f" type {it} code {g('icmp_code')}"
+    head += f" ttl {g('ttl')} id {g('ip_id')} length {g('ip_len')}"
+    ad = g("app_detail")
+    if ad:
+        head += f' "{ad[:200]}"'
+    return head
 
 
 FORMAT = Pcap()
