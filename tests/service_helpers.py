@@ -112,3 +112,74 @@ def run_named(tmp_path) -> tuple[str, str] | None:
     if not q.exists() or not s.exists():
         return None
     return str(q), str(s)
+
+
+POSTFIX_RUN = """\
+W={w}
+mkdir -p $W/etc $W/spool $W/data
+cp -a /etc/postfix/. $W/etc/
+cat >> $W/etc/main.cf <<EOC
+maillog_file_prefixes = /var, /dev/stdout, /tmp
+maillog_file = $W/maillog
+inet_interfaces = 192.0.2.25
+inet_protocols = ipv4
+myhostname = mail.example.com
+mydestination = example.com
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+data_directory = $W/data
+EOC
+grep -q '^postlog' $W/etc/master.cf || echo 'postlog   unix-dgram n  -       n       -       1       postlogd' >> $W/etc/master.cf
+chown postfix $W/data
+mount --bind $W/etc /etc/postfix
+mount --bind $W/spool /var/spool/postfix
+ip link set lo up
+ip addr add 192.0.2.25/24 dev lo
+ip addr add 198.51.100.7/24 dev lo
+postfix post-install create-missing >/dev/null 2>&1 || true
+postfix check >/dev/null 2>&1 || true
+postfix start >/dev/null 2>&1
+sleep 2
+python3 - <<'EOP'
+import smtplib
+s = smtplib.SMTP('192.0.2.25', 25, source_address=('198.51.100.7', 0), timeout=10)
+s.ehlo('probe.example.net')
+s.verify('root')
+s.docmd('EXPN', 'staff')
+s.mail('spam@example.net')
+s.rcpt('victim@example.org')
+s.quit()
+EOP
+sleep 1
+postfix stop >/dev/null 2>&1 || true
+M=$(cat /var/spool/postfix/pid/master.pid 2>/dev/null | tr -d ' ')
+for i in $(seq 1 20); do [ -n "$M" ] && kill -0 "$M" 2>/dev/null || break; sleep 0.25; done
+[ -n "$M" ] && kill -9 "$M" 2>/dev/null || true
+"""
+
+
+def run_postfix() -> str | None:
+    """Run a real Postfix in private mount and network namespaces (its configuration and spool
+    are bind-mounted from a temporary directory, so the host's stay untouched), talk SMTP to it
+    from 198.51.100.7: VRFY root, EXPN staff, then a relay attempt to victim@example.org.
+    Returns the path of its mail log, or None when Postfix, root or unshare are missing."""
+    import tempfile
+    if os.geteuid() != 0 or not shutil.which("postfix") or not shutil.which("unshare") \
+            or not os.path.isdir("/etc/postfix") or not os.path.isdir("/var/spool/postfix"):
+        return None
+    w = tempfile.mkdtemp(prefix="fwf-postfix-")
+    os.chmod(w, 0o755)
+    script = os.path.join(w, "run.sh")
+    with open(script, "w") as f:
+        f.write(POSTFIX_RUN.format(w=w))
+    # Postfix's daemons misbehave when started with stdin at end of file (as under pytest):
+    # give the run a pipe that stays open until it is over.
+    with open(os.path.join(w, "run.out"), "w") as out:
+        proc = subprocess.Popen(["timeout", "90", "unshare", "-m", "-n", "bash", script], stdin=subprocess.PIPE,
+                                stdout=out, stderr=subprocess.STDOUT)
+        try:
+            proc.wait(timeout=100)
+        finally:
+            proc.stdin.close()
+    log = os.path.join(w, "maillog")
+    return log if os.path.exists(log) else None

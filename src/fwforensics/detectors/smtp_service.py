@@ -19,7 +19,8 @@ SMTP_PORTS = "(25, 465, 587, 2525)"
 # The client of a record: captured server replies travel server -> client.
 CLIENT = (f"CASE WHEN format = 'pcap' AND src_port IN {SMTP_PORTS} AND dst_port NOT IN {SMTP_PORTS} "
           f"THEN dst_ip ELSE src_ip END")
-RELAY = ("app_proto = 'smtp' AND app_status IS NOT NULL AND (LOWER(app_status) LIKE '%relay denied%' "
+RELAY = ("app_proto = 'smtp' AND app_status IS NOT NULL "
+         "AND UPPER(COALESCE(app_detail, '')) NOT LIKE 'VRFY%' AND UPPER(COALESCE(app_detail, '')) NOT LIKE 'EXPN%' AND (LOWER(app_status) LIKE '%relay denied%' "
          "OR LOWER(app_status) LIKE '%relay access denied%' OR LOWER(app_status) LIKE '%relaying denied%' "
          "OR LOWER(app_status) LIKE '%relay not permitted%' OR LOWER(app_status) LIKE '%unable to relay%' "
          "OR LOWER(app_status) LIKE '%not permitted to relay%')")
