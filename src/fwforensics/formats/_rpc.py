@@ -30,7 +30,28 @@ RPCB_PROCS = {0: "NULL", 1: "SET", 2: "UNSET", 3: "GETADDR", 4: "DUMP", 5: "CALL
               12: "GETSTAT"}
 
 
+def _from_knowledge() -> None:
+    """Add the program names the knowledge base has and this table lacks (one source of truth
+    for numbers we do not list; the names above stay as they are so queries keep working)."""
+    try:
+        from ..knowledge import kb
+        progs = kb().rpc_programs()
+    except Exception:  # knowledge base missing or broken: the table above still works
+        return
+    for num, p in progs.items():
+        if num not in PROGRAMS and getattr(p, "name", None):
+            PROGRAMS[num] = p.name
+            BY_NAME.setdefault(p.name.lower(), num)
+
+
+_loaded = False
+
+
 def program_label(prog: int) -> str:
-    """'sadmind (100232)' or the bare number when it has no registered name here."""
+    """'sadmind (100232)' or the bare number when it has no registered name."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        _from_knowledge()
     name = PROGRAMS.get(prog)
     return f"{name} ({prog})" if name else str(prog)
