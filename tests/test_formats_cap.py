@@ -412,3 +412,65 @@ def test_faq_payload_markers(marker_capture):
     assert hints[("tcp", 13223)].startswith("OPNG")
     slam = next(e for e in r.values() if e["dst_port"] == 1434)
     assert slam["payload_len"] == 376 and slam["udp_len"] == 384
+
+
+# ------------------------------------------------------------------ expected decodes in the corpus
+import re as _re
+
+_OUT = _re.compile(r"^\s*(\d+)\s+(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) (?:MPLS \([^)]*\) )?IP (\d+\.\d+\.\d+\.\d+)(?:\.(\d+))? > "
+                   r"(\d+\.\d+\.\d+\.\d+)(?:\.(\d+))?: (.*)$")
+
+
+@pytest.mark.parametrize("name", ["mpls-traceroute", "dns_udp"])
+def test_tcpdump_out_decodes(name):
+    r, _ = rows(os.path.join(CORPUS, f"tcpdump-tests/{name}.pcap"))
+    n_checked = 0
+    for line in open(os.path.join(CORPUS, f"tcpdump-tests/{name}.out")):
+        m = _OUT.match(line)
+        if not m:
+            continue
+        e = r[int(m[1])]
+        assert e["ts"].strftime("%Y-%m-%d %H:%M:%S.%f") == m[2]
+        assert (e["src_ip"], e["dst_ip"]) == (m[3], m[5])
+        assert (e["src_port"], e["dst_port"]) == ((int(m[4]) if m[4] else None), (int(m[6]) if m[6] else None))
+        rest = m[7]
+        if rest.startswith("UDP, length"):
+            assert e["payload_len"] == int(rest.split()[-1])
+        elif "time exceeded in-transit" in rest:
+            assert (e["icmp_type"], e["icmp_code"]) == (11, 0)
+        elif "port" in rest and "unreachable" in rest:
+            assert (e["icmp_type"], e["icmp_code"]) == (3, 3)
+        elif " A? " in rest:
+            assert e["app_detail"] == rest.split(" A? ")[1].split()[0].rstrip(".") + " IN A"
+        n_checked += 1
+    assert n_checked == len(r)
+
+
+def test_tcpdump_verbose_rfc5837():
+    r, _ = rows(os.path.join(CORPUS, "tcpdump-tests/icmp-rfc5837.pcap"))
+    e = r[1]
+    # (tos 0x0, ttl 254, id 59168, offset 0, flags [DF], proto ICMP (1), length 240) 10.4.0.2 > 12.4.4.4
+    assert (e["ip_tos"], e["ttl"], e["ip_id"], e["frag_offset"], e["df"], e["proto_num"], e["ip_len"]) == \
+        (0, 254, 59168, 0, True, 1, 240)
+    assert (e["src_ip"], e["dst_ip"], e["icmp_type"], e["payload_len"]) == ("10.4.0.2", "12.4.4.4", 11, 220 - 8)  # ICMP length 220 less its 8-byte header
+    # quoted: (tos 0x0, ttl 1, id 42321, ..., proto UDP (17), length 40) 12.4.4.4.42315 > 12.1.1.1.33440
+    assert (e["inner_ttl"], e["inner_ip_id"], e["inner_proto"], e["inner_len"]) == (1, 42321, "udp", 40)
+    assert (e["inner_src_ip"], e["inner_src_port"], e["inner_dst_ip"], e["inner_dst_port"]) == \
+        ("12.4.4.4", 42315, "12.1.1.1", 33440)
+
+
+def test_zeek_icmp_baseline():
+    base = os.path.join(CORPUS, "zeek-testing-pcaps/Traces/icmp/")
+    u, _ = rows(base + "icmp-destunreach-udp.pcap")
+    e = u[1]
+    # icmp_unreachable (code=3) ... itype=3, icode=3, ttl=128; context orig 192.168.1.1:53/udp -> 192.168.1.102:59207/udp
+    assert (e["src_ip"], e["dst_ip"], e["icmp_type"], e["icmp_code"], e["ttl"]) == ("192.168.1.102", "192.168.1.1", 3, 3, 128)
+    assert (e["inner_src_ip"], e["inner_src_port"], e["inner_dst_ip"], e["inner_dst_port"], e["inner_proto"]) == \
+        ("192.168.1.1", 53, "192.168.1.102", 59207, "udp")
+    t, _ = rows(base + "icmp-timeexceeded.pcap")
+    e = t[1]
+    assert (e["src_ip"], e["dst_ip"], e["icmp_type"], e["icmp_code"], e["ttl"]) == ("10.0.0.1", "10.0.0.2", 11, 0, 64)
+    assert (e["inner_src_ip"], e["inner_src_port"], e["inner_dst_ip"], e["inner_dst_port"]) == ("10.0.0.2", 30000, "10.0.0.1", 13000)
+    p, _ = rows(base + "icmp-ping.pcap")
+    got = [(x["icmp_type"], x["icmp_id"], x["icmp_seq"], x["ttl"]) for x in p.values()]
+    assert got == [(8, 34844, 0, 64), (0, 34844, 0, 56), (8, 34844, 1, 64), (0, 34844, 1, 56)]
