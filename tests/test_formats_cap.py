@@ -474,3 +474,18 @@ def test_zeek_icmp_baseline():
     p, _ = rows(base + "icmp-ping.pcap")
     got = [(x["icmp_type"], x["icmp_id"], x["icmp_seq"], x["ttl"]) for x in p.values()]
     assert got == [(8, 34844, 0, 64), (0, 34844, 0, 56), (8, 34844, 1, 64), (0, 34844, 1, 56)]
+
+
+def test_zeek_portmap_and_rfb_baselines():
+    r, _ = rows(os.path.join(CORPUS, "zeek-testing-pcaps/Traces/rpc-portmap-sadmind.pcap"))
+    base = open(os.path.join(CORPUS, "zeek-testing-pcaps/Baseline/scripts.base.protocols.portmap.basic/output")).read()
+    calls = [int(m) for m in _re.findall(r"^rpc call, (\d+)/udp, \d+, 100000, 2, 3, ", base, _re.M)]
+    getport = [int(m) for m in _re.findall(r"^portmap request getport, (\d+)/udp, \[program=100232, version=10, is_tcp=F\]", base, _re.M)]
+    ours = [e["src_port"] for e in r.values() if e["app_detail"] == "portmap GETPORT sadmind (100232) v10 udp"]
+    assert calls and sorted(ours) == sorted(calls)
+    replies = {e["dst_port"] for e in r.values() if e["src_port"] == 111 and e["app_status"] == "accepted"}
+    assert set(getport) <= replies
+    v, _ = rows(os.path.join(CORPUS, "zeek-testing-pcaps/Traces/rfb/vnc-scanner.pcap"))
+    # rfb.log: 192.168.0.11:46381 -> 10.0.0.149:5900
+    assert any((e["src_ip"], e["src_port"], e["dst_ip"], e["dst_port"], e["tcp_flags"]) ==
+               ("192.168.0.11", 46381, "10.0.0.149", 5900, "SYN") for e in v.values())
