@@ -86,6 +86,8 @@ def test_app_layer_from_payloads():
     r, _ = rows(os.path.join(CORPUS, "suricata-verify-pcaps/tests/firewall/ruletype-firewall-127-smtp-interactive-commands/smtp-interactive.pcap"))
     cmds = [e["app_detail"] for e in r.values() if e["app_detail"]]
     assert "VRFY bob" in cmds and "EXPN staff" in cmds
+    # test.yaml: smtp.mail_from <alice@example.com>, rcpt_to[0] <bob@example.com>
+    assert "mail from:<alice@example.com>" in cmds and "rcpt to:<bob@example.com>" in cmds
     assert any((e["app_status"] or "").startswith("252") for e in r.values())
     r, _ = rows(os.path.join(CORPUS, "zeek-testing-pcaps/Traces/rpc-portmap-sadmind.pcap"))
     # Zeek baseline: "portmap request getport" for program 100232 (sadmind)
