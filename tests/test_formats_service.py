@@ -207,3 +207,17 @@ def test_cut_corpus_lines_never_raise(cut, item):
     lines = open(corpus(rel), encoding="utf-8", errors="replace").read().split("\n")[:30]
     mangled = [l[: cut % (len(l) + 1)] for l in lines]
     formats.get(fmt).parse(pa.array(mangled, pa.string()), 1, ParseContext(source_file="g"))
+
+
+def test_zeek_columnar_and_row_paths_agree():
+    """Plain conn.log batches are read column-wise; a batch with a header in the middle goes line
+    by line. Both must give the same events."""
+    lines = open(corpus("zeek-trickbot-tsv/conn.log")).read().split("\n")
+    heads = [l for l in lines if l.startswith("#") and not l.startswith("#close")]
+    fmt = formats.get("zeek_conn")
+    fast = fmt.parse(pa.array(lines, pa.string()), 1, ParseContext(source_file="x")).batch
+    mixed = lines[:2000] + heads + lines[2000:]  # a second header block forces the row path
+    slow = fmt.parse(pa.array(mixed, pa.string()), 1, ParseContext(source_file="x")).batch
+    assert fast.num_rows == slow.num_rows == 13001
+    drop = ["line"]
+    assert fast.drop_columns(drop).to_pylist() == slow.drop_columns(drop).to_pylist()

@@ -28,8 +28,11 @@ history in ``rule`` (``conn S0 history S``).
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from . import Format, ParseContext
+from ..schema import conform, normalise_proto
+from . import Format, ParseContext, ParseResult
+from ._common import canonical_ips, join, map_unique, to_int
 from ._rows import MAX_LINE, clip, epoch_us, ip, iso_us, json_obj, port, proto, result, sniff_json_keys
 
 CONN_ACTIONS = {"S0": "drop", "REJ": "reject", "RSTOS0": "drop", "SH": "drop", "S1": "accept", "SF": "accept",
@@ -111,6 +114,152 @@ def _tsv_value(v: str, unset: str, empty: str):
     return v
 
 
+def _header(line: str, st: dict) -> None:
+    key, _, val = line.partition("\t")
+    if line.startswith("#separator"):
+        try:
+            sep = line[len("#separator"):].strip().encode("latin-1", "replace").decode("unicode_escape")
+        except (UnicodeDecodeError, ValueError):
+            sep = "\t"
+        st["sep"] = sep or "\t"
+    elif key == "#fields":
+        st["fields"] = line.split(st.get("sep", "\t"))[1:]
+    elif key == "#path":
+        st["path"] = val.strip()
+    elif key == "#unset_field":
+        st["unset"] = val
+    elif key == "#empty_field":
+        st["empty"] = val
+
+
+def _vector_parse(lines: pa.Array, first_line: int, ctx: ParseContext):
+    """A batch of plain conn.log TSV (headers first, records after, '#close' at the end) read
+    entirely with Arrow kernels; None when the batch needs the line-by-line path."""
+    st = ctx.state
+    if len(lines) == 0 or lines.null_count:
+        return None
+    hashes = pc.starts_with(lines, "#")
+    blank = pc.match_substring_regex(lines, r"^\s*$")
+    data = pc.and_(pc.invert(hashes), pc.invert(blank))
+    data_idx = pc.indices_nonzero(data)
+    if len(data_idx) == 0:
+        return None
+    first_data = data_idx[0].as_py()
+    hash_idx = pc.indices_nonzero(hashes).to_pylist()
+    heads = lines.take(pa.array(hash_idx, pa.int64())).to_pylist() if hash_idx else []
+    for i, h in zip(hash_idx, heads):
+        if i > first_data and not h.startswith("#close"):
+            return None  # a new header in the middle: line by line
+    data_lines = lines.filter(data)
+    if pc.any(pc.starts_with(pc.utf8_ltrim_whitespace(data_lines), "{")).as_py() \
+            or pc.any(pc.greater(pc.utf8_length(data_lines), MAX_LINE)).as_py():
+        return None
+    probe = dict(st)
+    for i, h in zip(hash_idx, heads):
+        if i < first_data:
+            _header(h, probe)
+    fields = probe.get("fields")
+    sep = probe.get("sep", "\t")
+    if not fields or "conn_state" not in fields or "id.orig_h" not in fields or len(sep) != 1:
+        return None
+    st.update(probe)
+    nums = pc.add(data_idx.cast(pa.int64()), first_line)
+    parts = pc.split_pattern(data_lines, sep)
+    good = pc.equal(pc.list_value_length(parts), len(fields))
+    bad = []
+    if not pc.all(good).as_py():
+        lens = pc.list_value_length(parts)
+        for j in pc.indices_nonzero(pc.invert(good)).to_pylist():
+            bad.append((nums[j].as_py(), f"{lens[j].as_py()} columns where the #fields header has {len(fields)}"))
+        parts, nums, data_lines = parts.filter(good), nums.filter(good), data_lines.filter(good)
+    cols = {f: pc.list_element(parts, k) for k, f in enumerate(fields)} if len(parts) else {}
+    skipped = len(lines) - len(data_idx)
+    if not len(parts):
+        return ParseResult(conform({}, 0), sorted(bad), skipped)
+    batch, fbad = _conn_columns(cols, nums, data_lines, st, ctx)
+    return ParseResult(batch, sorted(bad + fbad), skipped)
+
+
+def _merge(res, fast_batch, bad):
+    """Put the row-wise and column-wise parts of a batch back into line order."""
+    if res.batch.num_rows == 0:
+        return ParseResult(fast_batch, sorted(bad), res.skipped)
+    t = pa.Table.from_batches([res.batch, fast_batch]).sort_by("line")
+    return ParseResult(t.combine_chunks().to_batches()[0], sorted(bad), res.skipped)
+
+
+def _rows_to_columns(fast, st):
+    fields = st["fields"]
+    nums = pa.array([f[0] for f in fast], pa.int64())
+    raw = pa.array([f[1] for f in fast], pa.string())
+    cols = {k: pa.array(v, pa.string()) for k, v in zip(fields, zip(*(f[2] for f in fast)))}
+    return cols, nums, raw
+
+
+def _conn_columns(cols, nums, raw, st, ctx):
+    """conn.log TSV columns -> a schema batch with Arrow kernels."""
+    unset = st.get("unset", "-")
+    empty = st.get("empty", "(empty)")
+    n = len(nums)
+
+    def col(name):
+        a = cols.get(name)
+        if a is None:
+            return pa.nulls(n, pa.string())
+        bad_val = pc.or_(pc.equal(a, unset), pc.equal(a, empty))
+        return pc.if_else(bad_val, pa.scalar(None, pa.string()), a)
+
+    ts_txt = col("ts")
+    secs = _to_float(ts_txt)
+    ts = pc.cast(pc.cast(pc.round(pc.multiply(secs, 1e6)), pa.int64()), pa.timestamp("us", tz="UTC"))
+    src, dst = canonical_ips(col("id.orig_h")), canonical_ips(col("id.resp_h"))
+    proto_name = map_unique(col("proto"), lambda p: normalise_proto(p)[0], pa.string())
+    proto_num = map_unique(col("proto"), lambda p: normalise_proto(p)[1], pa.int16())
+    is_icmp = pc.fill_null(pc.is_in(proto_name, pa.array(["icmp", "ipv6-icmp"])), False)
+    sp, dp = to_int(col("id.orig_p"), pa.int32()), to_int(col("id.resp_p"), pa.int32())
+    null32 = pa.scalar(None, pa.int32())
+    state = col("conn_state")
+    hist = col("history")
+    first = map_unique(hist, lambda h: _FIRST_FLAG.get(h[0]), pa.string())
+    first = pc.if_else(pc.equal(proto_name, "tcp"), first, pa.scalar(None, pa.string()))
+    ob = to_int(col("orig_bytes"), pa.int64())
+    ob = pc.if_else(pc.greater(ob, 2**31 - 1), pa.scalar(2**31 - 1, pa.int64()), ob)
+    rule = join("conn ", state, pc.if_else(pc.is_valid(hist), join(" history ", hist), pa.scalar("", pa.string())))
+    out = {
+        "ts": ts, "ts_raw": ts_txt, "line": nums, "raw": raw,
+        "source_file": pa.array([ctx.source_file] * n, pa.string()), "format": pa.array(["zeek_conn"] * n, pa.string()),
+        "src_ip": src, "dst_ip": dst, "proto": proto_name, "proto_num": proto_num,
+        "ip_version": pc.if_else(pc.fill_null(pc.match_substring(pc.coalesce(src, dst), ":"), False),
+                                 pa.scalar(6, pa.int8()), pa.scalar(4, pa.int8())),
+        "src_port": pc.if_else(is_icmp, null32, sp), "dst_port": pc.if_else(is_icmp, null32, dp),
+        "icmp_type": pc.if_else(is_icmp, sp, null32), "icmp_code": pc.if_else(is_icmp, dp, null32),
+        "action": pc.fill_null(map_unique(state, lambda x: CONN_ACTIONS.get(x, "other"), pa.string()), "other"),
+        "app_status": state, "rule": rule, "app_proto": col("service"), "payload_len": ob,
+        "tcp_flags": first,
+        "tcp_flag_bits": map_unique(first, lambda f: {"SYN": 2, "FIN": 1, "RST": 4, "ACK": 16}[f], pa.int16()),
+    }
+    ok = pc.or_(pc.is_valid(src), pc.is_valid(dst))
+    fbad = []
+    if not pc.all(ok).as_py():
+        for i in pc.indices_nonzero(pc.invert(ok)).to_pylist():
+            fbad.append((nums[i].as_py(), "Zeek record without id.orig_h/id.resp_h addresses"))
+        out = {k: pc.filter(v, ok) for k, v in out.items()}
+        n = len(out["line"])
+    return conform(out, n), fbad
+
+
+def _to_float(a: pa.Array) -> pa.Array:
+    try:
+        return pc.cast(a, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        def f(x):
+            try:
+                return float(x)
+            except ValueError:
+                return None
+        return map_unique(a, f, pa.float64())
+
+
 class ZeekConn(Format):
     name = "zeek_conn"
     description = "Zeek conn.log (TSV with #fields header, or JSON lines); other Zeek logs with id.orig_h too"
@@ -127,8 +276,12 @@ class ZeekConn(Format):
         return 0.95 * sniff_json_keys(sample, {"id.orig_h", "id.resp_h"}, {"ts", "uid"})
 
     def parse(self, lines: pa.Array, first_line: int, ctx: ParseContext):
+        fast_res = _vector_parse(lines, first_line, ctx)
+        if fast_res is not None:
+            return fast_res
         st = ctx.state
         rows, bad, skipped = [], [], 0
+        fast: list[tuple[int, str, list[str]]] = []  # conn.log TSV records, converted column-wise
         for i, line in enumerate(lines.to_pylist()):
             n = first_line + i
             if line is None or not line.strip():
@@ -138,21 +291,7 @@ class ZeekConn(Format):
                 bad.append((n, f"line longer than {MAX_LINE} characters"))
                 continue
             if line.startswith("#"):
-                key, _, val = line.partition("\t")
-                if line.startswith("#separator"):
-                    try:
-                        sep = line[len("#separator"):].strip().encode("latin-1", "replace").decode("unicode_escape")
-                    except (UnicodeDecodeError, ValueError):
-                        sep = "\t"
-                    st["sep"] = sep or "\t"
-                elif key == "#fields":
-                    st["fields"] = line.split(st.get("sep", "\t"))[1:]
-                elif key == "#path":
-                    st["path"] = val.strip()
-                elif key == "#unset_field":
-                    st["unset"] = val
-                elif key == "#empty_field":
-                    st["empty"] = val
+                _header(line, st)
                 skipped += 1
                 continue
             if line.lstrip().startswith("{"):
@@ -170,6 +309,9 @@ class ZeekConn(Format):
                 if len(vals) != len(fields):
                     bad.append((n, f"{len(vals)} columns where the #fields header has {len(fields)}"))
                     continue
+                if "conn_state" in fields and "id.orig_h" in fields:
+                    fast.append((n, line, vals))
+                    continue
                 unset, empty = st.get("unset", "-"), st.get("empty", "(empty)")
                 o = {k: _tsv_value(v, unset, empty) for k, v in zip(fields, vals)}
                 kind = st.get("path")
@@ -182,7 +324,12 @@ class ZeekConn(Format):
                 bad.append((n, "Zeek record without id.orig_h/id.resp_h addresses"))
                 continue
             rows.append(r)
-        return result(rows, bad, skipped)
+        res = result(rows, bad, skipped)
+        if fast:
+            fb, fbad = _conn_columns(*_rows_to_columns(fast, st), st, ctx)
+            bad.extend(fbad)
+            res = _merge(res, fb, bad)
+        return res
 
 
 FORMAT = ZeekConn()
