@@ -122,3 +122,16 @@ def test_interrupted_ingest_leaves_case_as_before(tmp_path):
     big.write_text(GOOD * 200_000)
     fwf("ingest", "--case", case, str(big))
     assert count(case) == 5 + 200_000
+
+
+def test_generic_csv_with_mapping(tmp_path):
+    log = tmp_path / "fw.csv"
+    log.write_text("time,source,dest,dport,proto,verdict\n"
+                   "2024-05-01T10:00:00Z,203.0.113.5,192.0.2.9,23,tcp,deny\n"
+                   "2024-05-01T10:00:01Z,203.0.113.5,192.0.2.9,2323,tcp,deny\n")
+    m = tmp_path / "map.toml"
+    m.write_text('ts = "time"\nsrc_ip = "source"\ndst_ip = "dest"\ndst_port = "dport"\nproto = "proto"\naction = "verdict"\n')
+    rep = json.loads(fwf("analyze", "--json", "--format", "csv_generic", "--map", str(m), str(log)).stdout)
+    assert rep["records_read"] == 2 and rep["summary"]["by_action"] == {"drop": 2}
+    p = fwf("analyze", "--format", "csv_generic", str(log), check=False)
+    assert p.returncode == 2 and "--map" in p.stderr and "Traceback" not in p.stderr

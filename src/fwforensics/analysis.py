@@ -26,6 +26,7 @@ class Options:
     suppress: list[dict] = field(default_factory=list)
     progress: bool = False
     detect: bool = True
+    mapping: dict | None = None  # schema column -> input column, for csv_generic / json_generic
 
 
 def fix_future_years(con, source_file: str, first_line: int, reference: float | None) -> int:
@@ -62,7 +63,8 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
             stats.files.append(fs)
             if bar:
                 bar.start_file(path)
-            for batch in read_file(path, fs, opts.fmt, opts.year, opts.tz, on_progress=bar.update if bar else None):
+            for batch in read_file(path, fs, opts.fmt, opts.year, opts.tz, on_progress=bar.update if bar else None,
+                                   mapping=opts.mapping):
                 events.append(con, batch)
             if bar:
                 bar.finish_file()
@@ -119,6 +121,9 @@ def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
     ctx = detectors.Context(con=con, cfg=opts.cfg,
                             home_nets=[ipaddress.ip_network(n, strict=False) for n in opts.home_nets],
                             outside_ifs=list(opts.outside_ifs))
+    if opts.detect:
+        from .detectors import _us
+        _us.infer(ctx)
     found = detectors.run(ctx, suppress=opts.suppress) if opts.detect else []
     shown = [f for f in found if not f.suppressed]
     return {

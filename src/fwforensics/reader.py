@@ -191,7 +191,8 @@ def _decode(b: bytes) -> str:
 
 def read_file(path: str, stats: FileStats, fmt_name: str | None = None, year: int | None = None,
               tz=None, start_offset: int = 0, start_line: int = 1, hasher=None,
-              on_progress: Callable[[int], None] | None = None) -> Iterator[pa.RecordBatch]:
+              on_progress: Callable[[int], None] | None = None,
+              mapping: dict | None = None) -> Iterator[pa.RecordBatch]:
     """Parse one input; yield record batches; fill ``stats`` as it goes."""
     stream, consumed = open_binary(path)
     try:
@@ -204,6 +205,8 @@ def read_file(path: str, stats: FileStats, fmt_name: str | None = None, year: in
             except OSError:
                 pass
         ctx = ParseContext(source_file=path, year=year, tz=tz, reference_time=ref_time)
+        if mapping:
+            ctx.state["mapping"] = dict(mapping)
         fmt = formats.get(fmt_name) if fmt_name else None
         if fmt is None:
             try:
@@ -285,7 +288,8 @@ def _detect_binary(head: bytes):
 
 
 def read_events(inputs: Iterable[str], stats: ReadStats | None = None, fmt: str | None = None,
-                year: int | None = None, tz=None, progress: bool = False) -> Iterator[pa.RecordBatch]:
+                year: int | None = None, tz=None, progress: bool = False,
+                mapping: dict | None = None) -> Iterator[pa.RecordBatch]:
     """All events of all inputs, batch by batch, in input order."""
     stats = stats if stats is not None else ReadStats()
     paths = expand_inputs(inputs)
@@ -296,7 +300,7 @@ def read_events(inputs: Iterable[str], stats: ReadStats | None = None, fmt: str 
             stats.files.append(fs)
             if bar:
                 bar.start_file(path)
-            yield from read_file(path, fs, fmt, year, tz, on_progress=bar.update if bar else None)
+            yield from read_file(path, fs, fmt, year, tz, on_progress=bar.update if bar else None, mapping=mapping)
             if bar:
                 bar.finish_file()
     finally:
