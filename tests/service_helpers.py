@@ -116,6 +116,7 @@ def run_named(tmp_path) -> tuple[str, str] | None:
 
 POSTFIX_RUN = """\
 W={w}
+readlink /proc/self/ns/net > $W/netns
 mkdir -p $W/etc $W/spool $W/data
 cp -a /etc/postfix/. $W/etc/
 cat >> $W/etc/main.cf <<EOC
@@ -138,11 +139,11 @@ ip addr add 192.0.2.25/24 dev lo
 ip addr add 198.51.100.7/24 dev lo
 postfix post-install create-missing >/dev/null 2>&1 || true
 postfix check >/dev/null 2>&1 || true
-postfix start >/dev/null 2>&1
+timeout 20 postfix start >/dev/null 2>&1
 sleep 2
 python3 - <<'EOP'
 import smtplib
-s = smtplib.SMTP('192.0.2.25', 25, source_address=('198.51.100.7', 0), timeout=10)
+s = smtplib.SMTP('192.0.2.25', 25, source_address=('198.51.100.7', 0), timeout=8)
 s.ehlo('probe.example.net')
 s.verify('root')
 s.docmd('EXPN', 'staff')
@@ -151,11 +152,31 @@ s.rcpt('victim@example.org')
 s.quit()
 EOP
 sleep 1
-postfix stop >/dev/null 2>&1 || true
+timeout 10 postfix stop >/dev/null 2>&1 || true
 M=$(cat /var/spool/postfix/pid/master.pid 2>/dev/null | tr -d ' ')
 for i in $(seq 1 20); do [ -n "$M" ] && kill -0 "$M" 2>/dev/null || break; sleep 0.25; done
 [ -n "$M" ] && kill -9 "$M" 2>/dev/null || true
 """
+
+
+def _kill_namespace(netns_file: str) -> None:
+    """Kill every process living in the private network namespace the run created (only
+    processes this test started can be there)."""
+    import signal
+    try:
+        ns = open(netns_file).read().strip()
+    except OSError:
+        return
+    if not ns.startswith("net:["):
+        return
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/ns/net") == ns:
+                os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def run_postfix() -> str | None:
@@ -173,13 +194,30 @@ def run_postfix() -> str | None:
     with open(script, "w") as f:
         f.write(POSTFIX_RUN.format(w=w))
     # Postfix's daemons misbehave when started with stdin at end of file (as under pytest):
-    # give the run a pipe that stays open until it is over.
+    # give the run a pipe that stays open until it is over. Everything it starts is killed
+    # afterwards: the script's process group, and the master daemon by the pid in its lock file.
+    import signal
     with open(os.path.join(w, "run.out"), "w") as out:
-        proc = subprocess.Popen(["timeout", "90", "unshare", "-m", "-n", "bash", script], stdin=subprocess.PIPE,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(["unshare", "-m", "-n", "bash", script], stdin=subprocess.PIPE,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            proc.wait(timeout=100)
+            proc.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            pass
         finally:
+            for pid_file in (os.path.join(w, "data", "master.lock"), os.path.join(w, "spool", "pid", "master.pid")):
+                try:
+                    os.kill(int(open(pid_file).read().split()[0]), signal.SIGKILL)
+                except (OSError, ValueError, IndexError):
+                    pass
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            _kill_namespace(os.path.join(w, "netns"))
             proc.stdin.close()
+            proc.wait()
     log = os.path.join(w, "maillog")
-    return log if os.path.exists(log) else None
+    if not os.path.exists(log) or "smtpd[" not in open(log, errors="replace").read():
+        return None  # Postfix did not come up or did not answer here
+    return log

@@ -99,7 +99,8 @@ def test_smtp_recon_from_capture():
 def postfix_log():
     log = run_postfix()
     if log is None:
-        pytest.skip("needs root, unshare and postfix (apt-get install -y postfix)")
+        pytest.skip("needs root, unshare and a Postfix that starts here (apt-get install -y postfix); "
+                    "it did not answer SMTP in this run")
     return log
 
 
