@@ -179,11 +179,12 @@ def _kill_namespace(netns_file: str) -> None:
             pass
 
 
-def run_postfix() -> str | None:
+def run_postfix(dest) -> str | None:
     """Run a real Postfix in private mount and network namespaces (its configuration and spool
     are bind-mounted from a temporary directory, so the host's stay untouched), talk SMTP to it
     from 198.51.100.7: VRFY root, EXPN staff, then a relay attempt to victim@example.org.
-    Returns the path of its mail log, or None when Postfix, root or unshare are missing."""
+    Returns the path of its mail log (copied into ``dest``), or None when Postfix, root or
+    unshare are missing or Postfix did not answer."""
     import tempfile
     if os.geteuid() != 0 or not shutil.which("postfix") or not shutil.which("unshare") \
             or not os.path.isdir("/etc/postfix") or not os.path.isdir("/var/spool/postfix"):
@@ -218,6 +219,11 @@ def run_postfix() -> str | None:
             proc.stdin.close()
             proc.wait()
     log = os.path.join(w, "maillog")
-    if not os.path.exists(log) or "smtpd[" not in open(log, errors="replace").read():
+    text = open(log, errors="replace").read() if os.path.exists(log) else ""
+    shutil.rmtree(w, ignore_errors=True)
+    if "smtpd[" not in text:
         return None  # Postfix did not come up or did not answer here
-    return log
+    out = os.path.join(str(dest), "maillog")
+    with open(out, "w") as f:
+        f.write(text)
+    return out

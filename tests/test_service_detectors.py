@@ -96,8 +96,8 @@ def test_smtp_recon_from_capture():
 
 
 @pytest.fixture(scope="module")
-def postfix_log():
-    log = run_postfix()
+def postfix_log(tmp_path_factory):
+    log = run_postfix(tmp_path_factory.mktemp("postfix"))
     if log is None:
         pytest.skip("needs root, unshare and a Postfix that starts here (apt-get install -y postfix); "
                     "it did not answer SMTP in this run")
