@@ -203,6 +203,21 @@ class Context:
             f"SELECT DISTINCT {col} AS v FROM {self.table} WHERE {where} AND {col} IS NOT NULL "
             f"ORDER BY v LIMIT {limit}")]
 
+    def count(self, where: str) -> int:
+        """``SELECT count(*) ... WHERE where``, grouped like :meth:`distinct`."""
+        split = _keyed.split_key(where) if self.keyed is not None else None
+        if split is not None:
+            base, cols, vals = split
+            t, ks = self.table, _keyed.key_select(cols)
+            got = self.keyed.get(("count", t, base, cols), vals, lambda: {
+                _keyed.row_key(r, cols): int(r["n"]) for r in self.query(
+                    f"SELECT {ks}, count(*) AS n FROM {t} WHERE {self._keyed_where(base, cols)} GROUP BY {', '.join(cols)}")})
+            if got is _keyed.MISSING:
+                return 0
+            if got is not None:
+                return got
+        return int(self.query(f"SELECT count(*) AS n FROM {self.table} WHERE {where}")[0]["n"])
+
     def _fill_distinct(self, base: str, cols: tuple[str, ...], col: str, limit: int) -> dict[tuple, Any]:
         t, ks, kn = self.table, _keyed.key_select(cols), _keyed.key_names(cols)
         w = self._keyed_where(base, cols)

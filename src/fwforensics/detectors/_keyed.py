@@ -19,31 +19,26 @@ from typing import Any, Callable
 
 KEY_COLUMNS = ("src_ip", "dst_ip", "inner_src_ip", "inner_dst_ip")
 _KEY_RE = re.compile(r"^(%s)\s*=\s*'((?:[^']|'')*)'$" % "|".join(KEY_COLUMNS))
-_WORD = re.compile(r"[A-Za-z_]+")
+
+
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[()'\"]|(?<![\w.])[A-Za-z_]\w*")
 
 
 def split_key(where: str) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
     """``(base, key columns, key values)`` of a predicate, or None when it has no key conjunct
     or is not a plain top-level conjunction (an OR or a CASE at the top level)."""
+    if "_ip" not in where:
+        return None
     conj: list[str] = []
     depth = 0
-    i, n = 0, len(where)
     start = 0
     pending_between = False
-    while i < n:
-        c = where[i]
+    for m in _TOKEN.finditer(where):
+        tok = m.group(0)
+        c = tok[0]
         if c == "'" or c == '"':
-            j = i + 1
-            while j < n:
-                if where[j] == c:
-                    if j + 1 < n and where[j + 1] == c:
-                        j += 2
-                        continue
-                    break
-                j += 1
-            if j >= n:
+            if len(tok) == 1:
                 return None  # unterminated quote: leave it to the engine
-            i = j + 1
             continue
         if c == "(":
             depth += 1
@@ -51,9 +46,8 @@ def split_key(where: str) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None
             depth -= 1
             if depth < 0:
                 return None
-        elif depth == 0 and (c.isalpha() or c == "_") and (i == 0 or not (where[i - 1].isalnum() or where[i - 1] in "_.")):
-            m = _WORD.match(where, i)
-            word = m.group(0).upper()
+        elif depth == 0:
+            word = tok.upper()
             if word in ("OR", "CASE", "UNION", "SELECT"):
                 return None
             if word == "BETWEEN":
@@ -62,11 +56,8 @@ def split_key(where: str) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None
                 if pending_between:
                     pending_between = False
                 else:
-                    conj.append(where[start:i])
+                    conj.append(where[start:m.start()])
                     start = m.end()
-            i = m.end()
-            continue
-        i += 1
     if depth != 0:
         return None
     conj.append(where[start:])
