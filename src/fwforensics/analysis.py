@@ -51,6 +51,51 @@ def fix_future_years(con, source_file: str, first_line: int, reference: float | 
     return years
 
 
+def prefetch(it, depth: int = 2):
+    """Run a batch iterator on a worker thread, ``depth`` batches ahead: the reader (C kernel and
+    Arrow kernels, which release the GIL) parses the next block while DuckDB loads this one, so
+    both cores work. Memory stays bounded by ``depth`` batches; errors surface in the caller."""
+    import queue
+    import threading
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work():
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", done))
+        except BaseException as e:  # handed to the consumer
+            q.put(("error", e))
+
+    t = threading.Thread(target=work, name="fwforensics-reader", daemon=True)
+    t.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "end":
+                break
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while t.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                pass
+            t.join(timeout=0.05)
+
+
 def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None:
     events.ensure_table(con)
     bar = None
@@ -63,8 +108,8 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
             stats.files.append(fs)
             if bar:
                 bar.start_file(path)
-            for batch in read_file(path, fs, opts.fmt, opts.year, opts.tz, on_progress=bar.update if bar else None,
-                                   mapping=opts.mapping):
+            for batch in prefetch(read_file(path, fs, opts.fmt, opts.year, opts.tz,
+                                            on_progress=bar.update if bar else None, mapping=opts.mapping)):
                 events.append(con, batch)
             if bar:
                 bar.finish_file()

@@ -95,15 +95,11 @@ def note_once(ctx, text: str) -> None:
 
 
 def targets(ctx, where: str, col: str = "dst_ip", limit: int = 50) -> list[str]:
-    return [r["v"] for r in ctx.query(
-        f"SELECT DISTINCT {col} AS v FROM {ctx.table} WHERE {where} AND {col} IS NOT NULL "
-        f"ORDER BY v LIMIT {int(limit)}")]
+    return list(ctx.distinct(where, col, limit))
 
 
 def ports(ctx, where: str, col: str = "dst_port", limit: int = 100) -> list[int]:
-    return [int(r["v"]) for r in ctx.query(
-        f"SELECT DISTINCT {col} AS v FROM {ctx.table} WHERE {where} AND {col} IS NOT NULL "
-        f"ORDER BY v LIMIT {int(limit)}")]
+    return [int(v) for v in ctx.distinct(where, col, limit)]
 
 
 def ip_ok(text: str | None) -> bool:

@@ -47,8 +47,7 @@ def _source_route(ctx):
     for r in _by_src(ctx, pred):
         src = r["src_ip"]
         where = f"{pred} AND src_ip = {ctx.lit(src)}"
-        opts = [x["v"] for x in ctx.query(
-            f"SELECT DISTINCT ip_options AS v FROM {ctx.table} WHERE {where} AND ip_options IS NOT NULL ORDER BY v LIMIT 5")]
+        opts = list(ctx.distinct(where, "ip_options", 5))
         kinds = sorted({k for o in opts for k in ("LSRR", "SSRR") if k in o})
         out.append(ctx.finding(
             "source_route", src, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where),
@@ -109,7 +108,7 @@ def _bogons(ctx):
         where = f"{inbound} AND src_ip = {ctx.lit(src)}{extra}"
         if cat == "unspecified":
             where += f" AND NOT {DHCP}"
-        n = ctx.query(f"SELECT count(*) AS n FROM {ctx.table} WHERE {where}")[0]["n"]
+        n = ctx.count(where)
         if not n:
             continue
         a = k.address(src)
