@@ -62,3 +62,26 @@ def test_spark_findings_equal_duckdb(spark, tmp_path, paths, year):
     assert sorted(duck, key=key) == sorted(direct, key=key)
     assert duck, "no findings: the comparison would prove nothing"
     assert sorted(sp, key=key) == sorted(duck, key=key)
+
+
+@pytest.mark.slow
+def test_cli_parquet_then_spark_agrees_with_duckdb(tmp_path):
+    """The user's path: `ingest --parquet DIR`, then `analyze --engine spark --dataset DIR`."""
+    import json
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.path.join(root, "src"))
+    sample = os.path.join(root, "examples", "sample.log")
+
+    def run(*a):
+        p = subprocess.run([sys.executable, "-m", "fwforensics", *a], capture_output=True, text=True, env=env,
+                           timeout=600)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+    run("ingest", "--parquet", str(tmp_path / "pq"), sample)
+    spark = json.loads(run("analyze", "--engine", "spark", "--dataset", str(tmp_path / "pq"), "--json"))
+    duck = json.loads(run("analyze", "--json", sample))
+    key = lambda r: [(f["id"], f["src"], f["count"]) for f in r["findings"]]  # noqa: E731
+    assert spark["records_read"] == duck["records_read"] == 759
+    assert key(spark) == key(duck)

@@ -126,6 +126,8 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
 
 def summarise(con) -> dict[str, Any]:
     def rows(sql: str) -> list[dict]:
+        if hasattr(con, "query_dicts"):  # another engine (Spark): same SQL, translated there
+            return con.query_dicts(sql)
         cur = con.execute(sql)
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]

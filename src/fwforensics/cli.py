@@ -123,6 +123,10 @@ def cli(debug: bool) -> None:
 @cli.command()
 @click.argument("inputs", nargs=-1)
 @click.option("--case", "case_path", metavar="CASE.duckdb", help="Analyse the events of a case instead of (or as well as) files.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="Where the detectors run; spark reads a Parquet dataset written by `ingest --parquet`.")
+@click.option("--dataset", metavar="DIR", help="Parquet dataset (from `ingest --parquet DIR`) for --engine spark.")
+@click.option("--master", metavar="URL", help="Spark master (default local[2]; e.g. spark://host:7077, yarn).")
 @_apply(_common)
 @click.option("--home-net", multiple=True, metavar="CIDR", help="A network that is 'us' (repeatable). Inferred when not given.")
 @click.option("--outside-if", multiple=True, metavar="NAME", help="An interface facing the Internet (repeatable).")
@@ -131,10 +135,23 @@ def cli(debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Explanations, advice and evidence for every finding.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def analyze(inputs, case_path, fmt, year, tz, map_file, home_net, outside_if, config, sets, as_json, verbose,
-            no_progress):
+def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file, home_net, outside_if, config, sets,
+            as_json, verbose, no_progress):
     """Read logs (files, globs, directories, '-' for stdin) and report what they show."""
     from . import analysis, events
+    if engine == "spark":
+        if not dataset or inputs or case_path:
+            raise InputError("--engine spark reads a Parquet dataset: give --dataset DIR (written by `ingest --parquet DIR`)")
+        from .engines.spark import SparkEngine
+        from .reader import FileStats, ReadStats
+        opts = _options(fmt, year, tz, home_net, outside_if, config, sets, False, map_file)
+        eng = SparkEngine(dataset, master=master)
+        stats = ReadStats([FileStats(path=dataset, format="parquet", records=eng.count())])
+        stats.files[0].lines = stats.files[0].records
+        rep = analysis.report(eng, stats, opts)
+        _dump(rep) if as_json else __import__("fwforensics.reports.terminal", fromlist=["render"]).render(
+            rep, _console(), verbose=verbose)
+        return
     if not inputs and not case_path:
         raise InputError("nothing to analyse: give log files, '-' for standard input, or --case CASE.duckdb")
     progress = not no_progress and not as_json and sys.stderr.isatty()
@@ -158,13 +175,30 @@ def analyze(inputs, case_path, fmt, year, tz, map_file, home_net, outside_if, co
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--case", "case_path", required=True, metavar="CASE.duckdb", help="The case file (created if missing).")
+@click.option("--case", "case_path", metavar="CASE.duckdb", help="The case file (created if missing).")
+@click.option("--parquet", "parquet_dir", metavar="DIR",
+              help="Instead of a case: write the events as a Parquet dataset partitioned by day (for --engine spark).")
 @_apply(_common)
 @click.option("--json", "as_json", is_flag=True)
-def ingest(inputs, case_path, fmt, year, tz, map_file, as_json):
+def ingest(inputs, case_path, parquet_dir, fmt, year, tz, map_file, as_json):
     """Add logs to a case (a DuckDB file). Input already in the case is not added twice."""
     from .store import Case
     from .reports.text import clean
+    if bool(case_path) == bool(parquet_dir):
+        raise InputError("give exactly one of --case CASE.duckdb or --parquet DIR")
+    if parquet_dir:
+        from .engines.spark import write_parquet
+        from .reader import ReadStats, read_events
+        stats = ReadStats()
+        n = write_parquet(read_events(list(inputs), stats=stats, fmt=fmt, year=year, tz=tz,
+                                      mapping=_load_mapping(map_file)), parquet_dir)
+        out = {"parquet": parquet_dir, "records_read": n, "records_unreadable": stats.records_unreadable,
+               "files": [f.as_dict() for f in stats.files]}
+        if as_json:
+            _dump(out)
+        else:
+            click.echo(f"{clean(parquet_dir)}: {n} events written, {stats.records_unreadable} unreadable line(s)")
+        return
     case = Case(case_path)
     try:
         results = case.ingest(list(inputs), fmt, year, tz, mapping=_load_mapping(map_file))
