@@ -15,6 +15,7 @@ from netlab import (ACTORS, ATTACKER, ATTACKER_IP, FW_OUT_IP, LAN, LAN_HOST, NEI
 
 HERE = Path(__file__).resolve().parent
 UDPSEND = str(HERE / "udpsend.py")
+ETHSEND = str(HERE / "ethsend.py")
 
 # nmap settings shared by the scans: no host discovery (the firewall answers nothing), no
 # DNS, one try per port, fast timing, so a 300-port scan of a dropping firewall takes seconds
@@ -281,20 +282,26 @@ def scenarios(workdir: Path) -> list[Scenario]:
     sc.append(Scenario(
         "source_route", "loose and strict source-routed packets (hping3 --lsrr / --ssrr)", sr_src,
         [hping("-S", "-a", sr_src, "-p", "80", "--lsrr", ROUTER_SEG_IP, "-c", "2", LAN_HOST),
-         hping("-S", "-a", sr_src, "-p", "80", "--ssrr", ROUTER_SEG_IP, "-c", "2", LAN_HOST)],
-        [exp("source_route", sr_src)], batch=2,
+         hping("-S", "-p", "80", "--ssrr", FW_OUT_IP, "-c", "2", LAN_HOST, ns=NEIGHBOUR)],
+        [exp("source_route", sr_src), exp("source_route", NEIGHBOUR_IP)], batch=2,
         notes="logged by the firewall's raw-table anti-spoofing chain (prefix FWF-ANTISPOOF) "
-              "with OPT (...) showing the option bytes"))
-    bogons = ["10.99.0.7", "127.0.0.1", "169.254.10.20", "0.0.0.0", "192.0.2.99"]
+              "with OPT (...) showing the option bytes (0x83 loose, 0x89 strict); the strict "
+              "one comes from the neighbour on the outside segment because a Linux router "
+              "refuses to forward a strict route whose next hop is not itself"))
+    bogons = ["10.99.0.7", "127.0.0.1", "169.254.10.20", "192.0.2.99"]
     sc.append(Scenario(
         "bogon_source", "forged private, loopback, link-local, zero and own-network sources "
         "from the outside segment", NEIGHBOUR_IP,
         [hping("-S", "-a", b, "-p", "80", "-c", "2", "-i", "u200000", LAN_HOST, ns=NEIGHBOUR)
-         for b in bogons],
-        [exp("bogon.source", b) for b in bogons[:4]], batch=2,
+         for b in bogons]
+        + [run(NEIGHBOUR, "python3", ETHSEND, "--iface", "eth0", "--via", FW_OUT_IP, "--src",
+               "0.0.0.0", "--dst", LAN_HOST, "--dport", "80", "--count", "2")],
+        [exp("bogon.source", b) for b in bogons[:3] + ["0.0.0.0"]], batch=2,
         notes="sent by the neighbour on the outside segment (a router drops martian sources "
-              "before forwarding); 192.0.2.99 is the home network forged from outside, expected "
-              "as spoofing but with no id of its own", extra={"bogons": bogons}))
+              "before forwarding); hping3 for all but 0.0.0.0, which a raw IP socket cannot "
+              "send (the kernel fills in its own address), so the lab's ethsend.py writes that "
+              "SYN as a whole Ethernet frame; 192.0.2.99 is the home network forged from "
+              "outside (spoofing, no id of its own)", extra={"bogons": bogons + ["0.0.0.0"]}))
     sc.append(Scenario(
         "ttl_families", "two senders with initial TTL 64 and 128 probing 12 ports each",
         a["ttl64"],
