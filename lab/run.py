@@ -122,6 +122,31 @@ def run_scenario(lab: Lab, sc: Scenario, out: Path, versions: dict, verbose: boo
     return truth
 
 
+def markdown_table(directory: Path) -> str:
+    """The table of a run (scenario, tool, records, packets, expected findings) for docs."""
+    import dpkt
+    rows = ["| scenario | tool(s) | log records | pcap packets | expected findings (src) |",
+            "| --- | --- | ---: | ---: | --- |"]
+    for p in sorted(directory.glob("*.truth.json")):
+        t = json.loads(p.read_text())
+        tools = []
+        for c in t["commands"]:
+            argv = c.get("argv") or []
+            if argv:
+                name = Path(argv[1]).name if argv[0] == "python3" and len(argv) > 1 else argv[0]
+                if argv[0] == "python3" and argv[1] == "-c":
+                    name = "python3 http.client"
+                if name not in tools:
+                    tools.append(name)
+        with (directory / t["pcap"]).open("rb") as f:
+            packets = sum(1 for _ in dpkt.pcap.Reader(f))
+        exp = ", ".join(f"{e['id']} ({e['src']})" for e in t["expected"]) or (
+            "none; must not report " + "/".join(sorted({i.split('.')[0] for i in t["forbidden"]}))
+            if t["forbidden"] else "none (Packet Zen input)")
+        rows.append(f"| {t['scenario']} | {', '.join(tools)} | {t['records']} | {packets} | {exp} |")
+    return "\n".join(rows) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="fwforensics traffic lab")
     ap.add_argument("scenario", nargs="*", help="scenario names (default: all)")
@@ -130,8 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="list scenarios and exit")
     ap.add_argument("--cleanup", action="store_true",
                     help="remove fwflab-* namespaces (and their processes) left by a crashed run")
+    ap.add_argument("--table", metavar="DIR",
+                    help="print the markdown table of a finished run in DIR and exit")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
+    if a.table:
+        print(markdown_table(Path(a.table)), end="")
+        return 0
     if a.cleanup:
         removed = netlab.cleanup_leftovers(kill_ns_processes=True)
         print("removed: " + (", ".join(removed) if removed else "nothing"))
