@@ -26,6 +26,7 @@ class Options:
     suppress: list[dict] = field(default_factory=list)
     progress: bool = False
     detect: bool = True
+    mapping: dict | None = None  # schema column -> input column, for csv_generic / json_generic
 
 
 def fix_future_years(con, source_file: str, first_line: int, reference: float | None) -> int:
@@ -62,7 +63,8 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
             stats.files.append(fs)
             if bar:
                 bar.start_file(path)
-            for batch in read_file(path, fs, opts.fmt, opts.year, opts.tz, on_progress=bar.update if bar else None):
+            for batch in read_file(path, fs, opts.fmt, opts.year, opts.tz, on_progress=bar.update if bar else None,
+                                   mapping=opts.mapping):
                 events.append(con, batch)
             if bar:
                 bar.finish_file()

@@ -59,7 +59,7 @@ def _parse_sets(sets: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _options(fmt, year, tz, home_net, outside_if, config, sets, progress):
+def _options(fmt, year, tz, home_net, outside_if, config, sets, progress, map_file=None):
     from .analysis import Options
     from .formats._common import resolve_tz
     cfg = _load_config(config)
@@ -74,14 +74,35 @@ def _options(fmt, year, tz, home_net, outside_if, config, sets, progress):
     return Options(fmt=fmt, year=year, tz=tz or cfg.get("tz"),
                    home_nets=list(home_net) or list(cfg.get("home_net", [])),
                    outside_ifs=list(outside_if) or list(cfg.get("outside_if", [])),
-                   cfg=det, suppress=list(cfg.get("suppress", [])), progress=progress)
+                   cfg=det, suppress=list(cfg.get("suppress", [])), progress=progress,
+                   mapping=_load_mapping(map_file))
 
 
 _common = [
     click.option("--format", "fmt", metavar="NAME", help="Read the input as this format (see `formats`); default: detect."),
     click.option("--year", type=int, help="Year of the first record, for syslog lines that carry none."),
     click.option("--tz", metavar="ZONE", help="Time zone of timestamps that carry none (default UTC)."),
+    click.option("--map", "map_file", metavar="FILE",
+                 help="Column mapping for --format csv_generic/json_generic: TOML or JSON, schema column = input column."),
 ]
+
+
+def _load_mapping(path: str | None) -> dict | None:
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise InputError(f"cannot read mapping {path}: {e.strerror}") from None
+    try:
+        m = json.loads(data) if path.endswith(".json") else tomllib.loads(data.decode("utf-8"))
+    except (ValueError, tomllib.TOMLDecodeError) as e:
+        raise InputError(f"mapping {path} is not valid {'JSON' if path.endswith('.json') else 'TOML'}: {e}") from None
+    m = m.get("mapping", m) if isinstance(m, dict) else m
+    if not isinstance(m, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in m.items()):
+        raise InputError(f"mapping {path} must map schema columns to input column names (strings)")
+    return m
 
 
 def _apply(opts):
@@ -110,18 +131,19 @@ def cli(debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Explanations, advice and evidence for every finding.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def analyze(inputs, case_path, fmt, year, tz, home_net, outside_if, config, sets, as_json, verbose, no_progress):
+def analyze(inputs, case_path, fmt, year, tz, map_file, home_net, outside_if, config, sets, as_json, verbose,
+            no_progress):
     """Read logs (files, globs, directories, '-' for stdin) and report what they show."""
     from . import analysis, events
     if not inputs and not case_path:
         raise InputError("nothing to analyse: give log files, '-' for standard input, or --case CASE.duckdb")
     progress = not no_progress and not as_json and sys.stderr.isatty()
-    opts = _options(fmt, year, tz, home_net, outside_if, config, sets, progress)
+    opts = _options(fmt, year, tz, home_net, outside_if, config, sets, progress, map_file)
     if case_path:
         from .store import Case
         case = Case(case_path, read_only=not inputs)
         if inputs:
-            case.ingest(list(inputs), fmt, year, opts.tz)
+            case.ingest(list(inputs), fmt, year, opts.tz, mapping=opts.mapping)
         stats = case.read_stats()
         rep = analysis.report(case.con, stats, opts)
         case.close()
@@ -139,13 +161,13 @@ def analyze(inputs, case_path, fmt, year, tz, home_net, outside_if, config, sets
 @click.option("--case", "case_path", required=True, metavar="CASE.duckdb", help="The case file (created if missing).")
 @_apply(_common)
 @click.option("--json", "as_json", is_flag=True)
-def ingest(inputs, case_path, fmt, year, tz, as_json):
+def ingest(inputs, case_path, fmt, year, tz, map_file, as_json):
     """Add logs to a case (a DuckDB file). Input already in the case is not added twice."""
     from .store import Case
     from .reports.text import clean
     case = Case(case_path)
     try:
-        results = case.ingest(list(inputs), fmt, year, tz)
+        results = case.ingest(list(inputs), fmt, year, tz, mapping=_load_mapping(map_file))
     finally:
         case.close()
     if as_json:
@@ -194,39 +216,12 @@ def _register_optional() -> None:
 
 _register_optional()
 
-if "explain" not in cli.commands:
-    @cli.command()
-    @click.argument("queries", nargs=-1, required=True)
-    @click.option("--json", "as_json", is_flag=True)
-    def explain(queries, as_json):
-        """What is this port? (registered service names from the system's services table)"""
-        import socket
-        out = []
-        for q in queries:
-            port, _, proto = q.partition("/")
-            if not port.isdigit() or not 0 <= int(port) <= 65535:
-                raise InputError(f"cannot read {q!r} as a port (0-65535, optionally /tcp or /udp)")
-            names = {}
-            for p in ([proto] if proto else ["tcp", "udp"]):
-                try:
-                    names[p] = socket.getservbyport(int(port), p)
-                except OSError:
-                    names[p] = None
-            out.append({"query": q, "port": int(port), "registered": names})
-        if as_json:
-            _dump(out)
-            return
-        for o in out:
-            reg = ", ".join(f"{v}/{k}" for k, v in o["registered"].items() if v) or "no registered name known"
-            click.echo(f"{o['query']}: {reg}")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        cli.main(args=argv, prog_name="fwforensics", standalone_mode=False)
-        return 0
+        rc = cli.main(args=argv, prog_name="fwforensics", standalone_mode=False)
+        return rc if isinstance(rc, int) else 0
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.ClickException as e:

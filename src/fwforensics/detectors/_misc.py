@@ -1,0 +1,118 @@
+"""Shared SQL fragments of the smaller detectors (smurf, NetBIOS, ICMP, addresses, ...).
+
+Not a detector itself (the leading underscore keeps it out of :func:`detectors.modules`).
+Everything here returns SQL text that DuckDB and Spark SQL both accept, or plain data
+taken from the knowledge base at run time (never a copy of it).
+"""
+from __future__ import annotations
+
+import ipaddress
+from typing import Iterable
+
+BCAST_MAC = "ff:ff:ff:ff:ff:ff"
+NOT_ACCEPTED = "coalesce(action, 'other') <> 'accept'"
+DROPPED = "coalesce(action, 'other') IN ('drop', 'other')"   # silently discarded (reject answers)
+SYN_ONLY = "(tcp_flags IS NULL OR (tcp_flags LIKE '%SYN%' AND tcp_flags NOT LIKE '%ACK%'))"
+
+
+def short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def secs(col: str) -> str:
+    """Seconds since the epoch of a timestamp column (DuckDB ``epoch``; sqlglot writes it as
+    ``UNIX_TIMESTAMP`` for Spark)."""
+    return f"epoch({col})"
+
+
+def port_match(entries: Iterable, col: str = "dst_port") -> str:
+    """SQL predicate for knowledge-base port entries (single ports, lists, ranges, per proto)."""
+    by_proto: dict[str, set[int]] = {}
+    ranges: list[tuple[str, int, int]] = []
+    for e in entries:
+        if e.ports:
+            by_proto.setdefault(e.proto, set()).update(e.ports)
+        elif e.hi - e.lo >= 8:
+            ranges.append((e.proto, e.lo, e.hi))
+        else:
+            by_proto.setdefault(e.proto, set()).update(range(e.lo, e.hi + 1))
+    parts = []
+    for proto, ports in sorted(by_proto.items()):
+        p = f"{col} IN ({', '.join(str(x) for x in sorted(ports))})"
+        parts.append(p if proto == "both" else f"(proto = '{proto}' AND {p})")
+    for proto, lo, hi in sorted(ranges):
+        p = f"{col} BETWEEN {lo} AND {hi}"
+        parts.append(p if proto == "both" else f"(proto = '{proto}' AND {p})")
+    return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+
+def home_broadcasts(ctx) -> list[str]:
+    """Broadcast and network addresses of the IPv4 home nets (only nets with room for hosts)."""
+    out: set[str] = set()
+    for net in ctx.home_nets:
+        if net.version == 4 and net.prefixlen <= 30:
+            out.add(str(net.broadcast_address))
+            out.add(str(net.network_address))
+    return sorted(out)
+
+
+def in_home(ctx, col: str) -> str:
+    return ctx.home_predicate(col)
+
+
+def broadcast_pred(ctx, col: str = "dst_ip") -> tuple[str, bool]:
+    """SQL predicate: the destination is a broadcast (limited, directed or IPv6 all-nodes).
+
+    With home nets known, an address inside them is a directed broadcast only when it is the
+    net's broadcast or network address; outside the home nets (or with none known) the
+    classic guess applies: an IPv4 address ending in .255 or .0. Returns (predicate,
+    used_guess) so the caller can say the guess was made.
+    """
+    parts = [f"{col} = '255.255.255.255'", f"mac_dst = '{BCAST_MAC}'", f"{col} LIKE 'ff02::1'"]
+    bc = home_broadcasts(ctx)
+    guess = f"({col} LIKE '%.255' OR ({col} LIKE '%.0' AND {col} NOT LIKE '%.0.0.0'))"
+    if bc:
+        parts.append(f"{col} IN {ctx.lit(bc)}")
+        parts.append(f"(NOT {in_home(ctx, col)} AND {guess})")
+    else:
+        parts.append(guess)
+    return "(" + " OR ".join(parts) + ")", not bool(bc)
+
+
+def outside_pred(ctx) -> tuple[str, str | None]:
+    """SQL predicate for records that came in on an outside interface, and a note when the
+    outside interface had to be guessed."""
+    if ctx.outside_ifs:
+        return f"in_if IN {ctx.lit(list(ctx.outside_ifs))}", None
+    return ("(in_if IS NULL OR (in_if <> '' AND in_if <> 'lo'))",
+            "no outside interface known: every inbound record (any interface except loopback) "
+            "was treated as arriving from outside; give --outside-if to narrow this")
+
+
+def note_once(ctx, text: str) -> None:
+    if text and text not in ctx.assumptions:
+        ctx.assumptions.append(text)
+
+
+def targets(ctx, where: str, col: str = "dst_ip", limit: int = 50) -> list[str]:
+    return [r["v"] for r in ctx.query(
+        f"SELECT DISTINCT {col} AS v FROM {ctx.table} WHERE {where} AND {col} IS NOT NULL "
+        f"ORDER BY v LIMIT {int(limit)}")]
+
+
+def ports(ctx, where: str, col: str = "dst_port", limit: int = 100) -> list[int]:
+    return [int(r["v"]) for r in ctx.query(
+        f"SELECT DISTINCT {col} AS v FROM {ctx.table} WHERE {where} AND {col} IS NOT NULL "
+        f"ORDER BY v LIMIT {int(limit)}")]
+
+
+def ip_ok(text: str | None) -> bool:
+    try:
+        ipaddress.ip_address(text or "")
+        return True
+    except ValueError:
+        return False
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
