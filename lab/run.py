@@ -62,6 +62,26 @@ def lab_description() -> dict:
     }
 
 
+def observed(lines: list[str]) -> dict:
+    """Per source address of the collected records: how many, and the TTLs seen (outer
+    header only; the quoted header of an ICMP error is inside [...])."""
+    import re
+    out: dict[str, dict] = {}
+    for line in lines:
+        outer = line.split(" [SRC=", 1)[0]
+        m = re.search(r" SRC=(\S+) DST=(\S+) .*?TTL=(\d+)", outer)
+        if not m:
+            continue
+        o = out.setdefault(m.group(1), {"records": 0, "ttl_min": 999, "ttl_max": 0, "dsts": set()})
+        o["records"] += 1
+        o["ttl_min"] = min(o["ttl_min"], int(m.group(3)))
+        o["ttl_max"] = max(o["ttl_max"], int(m.group(3)))
+        o["dsts"].add(m.group(2))
+    for o in out.values():
+        o["dsts"] = len(o["dsts"])
+    return dict(sorted(out.items()))
+
+
 def run_scenario(lab: Lab, sc: Scenario, out: Path, versions: dict, verbose: bool) -> dict:
     log_path = out / f"{sc.name}.log"
     pcap_path = out / f"{sc.name}.pcap"
@@ -108,6 +128,7 @@ def run_scenario(lab: Lab, sc: Scenario, out: Path, versions: dict, verbose: boo
         "log": log_path.name,
         "pcap": pcap_path.name,
         "records": len(lines),
+        "observed": observed(lines),
         "kmsg_overruns": kmsg.lost,
         "started": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(time.time() - started, 2),
@@ -163,9 +184,24 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown_table(Path(a.table)), end="")
         return 0
     if a.cleanup:
-        removed = netlab.cleanup_leftovers(kill_ns_processes=True)
+        import fcntl
+        fd = os.open(str(netlab.LOCK_FILE), os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("a lab run is in progress (it holds /run/fwflab.lock); nothing removed",
+                  file=sys.stderr)
+            os.close(fd)
+            return 4
+        try:
+            removed = netlab.cleanup_leftovers(kill_ns_processes=True)
+        finally:
+            os.close(fd)
         print("removed: " + (", ".join(removed) if removed else "nothing"))
         return 0
+    # a SIGTERM (a CI timeout, a killed test run) unwinds through Lab.__exit__ as well
+    import signal
+    old_term = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="fwflab-"))
     try:
         all_sc = scenarios(tmp)
@@ -194,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        signal.signal(signal.SIGTERM, old_term)
 
 
 if __name__ == "__main__":

@@ -113,13 +113,18 @@ def scenarios(workdir: Path) -> list[Scenario]:
                   + (" (target is the firewall itself: INPUT chain)" if target == FW_OUT_IP else
                      " (port 80 is open and accepted, so it is missing from the log)")))
     sc.append(Scenario(
-        "nmap_decoy", "nmap SYN scan of ports 1-100 hidden among three decoys (-D)",
+        "nmap_decoy", "a ping from the real address, then an nmap SYN scan of ports 1-100 among three decoys (-D)",
         ATTACKER_IP,
-        [nmap("-sS", "-p", "1-100", "-D", ",".join(DECOYS[:2] + ["ME"] + DECOYS[2:]),
+        [run(ATTACKER, "ping", "-n", "-c", "2", "-i", "0.5", "-W", "1", DECOY_TARGET, timeout=10),
+         pause(2),
+         nmap("-sS", "-p", "1-100", "-D", ",".join(DECOYS[:2] + ["ME"] + DECOYS[2:]),
               DECOY_TARGET)],
         [exp("scan.decoy", ATTACKER_IP, decoys=DECOYS, dst=DECOY_TARGET),
          exp("scan.syn", ATTACKER_IP)],
-        notes="decoy packets are forged by the attacker; the target address has no host, so "
+        notes="the real scanner first pings the target from its own address (the earlier "
+              "contact of FAQ 9.2; nmap's decoys all show the same random TTL spread, so TTL "
+              "alone cannot single it out); decoy packets are forged by the attacker; the "
+              "target address has no host, so "
               "nothing answers any of them (a live target would send SYN-ACKs to the decoys "
               "and the router's host-unreachables would leak into later scenarios)"))
     sc.append(Scenario(

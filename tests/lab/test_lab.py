@@ -87,6 +87,11 @@ def test_lab_cleanup_flag(pytestconfig):
     ok, why = netlab.lab_possible()
     if not ok:
         _unavailable(why)
+    # wait for any lab run of another process to finish (it holds the lock)
+    import fcntl
+    fd = os.open(str(netlab.LOCK_FILE), os.O_CREAT | os.O_RDWR, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.close(fd)
     subprocess.run(["ip", "netns", "add", "fwflab-leftover"], check=True)
     cp = subprocess.run([sys.executable, str(lc.LAB_DIR / "run.py"), "--cleanup"],
                         capture_output=True, text=True, timeout=60)
