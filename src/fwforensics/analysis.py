@@ -121,6 +121,9 @@ def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
     ctx = detectors.Context(con=con, cfg=opts.cfg,
                             home_nets=[ipaddress.ip_network(n, strict=False) for n in opts.home_nets],
                             outside_ifs=list(opts.outside_ifs))
+    if opts.detect:
+        from .detectors import _us
+        _us.infer(ctx)
     found = detectors.run(ctx, suppress=opts.suppress) if opts.detect else []
     shown = [f for f in found if not f.suppressed]
     return {

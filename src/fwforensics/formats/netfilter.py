@@ -364,7 +364,9 @@ def _convert(g: dict[str, pa.Array]) -> dict[str, pa.Array]:
         "src_port": pc.coalesce(to_int(g["tspt"], pa.int32()), to_int(g["uspt"], pa.int32())),
         "dst_port": pc.coalesce(to_int(g["tdpt"], pa.int32()), to_int(g["udpt"], pa.int32())),
         "tcp_flags": flags,
-        "tcp_flag_bits": map_unique(flags, _flag_bits, pa.int16()) if flags.null_count < n else pa.nulls(n, pa.int16()),
+        "tcp_flag_bits": pc.if_else(pc.equal(flags, ""), pa.scalar(0, pa.int16()),  # a NULL scan: no flags
+                                    map_unique(flags, _flag_bits, pa.int16())) if flags.null_count < n
+        else pa.nulls(n, pa.int16()),
         "tcp_window": to_int(g["win"], pa.int32()),
         "tcp_seq": to_int(g["seq"], pa.int64()),
         "tcp_ack": to_int(g["ack"], pa.int64()),
