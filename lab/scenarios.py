@@ -112,21 +112,30 @@ def scenarios(workdir: Path) -> list[Scenario]:
             notes="nmap gives raw probes a random TTL; the firewall drops them all"
                   + (" (target is the firewall itself: INPUT chain)" if target == FW_OUT_IP else
                      " (port 80 is open and accepted, so it is missing from the log)")))
+    decoy_argv = ["-sS", "-p", "1-100", "-D", ",".join(DECOYS[:2] + ["ME"] + DECOYS[2:]),
+                  DECOY_TARGET]
     sc.append(Scenario(
-        "nmap_decoy", "a ping from the real address, then an nmap SYN scan of ports 1-100 among three decoys (-D)",
+        "nmap_decoy", "nmap SYN scan of ports 1-100 among three decoys (-D), nothing else",
+        ATTACKER_IP, [nmap(*decoy_argv)],
+        [exp("scan.decoy", None, decoys=DECOYS, dst=DECOY_TARGET,
+             candidates=sorted([ATTACKER_IP, *DECOYS]), real_src_determinable=False),
+         exp("scan.syn", ATTACKER_IP)],
+        notes="nmap gives every copy of a probe a random TTL and nothing else in the log comes "
+              "from the real scanner, so no log-only reading can tell which of the four is real: "
+              "the expected decoy finding names the group and no single source (src null); "
+              "the target address has no host, so nothing answers (a live target would send "
+              "SYN-ACKs to the decoys and the router's host-unreachables would leak into later "
+              "scenarios)", extra={"decoys": DECOYS}))
+    sc.append(Scenario(
+        "nmap_decoy_contact",
+        "a ping from the real address, then the same nmap decoy scan (earlier contact)",
         ATTACKER_IP,
         [run(ATTACKER, "ping", "-n", "-c", "2", "-i", "0.5", "-W", "1", DECOY_TARGET, timeout=10),
-         pause(2),
-         nmap("-sS", "-p", "1-100", "-D", ",".join(DECOYS[:2] + ["ME"] + DECOYS[2:]),
-              DECOY_TARGET)],
+         pause(2), nmap(*decoy_argv)],
         [exp("scan.decoy", ATTACKER_IP, decoys=DECOYS, dst=DECOY_TARGET),
          exp("scan.syn", ATTACKER_IP)],
-        notes="the real scanner first pings the target from its own address (the earlier "
-              "contact of FAQ 9.2; nmap's decoys all show the same random TTL spread, so TTL "
-              "alone cannot single it out); decoy packets are forged by the attacker; the "
-              "target address has no host, so "
-              "nothing answers any of them (a live target would send SYN-ACKs to the decoys "
-              "and the router's host-unreachables would leak into later scenarios)"))
+        notes="the real scanner first pings the target from its own address: the earlier "
+              "contact of FAQ 9.2 that singles it out among the decoys", extra={"decoys": DECOYS}))
     sc.append(Scenario(
         "ping_sweep", "nmap ICMP echo sweep (-sn -PE) of 192.0.2.16/28", a["sweeper"],
         [run(ATTACKER, "nmap", "-n", "-sn", "-PE", "-T4", "--max-retries", "1", "-e", "eth0",
