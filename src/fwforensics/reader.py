@@ -218,6 +218,8 @@ def read_file(path: str, stats: FileStats, fmt_name: str | None = None, year: in
             stats.format = fmt.name
             for res in fmt.parse_file(stream, ctx):  # type: ignore[attr-defined]
                 _account(stats, res)
+                # a capture's "lines" are its records (packets): every one is read, unreadable or skipped
+                stats.lines += res.batch.num_rows + len(res.unreadable) + res.skipped
                 if res.batch.num_rows:
                     yield res.batch
             return
