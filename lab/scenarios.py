@@ -344,6 +344,18 @@ def scenarios(workdir: Path) -> list[Scenario]:
         [exp("dialup.leftover", pw_src)], batch=2,
         notes="the connects never get past the firewall, so OPNG only appears in the PSH/ACK "
               "heartbeats (visible in the pcap)"))
+    sc.append(Scenario(
+        "dialup_misc",
+        "leftovers of a dial-up address's previous holder: ICQ server datagrams from UDP 4000, "
+        "a SubSeven master calling 6776, a Gnutella peer trying 6346",
+        a["icq"],
+        [hping("-2", "-a", a["icq"], "-s", "4000", "-k", "-p", "1034", "-d", "40", "-c", "3",
+               "-i", "u500000", LAN_HOST),
+         run(ATTACKER, "nc", "-w", "2", "-s", a["subseven"], LAN_HOST, "6776", timeout=10),
+         run(ATTACKER, "nc", "-w", "2", "-s", a["gnutella"], LAN_HOST, "6346", timeout=10)],
+        [exp("dialup.leftover", a["icq"]), exp("dialup.leftover", a["subseven"]),
+         exp("dialup.leftover", a["gnutella"])], batch=2,
+        notes="the connects are the kernel's own SYN and its retry after 1 s"))
     d_src = a["dns"]
     sc.append(Scenario(
         "dns_stale", "datagrams from source port 53 to closed high ports (late DNS answers)",
