@@ -83,6 +83,9 @@ ACTORS = {
     "worm": "198.51.100.45",
     "portzero": "198.51.100.9",
     "smurfer": "198.51.100.90",
+    "icq": "198.51.100.40",
+    "subseven": "198.51.100.67",
+    "gnutella": "198.51.100.46",
 }
 
 LOG_PREFIX = "FWF-DROP "

@@ -62,6 +62,26 @@ def lab_description() -> dict:
     }
 
 
+def observed(lines: list[str]) -> dict:
+    """Per source address of the collected records: how many, and the TTLs seen (outer
+    header only; the quoted header of an ICMP error is inside [...])."""
+    import re
+    out: dict[str, dict] = {}
+    for line in lines:
+        outer = line.split(" [SRC=", 1)[0]
+        m = re.search(r" SRC=(\S+) DST=(\S+) .*?TTL=(\d+)", outer)
+        if not m:
+            continue
+        o = out.setdefault(m.group(1), {"records": 0, "ttl_min": 999, "ttl_max": 0, "dsts": set()})
+        o["records"] += 1
+        o["ttl_min"] = min(o["ttl_min"], int(m.group(3)))
+        o["ttl_max"] = max(o["ttl_max"], int(m.group(3)))
+        o["dsts"].add(m.group(2))
+    for o in out.values():
+        o["dsts"] = len(o["dsts"])
+    return dict(sorted(out.items()))
+
+
 def run_scenario(lab: Lab, sc: Scenario, out: Path, versions: dict, verbose: bool) -> dict:
     log_path = out / f"{sc.name}.log"
     pcap_path = out / f"{sc.name}.pcap"
@@ -108,6 +128,7 @@ def run_scenario(lab: Lab, sc: Scenario, out: Path, versions: dict, verbose: boo
         "log": log_path.name,
         "pcap": pcap_path.name,
         "records": len(lines),
+        "observed": observed(lines),
         "kmsg_overruns": kmsg.lost,
         "started": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(time.time() - started, 2),
@@ -122,6 +143,32 @@ def run_scenario(lab: Lab, sc: Scenario, out: Path, versions: dict, verbose: boo
     return truth
 
 
+def markdown_table(directory: Path) -> str:
+    """The table of a run (scenario, tool, records, packets, expected findings) for docs."""
+    import dpkt
+    rows = ["| scenario | tool(s) | log records | pcap packets | expected findings (src) |",
+            "| --- | --- | ---: | ---: | --- |"]
+    for p in sorted(directory.glob("*.truth.json")):
+        t = json.loads(p.read_text())
+        tools = []
+        for c in t["commands"]:
+            argv = c.get("argv") or []
+            if argv:
+                name = Path(argv[1]).name if argv[0] == "python3" and len(argv) > 1 else argv[0]
+                if argv[0] == "python3" and argv[1] == "-c":
+                    name = "python3 http.client"
+                if name not in tools:
+                    tools.append(name)
+        with (directory / t["pcap"]).open("rb") as f:
+            packets = sum(1 for _ in dpkt.pcap.Reader(f))
+        exp = ", ".join(f"{e['id']} ({e['src'] or 'no single source: %d candidates' % len(e.get('candidates', []))})"
+                        for e in t["expected"]) or (
+            "none; must not report " + "/".join(sorted({i.split('.')[0] for i in t["forbidden"]}))
+            if t["forbidden"] else "none (Packet Zen input)")
+        rows.append(f"| {t['scenario']} | {', '.join(tools)} | {t['records']} | {packets} | {exp} |")
+    return "\n".join(rows) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="fwforensics traffic lab")
     ap.add_argument("scenario", nargs="*", help="scenario names (default: all)")
@@ -130,12 +177,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="list scenarios and exit")
     ap.add_argument("--cleanup", action="store_true",
                     help="remove fwflab-* namespaces (and their processes) left by a crashed run")
+    ap.add_argument("--table", metavar="DIR",
+                    help="print the markdown table of a finished run in DIR and exit")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
+    if a.table:
+        print(markdown_table(Path(a.table)), end="")
+        return 0
     if a.cleanup:
-        removed = netlab.cleanup_leftovers(kill_ns_processes=True)
+        import fcntl
+        fd = os.open(str(netlab.LOCK_FILE), os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("a lab run is in progress (it holds /run/fwflab.lock); nothing removed",
+                  file=sys.stderr)
+            os.close(fd)
+            return 4
+        try:
+            removed = netlab.cleanup_leftovers(kill_ns_processes=True)
+        finally:
+            os.close(fd)
         print("removed: " + (", ".join(removed) if removed else "nothing"))
         return 0
+    # a SIGTERM (a CI timeout, a killed test run) unwinds through Lab.__exit__ as well
+    import signal
+    old_term = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="fwflab-"))
     try:
         all_sc = scenarios(tmp)
@@ -164,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        signal.signal(signal.SIGTERM, old_term)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from netlab import (ACTORS, ATTACKER, ATTACKER_IP, FW_OUT_IP, LAN, LAN_HOST, NEI
 
 HERE = Path(__file__).resolve().parent
 UDPSEND = str(HERE / "udpsend.py")
+ETHSEND = str(HERE / "ethsend.py")
 
 # nmap settings shared by the scans: no host discovery (the firewall answers nothing), no
 # DNS, one try per port, fast timing, so a 300-port scan of a dropping firewall takes seconds
@@ -111,16 +112,30 @@ def scenarios(workdir: Path) -> list[Scenario]:
             notes="nmap gives raw probes a random TTL; the firewall drops them all"
                   + (" (target is the firewall itself: INPUT chain)" if target == FW_OUT_IP else
                      " (port 80 is open and accepted, so it is missing from the log)")))
+    decoy_argv = ["-sS", "-p", "1-100", "-D", ",".join(DECOYS[:2] + ["ME"] + DECOYS[2:]),
+                  DECOY_TARGET]
     sc.append(Scenario(
-        "nmap_decoy", "nmap SYN scan of ports 1-100 hidden among three decoys (-D)",
+        "nmap_decoy", "nmap SYN scan of ports 1-100 among three decoys (-D), nothing else",
+        ATTACKER_IP, [nmap(*decoy_argv)],
+        [exp("scan.decoy", None, decoys=DECOYS, dst=DECOY_TARGET,
+             candidates=sorted([ATTACKER_IP, *DECOYS]), real_src_determinable=False),
+         exp("scan.syn", ATTACKER_IP)],
+        notes="nmap gives every copy of a probe a random TTL and nothing else in the log comes "
+              "from the real scanner, so no log-only reading can tell which of the four is real: "
+              "the expected decoy finding names the group and no single source (src null); "
+              "the target address has no host, so nothing answers (a live target would send "
+              "SYN-ACKs to the decoys and the router's host-unreachables would leak into later "
+              "scenarios)", extra={"decoys": DECOYS}))
+    sc.append(Scenario(
+        "nmap_decoy_contact",
+        "a ping from the real address, then the same nmap decoy scan (earlier contact)",
         ATTACKER_IP,
-        [nmap("-sS", "-p", "1-100", "-D", ",".join(DECOYS[:2] + ["ME"] + DECOYS[2:]),
-              DECOY_TARGET)],
+        [run(ATTACKER, "ping", "-n", "-c", "2", "-i", "0.5", "-W", "1", DECOY_TARGET, timeout=10),
+         pause(2), nmap(*decoy_argv)],
         [exp("scan.decoy", ATTACKER_IP, decoys=DECOYS, dst=DECOY_TARGET),
          exp("scan.syn", ATTACKER_IP)],
-        notes="decoy packets are forged by the attacker; the target address has no host, so "
-              "nothing answers any of them (a live target would send SYN-ACKs to the decoys "
-              "and the router's host-unreachables would leak into later scenarios)"))
+        notes="the real scanner first pings the target from its own address: the earlier "
+              "contact of FAQ 9.2 that singles it out among the decoys", extra={"decoys": DECOYS}))
     sc.append(Scenario(
         "ping_sweep", "nmap ICMP echo sweep (-sn -PE) of 192.0.2.16/28", a["sweeper"],
         [run(ATTACKER, "nmap", "-n", "-sn", "-PE", "-T4", "--max-retries", "1", "-e", "eth0",
@@ -281,20 +296,26 @@ def scenarios(workdir: Path) -> list[Scenario]:
     sc.append(Scenario(
         "source_route", "loose and strict source-routed packets (hping3 --lsrr / --ssrr)", sr_src,
         [hping("-S", "-a", sr_src, "-p", "80", "--lsrr", ROUTER_SEG_IP, "-c", "2", LAN_HOST),
-         hping("-S", "-a", sr_src, "-p", "80", "--ssrr", ROUTER_SEG_IP, "-c", "2", LAN_HOST)],
-        [exp("source_route", sr_src)], batch=2,
+         hping("-S", "-p", "80", "--ssrr", FW_OUT_IP, "-c", "2", LAN_HOST, ns=NEIGHBOUR)],
+        [exp("source_route", sr_src), exp("source_route", NEIGHBOUR_IP)], batch=2,
         notes="logged by the firewall's raw-table anti-spoofing chain (prefix FWF-ANTISPOOF) "
-              "with OPT (...) showing the option bytes"))
-    bogons = ["10.99.0.7", "127.0.0.1", "169.254.10.20", "0.0.0.0", "192.0.2.99"]
+              "with OPT (...) showing the option bytes (0x83 loose, 0x89 strict); the strict "
+              "one comes from the neighbour on the outside segment because a Linux router "
+              "refuses to forward a strict route whose next hop is not itself"))
+    bogons = ["10.99.0.7", "127.0.0.1", "169.254.10.20", "192.0.2.99"]
     sc.append(Scenario(
         "bogon_source", "forged private, loopback, link-local, zero and own-network sources "
         "from the outside segment", NEIGHBOUR_IP,
         [hping("-S", "-a", b, "-p", "80", "-c", "2", "-i", "u200000", LAN_HOST, ns=NEIGHBOUR)
-         for b in bogons],
-        [exp("bogon.source", b) for b in bogons[:4]], batch=2,
+         for b in bogons]
+        + [run(NEIGHBOUR, "python3", ETHSEND, "--iface", "eth0", "--via", FW_OUT_IP, "--src",
+               "0.0.0.0", "--dst", LAN_HOST, "--dport", "80", "--count", "2")],
+        [exp("bogon.source", b) for b in bogons[:3] + ["0.0.0.0"]], batch=2,
         notes="sent by the neighbour on the outside segment (a router drops martian sources "
-              "before forwarding); 192.0.2.99 is the home network forged from outside, expected "
-              "as spoofing but with no id of its own", extra={"bogons": bogons}))
+              "before forwarding); hping3 for all but 0.0.0.0, which a raw IP socket cannot "
+              "send (the kernel fills in its own address), so the lab's ethsend.py writes that "
+              "SYN as a whole Ethernet frame; 192.0.2.99 is the home network forged from "
+              "outside (spoofing, no id of its own)", extra={"bogons": bogons + ["0.0.0.0"]}))
     sc.append(Scenario(
         "ttl_families", "two senders with initial TTL 64 and 128 probing 12 ports each",
         a["ttl64"],
@@ -323,6 +344,18 @@ def scenarios(workdir: Path) -> list[Scenario]:
         [exp("dialup.leftover", pw_src)], batch=2,
         notes="the connects never get past the firewall, so OPNG only appears in the PSH/ACK "
               "heartbeats (visible in the pcap)"))
+    sc.append(Scenario(
+        "dialup_misc",
+        "leftovers of a dial-up address's previous holder: ICQ server datagrams from UDP 4000, "
+        "a SubSeven master calling 6776, a Gnutella peer trying 6346",
+        a["icq"],
+        [hping("-2", "-a", a["icq"], "-s", "4000", "-k", "-p", "1034", "-d", "40", "-c", "3",
+               "-i", "u500000", LAN_HOST),
+         run(ATTACKER, "nc", "-w", "2", "-s", a["subseven"], LAN_HOST, "6776", timeout=10),
+         run(ATTACKER, "nc", "-w", "2", "-s", a["gnutella"], LAN_HOST, "6346", timeout=10)],
+        [exp("dialup.leftover", a["icq"]), exp("dialup.leftover", a["subseven"]),
+         exp("dialup.leftover", a["gnutella"])], batch=2,
+        notes="the connects are the kernel's own SYN and its retry after 1 s"))
     d_src = a["dns"]
     sc.append(Scenario(
         "dns_stale", "datagrams from source port 53 to closed high ports (late DNS answers)",
