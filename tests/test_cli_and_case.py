@@ -135,3 +135,15 @@ def test_generic_csv_with_mapping(tmp_path):
     assert rep["records_read"] == 2 and rep["summary"]["by_action"] == {"drop": 2}
     p = fwf("analyze", "--format", "csv_generic", str(log), check=False)
     assert p.returncode == 2 and "--map" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_suppression_counts_not_hides():
+    sample = os.path.join(ROOT, "examples", "sample.log")
+    full = json.loads(fwf("analyze", "--json", sample).stdout)
+    n_syn = sum(1 for f in full["findings"] if f["id"] == "scan.syn")
+    assert n_syn >= 1
+    rep = json.loads(fwf("analyze", "--json", "--suppress", "id=scan.syn", sample).stdout)
+    assert not any(f["id"] == "scan.syn" for f in rep["findings"])
+    assert rep["suppressed"] == n_syn
+    p = fwf("analyze", "--suppress", "colour=blue", sample, check=False)
+    assert p.returncode == 2 and "--suppress" in p.stderr

@@ -59,6 +59,19 @@ def _parse_sets(sets: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _parse_suppress(items: tuple[str, ...]) -> list[dict]:
+    rules = []
+    for item in items:
+        rule = {}
+        for part in item.split(","):
+            k, sep, v = part.partition("=")
+            if not sep or k.strip() not in ("id", "src", "port", "net"):
+                raise InputError(f"--suppress wants KEY=VALUE pairs with keys id, src, port, net; got {item!r}")
+            rule[k.strip()] = v.strip()
+        rules.append(rule)
+    return rules
+
+
 def _options(fmt, year, tz, home_net, outside_if, config, sets, progress, map_file=None):
     from .analysis import Options
     from .formats._common import resolve_tz
@@ -132,11 +145,13 @@ def cli(debug: bool) -> None:
 @click.option("--outside-if", multiple=True, metavar="NAME", help="An interface facing the Internet (repeatable).")
 @click.option("--config", metavar="FILE", help="TOML config (default ~/.config/fwforensics/config.toml).")
 @click.option("--set", "sets", multiple=True, metavar="MOD.NAME=VALUE", help="Override a detector tunable.")
+@click.option("--suppress", "suppress", multiple=True, metavar="KEY=VAL[,KEY=VAL]",
+              help="Silence matching findings (keys id, src, port, net); they are counted, not shown.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Explanations, advice and evidence for every finding.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file, home_net, outside_if, config, sets,
-            as_json, verbose, no_progress):
+            suppress, as_json, verbose, no_progress):
     """Read logs (files, globs, directories, '-' for stdin) and report what they show."""
     from . import analysis, events
     if engine == "spark":
@@ -145,6 +160,7 @@ def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file,
         from .engines.spark import SparkEngine
         from .reader import FileStats, ReadStats
         opts = _options(fmt, year, tz, home_net, outside_if, config, sets, False, map_file)
+        opts.suppress += _parse_suppress(suppress)
         eng = SparkEngine(dataset, master=master)
         stats = ReadStats([FileStats(path=dataset, format="parquet", records=eng.count())])
         stats.files[0].lines = stats.files[0].records
@@ -156,6 +172,7 @@ def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file,
         raise InputError("nothing to analyse: give log files, '-' for standard input, or --case CASE.duckdb")
     progress = not no_progress and not as_json and sys.stderr.isatty()
     opts = _options(fmt, year, tz, home_net, outside_if, config, sets, progress, map_file)
+    opts.suppress += _parse_suppress(suppress)
     if case_path:
         from .store import Case
         case = Case(case_path, read_only=not inputs)

@@ -266,19 +266,23 @@ def signature_info(id: str) -> dict[str, Any] | None:
 
 
 def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict] | None = None) -> list[Finding]:
-    """Run every detector (or those whose module name is in ``only``) and return sorted findings."""
+    """Run every detector (or those whose module name is in ``only``) and return sorted findings.
+
+    Suppressed findings are set aside as each detector finishes, so that the detectors that
+    read earlier findings (advice, verdict) do not speak of what the user silenced; they are
+    returned too, marked ``suppressed``, to be counted."""
     only = set(only) if only else None
+    rules = list(suppress or [])
+    silenced: list[Finding] = []
     for mod in modules():
         short = mod.__name__.rsplit(".", 1)[-1]
         if only and short not in only:
             continue
-        found = mod.detect(ctx) or []
-        ctx.findings.extend(found)
-    rules = list(suppress or [])
-    for f in ctx.findings:
-        f.suppressed = any(_matches(rule, f) for rule in rules)
+        for f in mod.detect(ctx) or []:
+            f.suppressed = any(_matches(rule, f) for rule in rules)
+            (silenced if f.suppressed else ctx.findings).append(f)
     ctx.findings.sort(key=Finding.sort_key)
-    return ctx.findings
+    return ctx.findings + sorted(silenced, key=Finding.sort_key)
 
 
 def _matches(rule: dict, f: Finding) -> bool:
