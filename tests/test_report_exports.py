@@ -1,0 +1,150 @@
+"""JSON validates against the published schema; NDJSON, Markdown, ECS and Parquet exports; --fail-on."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pyarrow.parquet as pq
+import pytest
+
+from fwforensics import analysis, events
+from fwforensics.reports import export, who
+from fwforensics.schema import COLUMNS, ECS, EVENT_SCHEMA
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "docs" / "report.schema.json").read_text())
+CORPUS = Path("/work/shared/corpus")
+INPUTS = [CORPUS / "psad" / "topera_ipv6_syn_scan_no_ip_opts",
+          CORPUS / "elastic-integrations" / "iptables" / "test-iptables-raw.log",
+          CORPUS / "psad" / "syn_scan_1000_1500"]
+
+
+def _validator(ref: str | None = None):
+    schema = SCHEMA if ref is None else {"$ref": f"#/$defs/{ref}", "$defs": SCHEMA["$defs"]}
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+@pytest.fixture(scope="module")
+def analysed():
+    con = events.connect()
+    rep = analysis.analyze([str(p) for p in INPUTS], analysis.Options(), con)
+    return rep, con
+
+
+def test_cli_json_validates_against_published_schema():
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    r = subprocess.run([sys.executable, "-m", "fwforensics", "analyze", "--json", *map(str, INPUTS)],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    errors = sorted(_validator().iter_errors(rep), key=str)
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
+    assert rep["records_read"] > 2000 and any(f["id"] == "port.zero" for f in rep["findings"])
+
+
+def test_schema_rejects_what_it_should(analysed):
+    rep, _ = analysed
+    bad = json.loads(json.dumps(rep, default=str))
+    bad["findings"][0]["severity"] = "critical"
+    assert not _validator().is_valid(bad)
+    bad = json.loads(json.dumps(rep, default=str))
+    del bad["findings"][0]["evidence"]
+    assert not _validator().is_valid(bad)
+
+
+def test_enriched_report_still_validates(analysed):
+    rep, _ = analysed
+    rep = json.loads(json.dumps(who.enrich(dict(rep)), default=str))
+    assert rep["who"]["192.168.10.55"]["class"] == "private"
+    assert not list(_validator().iter_errors(rep))
+
+
+def test_ndjson_one_finding_per_line(analysed, tmp_path):
+    rep, _ = analysed
+    p = tmp_path / "f.ndjson"
+    with open(p, "w") as fh:
+        export.write_ndjson(rep, fh)
+    lines = p.read_text().splitlines()
+    assert len(lines) == len(rep["findings"]) >= 1
+    v = _validator("finding")
+    for ln in lines:
+        obj = json.loads(ln)
+        assert obj["report_schema_version"] == 1
+        assert not list(v.iter_errors(obj["finding"]))
+
+
+def test_ecs_ndjson_export(analysed, tmp_path):
+    rep, con = analysed
+    p = tmp_path / "events.ndjson"
+    n = export.write_events(con, str(p))
+    assert n == rep["records_read"]
+    rows = [json.loads(ln) for ln in p.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == n
+    ecs_top = {f.split(".")[0] for f in ECS.values() if f}
+    for r in rows:
+        assert set(r) <= ecs_top | {"fwforensics", "ecs"}, set(r) - ecs_top
+        assert r["ecs"]["version"] and r["event"]["kind"] == "event"
+    # ECS names and values, checked against a record we know from the corpus
+    port0 = next(r for r in rows if r["destination"]["port"] == 0)
+    assert port0["source"]["ip"] == "2012:1234:1234::1"
+    assert port0["network"]["transport"] == "tcp" and port0["network"]["type"] == "ipv6"
+    assert port0["event"]["action"] == "drop" and port0["observer"]["ingress"]["interface"]["name"] == "eth0"
+    assert port0["@timestamp"].endswith("Z") and "T" in port0["@timestamp"]
+    assert port0["log"]["offset"] == 22 and "DPT=0" in port0["event"]["original"]
+    assert port0["fwforensics"]["tcp_flags"] == "SYN"
+    # every column went somewhere: ECS field or fwforensics.<col>
+    unmapped = {c for c in COLUMNS if ECS[c] is None}
+    assert unmapped == set(port0["fwforensics"])
+
+
+def test_parquet_export_keeps_schema(analysed, tmp_path):
+    rep, con = analysed
+    p = tmp_path / "events.parquet"
+    assert export.write_events(con, str(p)) == rep["records_read"]
+    t = pq.read_table(p)
+    assert t.num_rows == rep["records_read"]
+    assert t.schema.names == EVENT_SCHEMA.names
+    assert t.schema.field("src_ip").metadata[b"description"]
+
+
+def test_events_out_rejects_unknown_extension(analysed, tmp_path):
+    _, con = analysed
+    with pytest.raises(export.ExportError):
+        export.write_events(con, str(tmp_path / "events.csv"))
+
+
+def test_fail_on(analysed):
+    rep, _ = analysed
+    assert export.fail_on_status(rep, None) == 0
+    assert export.fail_on_status(rep, "low") == 1      # port.zero is low
+    assert export.fail_on_status(rep, "high") == (1 if any(f["severity"] == "high" for f in rep["findings"]
+                                                          if f["id"] != "verdict") else 0)
+    with pytest.raises(export.ExportError):
+        export.fail_on_status(rep, "urgent")
+
+
+def test_markdown_neutralises_log_strings(tmp_path):
+    line = Path(INPUTS[0]).read_text().splitlines()
+    port0 = next(ln for ln in line if "DPT=0 " in ln).replace("DROP IN=", "DROP<img src=x onerror=alert(1)>``` IN=")
+    p = tmp_path / "x.log"
+    p.write_text(port0 + "\n")
+    rep = analysis.analyze([str(p)], analysis.Options(), events.connect())
+    text = export.markdown(rep)
+    assert "port.zero" in text.replace("\\", "")
+    outside, inside, fence = [], [], None
+    for ln in text.splitlines():
+        if fence is None and ln.startswith("```"):
+            fence = ln[: len(ln) - len(ln.lstrip("`"))]
+            continue
+        if fence is not None and ln == fence:
+            fence = None
+            continue
+        (inside if fence else outside).append(ln)
+    assert fence is None, "the evidence fence was closed early by the log's own backticks"
+    assert any("<img" in ln for ln in inside), "evidence keeps the raw record inside the fence"
+    assert not any("<img" in ln for ln in outside), "a raw tag outside the fence would render in a tracker"
