@@ -48,7 +48,7 @@ def test_analyze_psad_summary_json():
 def test_analyze_terminal_stdin_and_unreadable_lines():
     text = GOOD + "garbage line\n" + GOOD
     p = fwf("analyze", "-", input=text)
-    assert "2 records read, 1 unreadable" in p.stdout
+    assert "2 record(s)" in p.stdout and "1 unreadable" in p.stdout
     assert "Unreadable in -: 1 line(s): 2" in p.stdout
 
 
@@ -147,3 +147,18 @@ def test_suppression_counts_not_hides():
     assert rep["suppressed"] == n_syn
     p = fwf("analyze", "--suppress", "colour=blue", sample, check=False)
     assert p.returncode == 2 and "--suppress" in p.stderr
+
+
+def test_exports_and_fail_on(tmp_path):
+    sample = os.path.join(ROOT, "examples", "sample.log")
+    p = fwf("analyze", "--ndjson", "--fail-on", "high", "--events-out", str(tmp_path / "ev.ndjson"), sample,
+            check=False)
+    assert p.returncode == 1  # a high finding (smurf) is shown
+    lines = [json.loads(x) for x in p.stdout.splitlines()]
+    assert lines and all("finding" in x for x in lines)
+    ev = [json.loads(x) for x in open(tmp_path / "ev.ndjson")]
+    assert len(ev) == 759 and ev[0]["source"]["ip"] and ev[0]["event"]["action"] == "drop"
+    assert fwf("analyze", "--json", "--fail-on", "high", "--suppress", "id=smurf", "--suppress", "id=verdict",
+               sample, check=False).returncode == 0
+    md = fwf("analyze", "--markdown", sample).stdout
+    assert md.startswith("## fwforensics report") and "smurf" in md

@@ -147,11 +147,17 @@ def cli(debug: bool) -> None:
 @click.option("--set", "sets", multiple=True, metavar="MOD.NAME=VALUE", help="Override a detector tunable.")
 @click.option("--suppress", "suppress", multiple=True, metavar="KEY=VAL[,KEY=VAL]",
               help="Silence matching findings (keys id, src, port, net); they are counted, not shown.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (docs/report.schema.json).")
+@click.option("--ndjson", "as_ndjson", is_flag=True, help="Print one finding per line (for log shippers).")
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print the report as Markdown (for tickets).")
+@click.option("--events-out", metavar="FILE", help="Also write the normalised events: .parquet, or .ndjson/.json with ECS names.")
+@click.option("--fail-on", type=click.Choice(["info", "low", "medium", "high"]), metavar="SEVERITY",
+              help="Exit with status 1 when a finding of this severity or higher is shown.")
+@click.option("--resolve", is_flag=True, help="Look up reverse DNS names of the sources (tells their owners you looked).")
 @click.option("-v", "--verbose", is_flag=True, help="Explanations, advice and evidence for every finding.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file, home_net, outside_if, config, sets,
-            suppress, as_json, verbose, no_progress):
+            suppress, as_json, as_ndjson, as_markdown, events_out, fail_on, resolve, verbose, no_progress):
     """Read logs (files, globs, directories, '-' for stdin) and report what they show."""
     from . import analysis, events
     if engine == "spark":
@@ -165,9 +171,7 @@ def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file,
         stats = ReadStats([FileStats(path=dataset, format="parquet", records=eng.count())])
         stats.files[0].lines = stats.files[0].records
         rep = analysis.report(eng, stats, opts)
-        _dump(rep) if as_json else __import__("fwforensics.reports.terminal", fromlist=["render"]).render(
-            rep, _console(), verbose=verbose)
-        return
+        return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose)
     if not inputs and not case_path:
         raise InputError("nothing to analyse: give log files, '-' for standard input, or --case CASE.duckdb")
     progress = not no_progress and not as_json and sys.stderr.isatty()
@@ -180,14 +184,34 @@ def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file,
             case.ingest(list(inputs), fmt, year, opts.tz, mapping=opts.mapping)
         stats = case.read_stats()
         rep = analysis.report(case.con, stats, opts)
+        if events_out:
+            from .reports.export import write_events
+            write_events(case.con, events_out)
         case.close()
     else:
-        rep = analysis.analyze(list(inputs), opts, events.connect())
+        con = events.connect()
+        rep = analysis.analyze(list(inputs), opts, con)
+        if events_out:
+            from .reports.export import write_events
+            write_events(con, events_out)
+    return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose)
+
+
+def _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose) -> int:
+    """Print the report in the chosen form; the exit status for --fail-on."""
+    from .reports import export, who
+    if rep.get("records_read"):
+        rep = who.enrich(rep, resolve=resolve)
     if as_json:
-        _dump(rep)
+        export.write_json(rep, sys.stdout)
+    elif as_ndjson:
+        export.write_ndjson(rep, sys.stdout)
+    elif as_markdown:
+        export.write_markdown(rep, sys.stdout)
     else:
         from .reports.terminal import render
         render(rep, _console(), verbose=verbose)
+    return export.fail_on_status(rep, fail_on)
 
 
 @cli.command()
