@@ -162,3 +162,12 @@ def test_exports_and_fail_on(tmp_path):
                sample, check=False).returncode == 0
     md = fwf("analyze", "--markdown", sample).stdout
     assert md.startswith("## fwforensics report") and "smurf" in md
+
+
+def test_html_option_writes_a_self_contained_report(tmp_path):
+    sample = os.path.join(ROOT, "examples", "sample.log")
+    out = tmp_path / "r.html"
+    fwf("analyze", "--no-progress", "--html", str(out), sample)
+    page = out.read_text()
+    assert page.count("<svg") >= 3 and "smurf" in page
+    assert "http://" not in page.split("<body", 1)[0] and "<script src=" not in page

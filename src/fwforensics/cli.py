@@ -150,6 +150,7 @@ def cli(debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (docs/report.schema.json).")
 @click.option("--ndjson", "as_ndjson", is_flag=True, help="Print one finding per line (for log shippers).")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the report as Markdown (for tickets).")
+@click.option("--html", "html_out", metavar="FILE", help="Also write a self-contained HTML report (charts, evidence).")
 @click.option("--events-out", metavar="FILE", help="Also write the normalised events: .parquet, or .ndjson/.json with ECS names.")
 @click.option("--fail-on", type=click.Choice(["info", "low", "medium", "high"]), metavar="SEVERITY",
               help="Exit with status 1 when a finding of this severity or higher is shown.")
@@ -157,7 +158,7 @@ def cli(debug: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Explanations, advice and evidence for every finding.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file, home_net, outside_if, config, sets,
-            suppress, as_json, as_ndjson, as_markdown, events_out, fail_on, resolve, verbose, no_progress):
+            suppress, as_json, as_ndjson, as_markdown, html_out, events_out, fail_on, resolve, verbose, no_progress):
     """Read logs (files, globs, directories, '-' for stdin) and report what they show."""
     from . import analysis, events
     if engine == "spark":
@@ -171,6 +172,8 @@ def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file,
         stats = ReadStats([FileStats(path=dataset, format="parquet", records=eng.count())])
         stats.files[0].lines = stats.files[0].records
         rep = analysis.report(eng, stats, opts)
+        if html_out:
+            raise InputError("--html needs the DuckDB engine (its charts query the events table)")
         return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose)
     if not inputs and not case_path:
         raise InputError("nothing to analyse: give log files, '-' for standard input, or --case CASE.duckdb")
@@ -184,23 +187,32 @@ def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file,
             case.ingest(list(inputs), fmt, year, opts.tz, mapping=opts.mapping)
         stats = case.read_stats()
         rep = analysis.report(case.con, stats, opts)
-        if events_out:
-            from .reports.export import write_events
-            write_events(case.con, events_out)
+        _side_outputs(rep, case.con, html_out, events_out, resolve)
         case.close()
     else:
         con = events.connect()
         rep = analysis.analyze(list(inputs), opts, con)
-        if events_out:
-            from .reports.export import write_events
-            write_events(con, events_out)
+        _side_outputs(rep, con, html_out, events_out, resolve)
     return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose)
+
+
+def _side_outputs(rep, con, html_out, events_out, resolve) -> None:
+    """Files written besides the printed report (they need the events table)."""
+    if events_out:
+        from .reports.export import write_events
+        write_events(con, events_out)
+    if html_out:
+        from .reports import who
+        from .reports.html import write_html
+        if rep.get("records_read") and "who" not in rep:
+            who.enrich(rep, resolve=resolve)
+        write_html(rep, con, html_out)
 
 
 def _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose) -> int:
     """Print the report in the chosen form; the exit status for --fail-on."""
     from .reports import export, who
-    if rep.get("records_read"):
+    if rep.get("records_read") and "who" not in rep:
         rep = who.enrich(rep, resolve=resolve)
     if as_json:
         export.write_json(rep, sys.stdout)
