@@ -108,9 +108,9 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
             stats.files.append(fs)
             if bar:
                 bar.start_file(path)
-            for batch in prefetch(read_file(path, fs, opts.fmt, opts.year, opts.tz,
-                                            on_progress=bar.update if bar else None, mapping=opts.mapping)):
-                events.append(con, batch)
+            events.append_stream(con, prefetch(read_file(path, fs, opts.fmt, opts.year, opts.tz,
+                                                         on_progress=bar.update if bar else None,
+                                                         mapping=opts.mapping)))
             if bar:
                 bar.finish_file()
             if opts.year is None and fs.records:
