@@ -112,3 +112,61 @@ def ip_ok(text: str | None) -> bool:
 
 def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+# -- many sources of the same background noise -----------------------------------------------
+# On a big log, noise detectors (NetBIOS lookups, ICMP backscatter, Slammer, ...) would report
+# one finding per source: tens of thousands of findings that bury the few that matter and cost
+# time and report size. Beyond MAX_SOURCES sources of one finding id, the TOP_SOURCES busiest
+# sources (and every source inside the home nets) keep their own finding and the rest become one
+# aggregate finding with ``src`` null, ``details.aggregated`` true, ``details.sources`` (how many)
+# and ``details.top_sources`` (the busiest of them). Small logs are unchanged.
+MAX_SOURCES = 100   # more sources than this for one finding id are aggregated; 0 turns it off
+TOP_SOURCES = 20    # busiest sources that keep their own finding when aggregating
+AGG_TUNABLES = ("MAX_SOURCES", "TOP_SOURCES")
+AGG_LISTED = 10     # sources named in details.top_sources of an aggregate finding
+
+
+def _home_ip(ctx, text: str) -> bool:
+    try:
+        a = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return any(a.version == n.version and a in n for n in ctx.home_nets)
+
+
+def split_sources(ctx, module: str, rows: list[dict], n_key: str = "n") -> tuple[list[dict], list[dict]]:
+    """(rows that keep their own finding, rows to aggregate), each in the input order."""
+    most = int(ctx.tun(module, "MAX_SOURCES"))
+    if most <= 0 or len(rows) <= most:
+        return rows, []
+    top = max(int(ctx.tun(module, "TOP_SOURCES")), 0)
+    ranked = sorted(rows, key=lambda r: (-int(r[n_key] or 0), str(r["src_ip"])))
+    keep = {r["src_ip"] for r in ranked[:top]}
+    if ctx.home_nets:
+        keep |= {r["src_ip"] for r in rows if _home_ip(ctx, r["src_ip"])}
+    return [r for r in rows if r["src_ip"] in keep], [r for r in rows if r["src_ip"] not in keep]
+
+
+def rest_where(ctx, pred: str, own: list[dict], groups_sql: str | None = None) -> str:
+    """The records of the aggregated sources: ``pred`` minus the sources with their own finding.
+    ``groups_sql`` (a query with a ``src_ip`` column) restricts to the sources it returns, for
+    detectors whose per-source query drops some sources (HAVING count(*) >= MIN_RECORDS > 1)."""
+    w = f"({pred})"
+    if groups_sql:
+        w += f" AND src_ip IN (SELECT src_ip FROM ({groups_sql}) __grp)"
+    if own:
+        w += f" AND src_ip NOT IN {ctx.lit([r['src_ip'] for r in own])}"
+    return w
+
+
+def rest_details(rest: list[dict], n_key: str = "n", **extra) -> dict:
+    ranked = sorted(rest, key=lambda r: (-int(r[n_key] or 0), str(r["src_ip"])))
+    d = {"aggregated": True, "sources": len(rest), "records": sum(int(r[n_key] or 0) for r in rest),
+         "top_sources": [{"src": r["src_ip"], "records": int(r[n_key] or 0)} for r in ranked[:AGG_LISTED]]}
+    d.update(extra)
+    return d
+
+
+def more_sources(rest: list[dict]) -> str:
+    return plural(len(rest), "more source")

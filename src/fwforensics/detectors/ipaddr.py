@@ -25,7 +25,9 @@ SAME_KIND_OK = ("private", "documentation", "shared", "benchmarking", "unique-lo
                     # kinds reported only when the destination is not of the same kind (a private
                     # source talking to a private address is an inside network, not spoofing)
 MIN_RECORDS = 1     # records per source before a finding
-TUNABLES = ("ALWAYS_BOGON", "SAME_KIND_OK", "MIN_RECORDS")
+MAX_SOURCES = m.MAX_SOURCES  # more source-routing sources than this: the rest share one aggregate finding
+TOP_SOURCES = m.TOP_SOURCES  # busiest sources that keep their own finding then (see _misc.py)
+TUNABLES = ("ALWAYS_BOGON", "SAME_KIND_OK", "MIN_RECORDS") + m.AGG_TUNABLES
 
 DHCP = "(proto = 'udp' AND src_port = 68 AND dst_port = 67)"
 
@@ -34,17 +36,32 @@ def detect(ctx):
     return _source_route(ctx) + _bogons(ctx) + _local_bcast(ctx) + _directed(ctx)
 
 
-def _by_src(ctx, pred):
-    return ctx.query(f"""
+def _by_src_sql(ctx, pred):
+    return f"""
         SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts FROM {ctx.table}
         WHERE {pred} AND src_ip IS NOT NULL GROUP BY src_ip
-        HAVING count(*) >= {int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))} ORDER BY src_ip""")
+        HAVING count(*) >= {int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))}"""
+
+
+def _by_src(ctx, pred):
+    return ctx.query(_by_src_sql(ctx, pred) + " ORDER BY src_ip")
 
 
 def _source_route(ctx):
     pred = "(source_route = TRUE OR ip_options LIKE '%LSRR%' OR ip_options LIKE '%SSRR%')"
     out = []
-    for r in _by_src(ctx, pred):
+    rows, rest = m.split_sources(ctx, m.short(__name__), _by_src(ctx, pred))
+    if rest:
+        mn = int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))
+        where = m.rest_where(ctx, f"{pred} AND src_ip IS NOT NULL", rows, _by_src_sql(ctx, pred) if mn > 1 else None)
+        opts = list(ctx.distinct(where, "ip_options", 5))
+        out.append(ctx.finding(
+            "source_route", None, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where),
+            summary=f"{m.plural(sum(int(r['n']) for r in rest), 'source-routed packet')} from "
+                    f"{m.more_sources(rest)}: senders that chose the path themselves, a way to slip forged "
+                    f"packets past address filters",
+            details=m.rest_details(rest, options=opts)))
+    for r in rows:
         src = r["src_ip"]
         where = f"{pred} AND src_ip = {ctx.lit(src)}"
         opts = list(ctx.distinct(where, "ip_options", 5))
