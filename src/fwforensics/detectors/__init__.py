@@ -231,8 +231,11 @@ class Context:
     def finding(self, id: str, src: str | None, where: str, summary: str, *, severity: str | None = None,
                 targets: Iterable[str] | int | None = None, ports: Iterable[int] | None = None,
                 details: dict | None = None, confidence: str | None = None,
-                explanation: str | None = None, advice: str | None = None) -> Finding:
-        ev, span = self.evidence(where)
+                explanation: str | None = None, advice: str | None = None,
+                evidence: tuple[Evidence, dict[str, Any]] | None = None) -> Finding:
+        """A finding about the records of ``where``; ``evidence`` (what :meth:`evidence` returns for
+        ``where``) when the detector has already computed it in a grouped query."""
+        ev, span = evidence if evidence is not None else self.evidence(where)
         info = signature_info(id)
         tg: list[str] | int
         if isinstance(targets, int):

@@ -170,3 +170,51 @@ def rest_details(rest: list[dict], n_key: str = "n", **extra) -> dict:
 
 def more_sources(rest: list[dict]) -> str:
     return plural(len(rest), "more source")
+
+
+# -- address kinds of many addresses ----------------------------------------------------------
+def column(ctx, sql: str) -> list:
+    """The first column of a query as a plain list (no dict per row: for long distinct lists)."""
+    if hasattr(ctx.con, "query_dicts"):
+        return [next(iter(r.values())) for r in ctx.con.query_dicts(sql)]
+    return [r[0] for r in ctx.con.execute(sql).fetchall()]
+
+
+class SpecialAddresses:
+    """Which addresses may fall in one of the knowledge base's address blocks (anything but plain
+    global unicast). A prefilter for :meth:`KnowledgeBase.address`, which stays the one judge: an
+    address left out here is one the knowledge base would call global (or not an address)."""
+
+    def __init__(self, k):
+        import bisect
+        import socket
+        self._bisect, self._aton = bisect.bisect_right, socket.inet_aton
+        spans: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+        for net, _r in k._blocks:
+            spans[net.version].append((int(net.network_address), int(net.broadcast_address)))
+        self._lo, self._hi = {}, {}
+        for v, sp in spans.items():
+            merged: list[list[int]] = []
+            for lo, hi in sorted(sp):
+                if merged and lo <= merged[-1][1] + 1:
+                    merged[-1][1] = max(merged[-1][1], hi)
+                else:
+                    merged.append([lo, hi])
+            self._lo[v] = [a for a, _ in merged]
+            self._hi[v] = [b for _, b in merged]
+
+    def _inside(self, v: int, n: int) -> bool:
+        i = self._bisect(self._lo[v], n) - 1
+        return i >= 0 and n <= self._hi[v][i]
+
+    def maybe(self, text: str) -> bool:
+        if ":" not in text:
+            try:
+                return self._inside(4, int.from_bytes(self._aton(text.strip()), "big"))
+            except (OSError, ValueError):
+                return True   # not a plain dotted quad: let the knowledge base decide
+        try:
+            ip = ipaddress.IPv6Address(text.strip().strip("[]").split("%")[0])
+        except ValueError:
+            return True
+        return ip.ipv4_mapped is not None or self._inside(6, int(ip))

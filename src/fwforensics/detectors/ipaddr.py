@@ -83,12 +83,15 @@ def _bogons(ctx):
     same_ok = set(ctx.tun(me, "SAME_KIND_OK"))
     inbound, note = m.outside_pred(ctx)
     # one row per distinct source (groups, not events); the address kind comes from the kb
-    cand = ctx.query(f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {inbound} AND src_ip IS NOT NULL ORDER BY src_ip")
+    special = m.SpecialAddresses(k)
+    wanted = always | same_ok
     kinds: dict[str, str] = {}
-    for r in cand:
-        a = k.address(r["src_ip"])
-        if a is not None and a.bogon and a.category in (always | same_ok):
-            kinds[r["src_ip"]] = a.category
+    for src in m.column(ctx, f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {inbound} AND src_ip IS NOT NULL"):
+        if not special.maybe(src):
+            continue   # plain global unicast: never a bogon
+        a = k.address(src)
+        if a is not None and a.bogon and a.category in wanted:
+            kinds[src] = a.category
     if not kinds:
         return []
     # private-like sources are judged by their destinations: towards an address of the same kind
@@ -109,8 +112,8 @@ def _bogons(ctx):
         for r in ctx.query(f"""SELECT DISTINCT src_ip, dst_ip FROM {ctx.table}
                                WHERE {inbound} AND {scope} AND src_ip IN {ctx.lit(relaxed)} AND dst_ip IS NOT NULL
                                ORDER BY src_ip, dst_ip"""):
-            a = k.address(r["dst_ip"])
-            dk = a.category if a else "?"
+            a = k.address(r["dst_ip"]) if special.maybe(r["dst_ip"]) else None
+            dk = a.category if a else ("global" if m.ip_ok(r["dst_ip"]) else "?")
             sk = kinds[r["src_ip"]]
             if dk != sk and dk not in local_kinds:
                 dst_ok.setdefault(r["src_ip"], []).append(r["dst_ip"])
@@ -122,7 +125,8 @@ def _bogons(ctx):
             if not dst_ok.get(src):
                 continue
             extra = f" AND dst_ip IN {ctx.lit(dst_ok[src])}"
-        where = f"{inbound} AND src_ip = {ctx.lit(src)}{extra}"
+        # the base names every bogon source, so grouped look-ups cover those sources only
+        where = f"{inbound} AND src_ip IN {ctx.lit(sorted(kinds))} AND src_ip = {ctx.lit(src)}{extra}"
         if cat == "unspecified":
             where += f" AND NOT {DHCP}"
         n = ctx.count(where)
