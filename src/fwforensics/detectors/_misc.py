@@ -189,9 +189,15 @@ class SpecialAddresses:
         import bisect
         import socket
         self._bisect, self._aton = bisect.bisect_right, socket.inet_aton
+        self._k = k
         spans: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
-        for net, _r in k._blocks:
-            spans[net.version].append((int(net.network_address), int(net.broadcast_address)))
+        # the blocks in the knowledge base's order (most specific first): the first that holds an
+        # address gives its kind, as KnowledgeBase.address does
+        self._blocks: dict[int, list[tuple[int, int, str, bool]]] = {4: [], 6: []}
+        for net, r in k._blocks:
+            lo, hi = int(net.network_address), int(net.broadcast_address)
+            spans[net.version].append((lo, hi))
+            self._blocks[net.version].append((lo, hi, r["category"], bool(r["bogon"])))
         self._lo, self._hi = {}, {}
         for v, sp in spans.items():
             merged: list[list[int]] = []
@@ -218,3 +224,31 @@ class SpecialAddresses:
         except ValueError:
             return True
         return ip.ipv4_mapped is not None or self._inside(6, int(ip))
+
+    def kind(self, text: str) -> tuple[str, bool] | None:
+        """(category, bogon) of an address as KnowledgeBase.address gives them (None: not an address),
+        without building its description."""
+        plain = text.strip()
+        v, n = 0, 0
+        if ":" not in plain:
+            try:
+                ip4 = ipaddress.IPv4Address(plain)
+                v, n = 4, int(ip4)
+            except ValueError:
+                pass
+        elif "/" not in plain and "%" not in plain and "[" not in plain:
+            try:
+                ip6 = ipaddress.IPv6Address(plain)
+                if ip6.ipv4_mapped is None:
+                    v, n = 6, int(ip6)
+            except ValueError:
+                pass
+        if not v:   # anything unusual: ask the knowledge base itself
+            a = self._k.address(text)
+            return (a.category, bool(a.bogon)) if a is not None else None
+        if not self._inside(v, n):
+            return "global", False
+        for lo, hi, cat, bogon in self._blocks[v]:
+            if lo <= n <= hi:
+                return cat, bogon
+        return "global", False

@@ -89,16 +89,16 @@ def _bogons(ctx):
     for src in m.column(ctx, f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {inbound} AND src_ip IS NOT NULL"):
         if not special.maybe(src):
             continue   # plain global unicast: never a bogon
-        a = k.address(src)
-        if a is not None and a.bogon and a.category in wanted:
-            kinds[src] = a.category
+        kd = special.kind(src)
+        if kd is not None and kd[1] and kd[0] in wanted:
+            kinds[src] = kd[0]
     if not kinds:
         return []
     # private-like sources are judged by their destinations: towards an address of the same kind
     # (an inside network), to multicast/broadcast (the local segment) they are normal. Without an
     # outside interface, a private source towards a public address is just outbound LAN traffic,
     # so then only destinations inside the home nets count.
-    relaxed = [s for s, c in kinds.items() if c in same_ok or (c == "link-local" and ":" in s)]
+    relaxed = {s for s, c in kinds.items() if c in same_ok or (c == "link-local" and ":" in s)}
     local_kinds = {"multicast", "broadcast", "link-local"}
     dst_ok: dict[str, list[str]] = {}
     if relaxed:
@@ -109,24 +109,24 @@ def _bogons(ctx):
                              "nets (no outside interface known)" if ctx.home_nets else
                         "private, shared and documentation sources were not judged: neither an outside "
                         "interface nor a home net is known")
-        for r in ctx.query(f"""SELECT DISTINCT src_ip, dst_ip FROM {ctx.table}
-                               WHERE {inbound} AND {scope} AND src_ip IN {ctx.lit(relaxed)} AND dst_ip IS NOT NULL
-                               ORDER BY src_ip, dst_ip"""):
-            a = k.address(r["dst_ip"]) if special.maybe(r["dst_ip"]) else None
-            dk = a.category if a else ("global" if m.ip_ok(r["dst_ip"]) else "?")
+        pairs = [] if scope == "FALSE" else ctx.query(f"""SELECT DISTINCT src_ip, dst_ip FROM {ctx.table}
+                               WHERE {inbound} AND {scope} AND src_ip IN {ctx.lit(sorted(relaxed))} AND dst_ip IS NOT NULL
+                               ORDER BY src_ip, dst_ip""")
+        for r in pairs:
+            kd = special.kind(r["dst_ip"])
+            dk = kd[0] if kd else "?"
             sk = kinds[r["src_ip"]]
             if dk != sk and dk not in local_kinds:
                 dst_ok.setdefault(r["src_ip"], []).append(r["dst_ip"])
     out = []
-    for src in sorted(kinds):
+    judged = sorted(s for s in kinds if s not in relaxed or dst_ok.get(s))
+    for src in judged:
         cat = kinds[src]
         extra = ""
         if src in relaxed:
-            if not dst_ok.get(src):
-                continue
             extra = f" AND dst_ip IN {ctx.lit(dst_ok[src])}"
-        # the base names every bogon source, so grouped look-ups cover those sources only
-        where = f"{inbound} AND src_ip IN {ctx.lit(sorted(kinds))} AND src_ip = {ctx.lit(src)}{extra}"
+        # the base names every judged source, so grouped look-ups cover those sources only
+        where = f"{inbound} AND src_ip IN {ctx.lit(judged)} AND src_ip = {ctx.lit(src)}{extra}"
         if cat == "unspecified":
             where += f" AND NOT {DHCP}"
         n = ctx.count(where)
