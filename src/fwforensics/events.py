@@ -25,6 +25,9 @@ def connect(path: str | None = None, read_only: bool = False, spill: bool = True
         tmp = os.path.join(tempfile.gettempdir(), "fwforensics-spill")
         con.execute(f"SET temp_directory = '{tmp}'")
     con.execute("SET TimeZone = 'UTC'")
+    limit = os.environ.get("FWF_MEMORY_LIMIT")
+    if limit:
+        con.execute(f"SET memory_limit = '{limit}'")
     return con
 
 

@@ -77,7 +77,7 @@ class Context:
         over = self.cfg.get(short, {})
         if name in over:
             return over[name]
-        mod = module if not isinstance(module, str) else importlib.import_module(f"{__name__}.{module}")
+        mod = module if not isinstance(module, str) else _module(module)
         return getattr(mod, name)
 
     # -- SQL ---------------------------------------------------------------------------
@@ -251,6 +251,17 @@ class Context:
             first_seen=span["first_seen"], last_seen=span["last_seen"], count=int(span["n"] or 0),
             evidence=ev, details=details or {}, confidence=confidence,
         )
+
+
+_MODULES: dict[str, ModuleType] = {}
+
+
+def _module(short: str) -> ModuleType:
+    """A detector module by short name (imported once: tunables are read per result row)."""
+    mod = _MODULES.get(short)
+    if mod is None:
+        mod = _MODULES[short] = importlib.import_module(f"{__name__}.{short}")
+    return mod
 
 
 def signature_info(id: str) -> dict[str, Any] | None:

@@ -175,9 +175,10 @@ def more_sources(rest: list[dict]) -> str:
 # -- address kinds of many addresses ----------------------------------------------------------
 def column(ctx, sql: str) -> list:
     """The first column of a query as a plain list (no dict per row: for long distinct lists)."""
-    if hasattr(ctx.con, "query_dicts"):
-        return [next(iter(r.values())) for r in ctx.con.query_dicts(sql)]
-    return [r[0] for r in ctx.con.execute(sql).fetchall()]
+    import duckdb
+    if isinstance(ctx.con, duckdb.DuckDBPyConnection):
+        return [r[0] for r in ctx.con.execute(sql).fetchall()]
+    return [next(iter(r.values())) for r in ctx.query(sql)]
 
 
 class SpecialAddresses:

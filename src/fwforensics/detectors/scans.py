@@ -194,7 +194,8 @@ def detect(ctx):
 def _can_group(ctx) -> bool:
     """The grouped path needs DuckDB (temporary table, list functions, rowid); other engines (Spark)
     run one set of queries per finding, with the same results."""
-    return bool(ctx.batch_lookups) and not hasattr(ctx.con, "query_dicts") and hasattr(ctx.con, "execute")
+    import duckdb
+    return bool(ctx.batch_lookups) and isinstance(ctx.con, duckdb.DuckDBPyConnection)
 
 
 def _group_key(r: dict, shape: str) -> tuple:

@@ -21,6 +21,7 @@ sub-query; it is portable SQL (window functions and standard aggregates only).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 ORDER = 0   # no detect(): never run as a detector
@@ -146,13 +147,61 @@ def _reading(r: dict[str, Any], ctx=None) -> dict[str, Any]:
     return out
 
 
+class _Profile(Mapping):
+    """{src: reading} backed by the query's Arrow table: a reading is built when a source is looked
+    up (a big log has hundreds of thousands of sources; a dict of readings for each took most of
+    the memory of a run). Same contents as the plain dict."""
+
+    def __init__(self, table, ctx):
+        self._t = table
+        self._index = {s: i for i, s in enumerate(table.column("src_ip").to_pylist())}
+        self._ctx = ctx
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    def __getitem__(self, src):
+        got = self._cache.get(src)
+        if got is None:
+            row = self._t.slice(self._index[src], 1).to_pylist()[0]
+            got = _reading({k: _py(v) for k, v in row.items()}, self._ctx)
+            if len(self._cache) < 100_000:
+                self._cache[src] = got
+        return got
+
+    def __contains__(self, src) -> bool:
+        return src in self._index
+
+    def __iter__(self):
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def sources_with_packets(self, least: int) -> list[str]:
+        """Sources with at least ``least`` packets (a cheap filter before building readings)."""
+        import pyarrow.compute as pc
+        keep = pc.greater_equal(self._t.column("packets"), least)
+        return self._t.column("src_ip").filter(keep).to_pylist()
+
+
+def _py(v):
+    """An Arrow value as the Python value a DuckDB row holds (HUGEINT sums come as Decimal)."""
+    from decimal import Decimal
+    if isinstance(v, Decimal) and v == v.to_integral_value():
+        return int(v)
+    return v
+
+
 def profile(ctx, where: str = "TRUE") -> dict[str, dict[str, Any]]:
     """{src: reading} for every source in the events table (cached on ctx for ``where='TRUE'``)."""
     cache = getattr(ctx, "_zen_profile", None) if where == "TRUE" else None
     if cache is not None:
         return cache
-    rows = ctx.query(sql(ctx, where) + " ORDER BY src_ip")
-    prof = {r["src_ip"]: _reading(r, ctx) for r in rows}
+    q = sql(ctx, where) + " ORDER BY src_ip"
+    import duckdb
+    if isinstance(ctx.con, duckdb.DuckDBPyConnection):
+        prof: Any = _Profile(ctx.con.sql(q).to_arrow_table(), ctx)
+    else:   # another engine (Spark): plain rows
+        prof = {r["src_ip"]: _reading(r, ctx) for r in ctx.query(q)}
     if where == "TRUE":
         setattr(ctx, "_zen_profile", prof)
     return prof
