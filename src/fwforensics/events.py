@@ -6,6 +6,7 @@ it lives in memory (``analyze FILE``) or in a case file (``analyze --case``).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from typing import Iterable
@@ -25,10 +26,53 @@ def connect(path: str | None = None, read_only: bool = False, spill: bool = True
         tmp = os.path.join(tempfile.gettempdir(), "fwforensics-spill")
         con.execute(f"SET temp_directory = '{tmp}'")
     con.execute("SET TimeZone = 'UTC'")
-    limit = os.environ.get("FWF_MEMORY_LIMIT")
-    if limit:
-        con.execute(f"SET memory_limit = '{limit}'")
     return con
+
+
+# Inputs larger than this (bytes, or of unknown size: stdin) are loaded into a temporary database
+# file instead of memory: DuckDB compresses on-disk tables (a 1 M-line netfilter log is ~150 MB on
+# disk, ~1 GB as an in-memory table) and keeps only WORK_MEMORY of them in memory, so the memory of
+# a run stays bounded whatever the input size.
+SPILL_BYTES = 32 << 20
+WORK_MEMORY = os.environ.get("FWF_MEMORY_LIMIT", "500MB")
+
+
+@contextlib.contextmanager
+def work_database(con: duckdb.DuckDBPyConnection, input_bytes: int | None):
+    """Within the block, unqualified tables of ``con`` (``events``, the detectors' temporary tables)
+    live in a temporary on-disk database when the input is large (or of unknown size) and ``con``
+    is an in-memory connection; the file is deleted afterwards. Otherwise nothing changes."""
+    if input_bytes is not None and input_bytes <= SPILL_BYTES:
+        yield con
+        return
+    try:
+        current = con.execute("SELECT current_database()").fetchone()[0]
+        dbs = {name: path for _, name, path in con.execute("PRAGMA database_list").fetchall()}
+    except Exception:
+        yield con
+        return
+    if dbs.get(current) or "fwf_work" in dbs:   # already on disk (a case file)
+        yield con
+        return
+    fd, path = tempfile.mkstemp(prefix="fwforensics-", suffix=".duckdb")
+    os.close(fd)
+    os.remove(path)   # DuckDB creates it
+    try:
+        con.execute(f"ATTACH '{path}' AS fwf_work")
+        con.execute("USE fwf_work")
+        con.execute(f"SET memory_limit = '{WORK_MEMORY}'")
+        yield con
+    finally:
+        try:
+            con.execute(f"USE {current}")
+            con.execute("DETACH fwf_work")
+        except Exception:
+            pass
+        for f in (path, path + ".wal"):
+            try:
+                os.remove(f)
+            except OSError:
+                pass
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection, name: str = "events") -> None:

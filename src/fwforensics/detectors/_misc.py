@@ -181,6 +181,14 @@ def column(ctx, sql: str) -> list:
     return [next(iter(r.values())) for r in ctx.query(sql)]
 
 
+def _dotted(s: str) -> bool:
+    """Four decimal octets without leading zeros (the form ipaddress accepts)."""
+    for part in s.split("."):
+        if not part.isdigit() or len(part) > 3 or (len(part) > 1 and part[0] == "0") or int(part) > 255:
+            return False
+    return True
+
+
 class SpecialAddresses:
     """Which addresses may fall in one of the knowledge base's address blocks (anything but plain
     global unicast). A prefilter for :meth:`KnowledgeBase.address`, which stays the one judge: an
@@ -226,6 +234,10 @@ class SpecialAddresses:
             return True
         return ip.ipv4_mapped is not None or self._inside(6, int(ip))
 
+    def _kb_kind(self, text: str) -> tuple[str, bool] | None:
+        a = self._k.address(text)
+        return (a.category, bool(a.bogon)) if a is not None else None
+
     def kind(self, text: str) -> tuple[str, bool] | None:
         """(category, bogon) of an address as KnowledgeBase.address gives them (None: not an address),
         without building its description."""
@@ -233,9 +245,13 @@ class SpecialAddresses:
         v, n = 0, 0
         if ":" not in plain:
             try:
+                n = int.from_bytes(self._aton(plain), "big")
+                if not self._inside(4, n):   # inet_aton is laxer than ipaddress: ask that one for odd forms
+                    return ("global", False) if plain.count(".") == 3 and _dotted(plain) else \
+                        self._kb_kind(text)
                 ip4 = ipaddress.IPv4Address(plain)
                 v, n = 4, int(ip4)
-            except ValueError:
+            except (OSError, ValueError):
                 pass
         elif "/" not in plain and "%" not in plain and "[" not in plain:
             try:
@@ -245,8 +261,7 @@ class SpecialAddresses:
             except ValueError:
                 pass
         if not v:   # anything unusual: ask the knowledge base itself
-            a = self._k.address(text)
-            return (a.category, bool(a.bogon)) if a is not None else None
+            return self._kb_kind(text)
         if not self._inside(v, n):
             return "global", False
         for lo, hi, cat, bogon in self._blocks[v]:

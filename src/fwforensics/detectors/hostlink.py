@@ -33,8 +33,8 @@ def detect(ctx):
     m, t = _m(), ctx.table
     prof = zen.profile(ctx)
     need = int(ctx.tun(m, "MIN_PACKETS"))
-    pool = prof.sources_with_packets(need) if hasattr(prof, "sources_with_packets") else list(prof)
-    cands = sorted((s for s, p in ((s, prof[s]) for s in pool)
+    pool = prof.with_packets(need) if hasattr(prof, "with_packets") else prof
+    cands = sorted((s for s, p in pool.items()
                     if p["ip_id"] in ("incrementing", "byte-swapped increment") and p["packets"] >= need
                     and not p["ttl_wandering"] and p["initial_ttl"] is not None),
                    key=lambda s: (-prof[s]["packets"], s))[: int(ctx.tun(m, "MAX_CANDIDATES"))]

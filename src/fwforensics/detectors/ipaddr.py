@@ -87,8 +87,6 @@ def _bogons(ctx):
     wanted = always | same_ok
     kinds: dict[str, str] = {}
     for src in m.column(ctx, f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {inbound} AND src_ip IS NOT NULL"):
-        if not special.maybe(src):
-            continue   # plain global unicast: never a bogon
         kd = special.kind(src)
         if kd is not None and kd[1] and kd[0] in wanted:
             kinds[src] = kd[0]

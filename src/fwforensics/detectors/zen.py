@@ -176,11 +176,16 @@ class _Profile(Mapping):
     def __len__(self) -> int:
         return len(self._index)
 
-    def sources_with_packets(self, least: int) -> list[str]:
-        """Sources with at least ``least`` packets (a cheap filter before building readings)."""
+    def with_packets(self, least: int) -> dict[str, dict[str, Any]]:
+        """{src: reading} of the sources with at least ``least`` packets, built in one pass."""
         import pyarrow.compute as pc
-        keep = pc.greater_equal(self._t.column("packets"), least)
-        return self._t.column("src_ip").filter(keep).to_pylist()
+        rows = self._t.filter(pc.greater_equal(self._t.column("packets"), least)).to_pylist()
+        out = {}
+        for row in rows:
+            src = row["src_ip"]
+            got = self._cache.get(src)
+            out[src] = got if got is not None else _reading({k: _py(v) for k, v in row.items()}, self._ctx)
+        return out
 
 
 def _py(v):
