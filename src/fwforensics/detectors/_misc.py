@@ -173,12 +173,21 @@ def more_sources(rest: list[dict]) -> str:
 
 
 # -- address kinds of many addresses ----------------------------------------------------------
-def column(ctx, sql: str) -> list:
-    """The first column of a query as a plain list (no dict per row: for long distinct lists)."""
+def column(ctx, sql: str):
+    """The first column of a query, streamed (no dict per row, no list of millions of values). Run no
+    other query on the connection while iterating."""
     import duckdb
     if isinstance(ctx.con, duckdb.DuckDBPyConnection):
-        return [r[0] for r in ctx.con.execute(sql).fetchall()]
-    return [next(iter(r.values())) for r in ctx.query(sql)]
+        cur = ctx.con.execute(sql)
+        while True:
+            chunk = cur.fetchmany(4096)
+            if not chunk:
+                return
+            for r in chunk:
+                yield r[0]
+    else:
+        for r in ctx.query(sql):
+            yield next(iter(r.values()))
 
 
 def _dotted(s: str) -> bool:

@@ -188,6 +188,9 @@ def detect(ctx):
                 if key != "*":
                     break   # one flavour finding per flavour and session, with its main shape
     pre = _grouped(ctx, specs, listed) if len(specs) > 1 and _can_group(ctx) else None
+    prof = zen.profile(ctx)
+    if hasattr(prof, "prefetch"):
+        prof.prefetch(r["src_ip"] for _, r, _, _ in specs)
     return [_finding(ctx, fid, r, shape, counts, listed, pre) for fid, r, shape, counts in specs]
 
 

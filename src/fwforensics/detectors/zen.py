@@ -148,44 +148,68 @@ def _reading(r: dict[str, Any], ctx=None) -> dict[str, Any]:
 
 
 class _Profile(Mapping):
-    """{src: reading} backed by the query's Arrow table: a reading is built when a source is looked
-    up (a big log has hundreds of thousands of sources; a dict of readings for each took most of
-    the memory of a run). Same contents as the plain dict."""
+    """{src: reading} computed on demand: a source's reading comes from the same query restricted to
+    the sources asked for (every figure is per source, so the restriction changes nothing). A big
+    log has millions of sources; a reading for each took most of the memory of a run. Detectors
+    that need many sources ask for them together with :meth:`prefetch`."""
 
-    def __init__(self, table, ctx):
-        self._t = table
-        self._index = {s: i for i, s in enumerate(table.column("src_ip").to_pylist())}
+    CHUNK = 5000
+
+    def __init__(self, ctx):
         self._ctx = ctx
         self._cache: dict[str, dict[str, Any]] = {}
+        self._absent: set[str] = set()
+
+    def _rows(self, q: str):
+        cur = self._ctx.con.execute(q)
+        cols = [d[0] for d in cur.description]
+        while True:
+            chunk = cur.fetchmany(2048)
+            if not chunk:
+                return
+            for row in chunk:
+                yield dict(zip(cols, row))
+
+    def prefetch(self, srcs) -> None:
+        need = sorted({s for s in srcs if s is not None and s not in self._cache and s not in self._absent})
+        for k in range(0, len(need), self.CHUNK):
+            part = need[k:k + self.CHUNK]
+            got = set()
+            for r in list(self._rows(sql(self._ctx, f"src_ip IN {self._ctx.lit(part)}"))):
+                self._cache[r["src_ip"]] = _reading(r, self._ctx)
+                got.add(r["src_ip"])
+            self._absent.update(s for s in part if s not in got)
 
     def __getitem__(self, src):
-        got = self._cache.get(src)
-        if got is None:
-            row = self._t.slice(self._index[src], 1).to_pylist()[0]
-            got = _reading({k: _py(v) for k, v in row.items()}, self._ctx)
-            if len(self._cache) < 100_000:
-                self._cache[src] = got
-        return got
+        if src not in self._cache:
+            self.prefetch([src])
+        return self._cache[src]
 
     def __contains__(self, src) -> bool:
-        return src in self._index
+        try:
+            self[src]
+        except KeyError:
+            return False
+        return True
 
     def __iter__(self):
-        return iter(self._index)
+        cur = self._ctx.con.execute(f"SELECT DISTINCT src_ip FROM {self._ctx.table} WHERE src_ip IS NOT NULL "
+                                    f"ORDER BY src_ip")
+        srcs = [r[0] for r in cur.fetchall()]
+        return iter(srcs)
 
     def __len__(self) -> int:
-        return len(self._index)
+        return int(self._ctx.con.execute(
+            f"SELECT count(DISTINCT src_ip) FROM {self._ctx.table} WHERE src_ip IS NOT NULL").fetchone()[0])
 
-    def with_packets(self, least: int) -> dict[str, dict[str, Any]]:
-        """{src: reading} of the sources with at least ``least`` packets, built in one pass."""
-        import pyarrow.compute as pc
-        rows = self._t.filter(pc.greater_equal(self._t.column("packets"), least)).to_pylist()
-        out = {}
-        for row in rows:
-            src = row["src_ip"]
-            got = self._cache.get(src)
-            out[src] = got if got is not None else _reading({k: _py(v) for k, v in row.items()}, self._ctx)
-        return out
+    def busiest(self, least: int):
+        """(src, reading) of the sources with at least ``least`` packets, most packets first (ties
+        by address), streamed: callers stop when they have enough."""
+        q = f"SELECT * FROM ({sql(self._ctx)}) z WHERE packets >= {int(least)} ORDER BY packets DESC, src_ip"
+        rows = self._rows(q)
+        for r in rows:
+            got = self._cache.get(r["src_ip"]) or _reading(r, self._ctx)
+            yield r["src_ip"], got
 
 
 def _py(v):
@@ -203,9 +227,9 @@ def profile(ctx, where: str = "TRUE") -> dict[str, dict[str, Any]]:
         return cache
     q = sql(ctx, where) + " ORDER BY src_ip"
     import duckdb
-    if isinstance(ctx.con, duckdb.DuckDBPyConnection):
-        prof: Any = _Profile(ctx.con.sql(q).to_arrow_table(), ctx)
-    else:   # another engine (Spark): plain rows
+    if where == "TRUE" and isinstance(ctx.con, duckdb.DuckDBPyConnection):
+        prof: Any = _Profile(ctx)
+    else:   # another engine (Spark), or a restricted profile: plain rows
         prof = {r["src_ip"]: _reading(r, ctx) for r in ctx.query(q)}
     if where == "TRUE":
         setattr(ctx, "_zen_profile", prof)
