@@ -108,9 +108,9 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
             stats.files.append(fs)
             if bar:
                 bar.start_file(path)
-            for batch in prefetch(read_file(path, fs, opts.fmt, opts.year, opts.tz,
-                                            on_progress=bar.update if bar else None, mapping=opts.mapping)):
-                events.append(con, batch)
+            events.append_stream(con, prefetch(read_file(path, fs, opts.fmt, opts.year, opts.tz,
+                                                         on_progress=bar.update if bar else None,
+                                                         mapping=opts.mapping)))
             if bar:
                 bar.finish_file()
             if opts.year is None and fs.records:
@@ -193,5 +193,19 @@ def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
 def analyze(inputs: list[str], opts: Options, con=None) -> dict[str, Any]:
     con = con or events.connect()
     stats = ReadStats()
-    load_inputs(con, inputs, opts, stats)
-    return report(con, stats, opts)
+    with events.work_database(con, _input_bytes(inputs)):
+        load_inputs(con, inputs, opts, stats)
+        return report(con, stats, opts)
+
+
+def _input_bytes(inputs: list[str]) -> int | None:
+    """Total size of the inputs (None when unknown: standard input)."""
+    total = 0
+    try:
+        for p in expand_inputs(inputs):
+            if p == "-":
+                return None
+            total += os.path.getsize(p)
+    except Exception:  # unreadable inputs are reported by the reader, not here
+        return 0
+    return total

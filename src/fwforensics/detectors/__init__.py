@@ -77,7 +77,7 @@ class Context:
         over = self.cfg.get(short, {})
         if name in over:
             return over[name]
-        mod = module if not isinstance(module, str) else importlib.import_module(f"{__name__}.{module}")
+        mod = module if not isinstance(module, str) else _module(module)
         return getattr(mod, name)
 
     # -- SQL ---------------------------------------------------------------------------
@@ -231,8 +231,11 @@ class Context:
     def finding(self, id: str, src: str | None, where: str, summary: str, *, severity: str | None = None,
                 targets: Iterable[str] | int | None = None, ports: Iterable[int] | None = None,
                 details: dict | None = None, confidence: str | None = None,
-                explanation: str | None = None, advice: str | None = None) -> Finding:
-        ev, span = self.evidence(where)
+                explanation: str | None = None, advice: str | None = None,
+                evidence: tuple[Evidence, dict[str, Any]] | None = None) -> Finding:
+        """A finding about the records of ``where``; ``evidence`` (what :meth:`evidence` returns for
+        ``where``) when the detector has already computed it in a grouped query."""
+        ev, span = evidence if evidence is not None else self.evidence(where)
         info = signature_info(id)
         tg: list[str] | int
         if isinstance(targets, int):
@@ -248,6 +251,17 @@ class Context:
             first_seen=span["first_seen"], last_seen=span["last_seen"], count=int(span["n"] or 0),
             evidence=ev, details=details or {}, confidence=confidence,
         )
+
+
+_MODULES: dict[str, ModuleType] = {}
+
+
+def _module(short: str) -> ModuleType:
+    """A detector module by short name (imported once: tunables are read per result row)."""
+    mod = _MODULES.get(short)
+    if mod is None:
+        mod = _MODULES[short] = importlib.import_module(f"{__name__}.{short}")
+    return mod
 
 
 def signature_info(id: str) -> dict[str, Any] | None:

@@ -156,6 +156,8 @@ def _group_finding(ctx, members: list[str], links: list[dict], probe: str):
         GROUP BY e.src_ip ORDER BY e.src_ip""")}
     from ..knowledge import kb
     prof = zen.profile(ctx)
+    if hasattr(prof, "prefetch"):
+        prof.prefetch(members)
     reasons: dict[str, list[str]] = {s: [] for s in members}
     own = {s: int((act.get(s) or {}).get("before") or 0) + int((act.get(s) or {}).get("after") or 0)
            + int((act.get(s) or {}).get("unshared") or 0) for s in members}

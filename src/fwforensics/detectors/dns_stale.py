@@ -16,7 +16,9 @@ MIN_RECORDS = 1      # late answers per server before a finding; raise to ignore
 MIN_PORT = 1024      # lowest destination port counted (answers to server port 53 are server-to-server)
 QUERY_WINDOW = 120   # seconds: how far back a logged question from the same port still counts as the
                      # question this answer belongs to (used only to say how late it was)
-TUNABLES = ("MIN_RECORDS", "MIN_PORT", "QUERY_WINDOW")
+MAX_SOURCES = m.MAX_SOURCES  # more servers than this: the rest share one aggregate finding
+TOP_SOURCES = m.TOP_SOURCES  # busiest servers that keep their own finding then (see _misc.py)
+TUNABLES = ("MIN_RECORDS", "MIN_PORT", "QUERY_WINDOW") + m.AGG_TUNABLES
 
 
 def pred(ctx) -> str:
@@ -30,7 +32,8 @@ def detect(ctx):
     t = ctx.table
     p = pred(ctx)
     window = float(ctx.tun(me, "QUERY_WINDOW"))
-    rows = ctx.query(f"""
+    mn = int(ctx.tun(me, 'MIN_RECORDS'))
+    gsql = f"""
         WITH a AS (SELECT src_ip, dst_ip, dst_port, ts FROM {t} WHERE {p}),
              q AS (SELECT src_ip, dst_ip, src_port, ts FROM {t}
                    WHERE proto = 'udp' AND dst_port = 53),
@@ -41,8 +44,17 @@ def detect(ctx):
                    GROUP BY a.src_ip, a.dst_ip, a.dst_port, a.ts)
         SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts, count(DISTINCT dst_port) AS ports,
                max(late) AS late_max, min(late) AS late_min, count(late) AS matched
-        FROM l GROUP BY src_ip HAVING count(*) >= {int(ctx.tun(me, 'MIN_RECORDS'))} ORDER BY src_ip""")
+        FROM l GROUP BY src_ip HAVING count(*) >= {mn}"""
+    rows = ctx.query(gsql + " ORDER BY src_ip")
     out = []
+    rows, rest = m.split_sources(ctx, me, rows)
+    if rest:
+        where = m.rest_where(ctx, p, rows, gsql if mn > 1 else None)
+        details = m.rest_details(rest, matched_questions=sum(int(r["matched"] or 0) for r in rest))
+        out.append(ctx.finding(
+            "dns.stale", None, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where), details=details,
+            summary=f"{m.plural(details['records'], 'DNS answer')} from {m.more_sources(rest)} arrived at closed "
+                    f"ports: late answers to questions already given up"))
     for r in rows:
         src = r["src_ip"]
         where = f"{p} AND src_ip = {ctx.lit(src)}"

@@ -33,10 +33,24 @@ def detect(ctx):
     m, t = _m(), ctx.table
     prof = zen.profile(ctx)
     need = int(ctx.tun(m, "MIN_PACKETS"))
-    cands = sorted((s for s, p in prof.items()
-                    if p["ip_id"] in ("incrementing", "byte-swapped increment") and p["packets"] >= need
-                    and not p["ttl_wandering"] and p["initial_ttl"] is not None),
-                   key=lambda s: (-prof[s]["packets"], s))[: int(ctx.tun(m, "MAX_CANDIDATES"))]
+    most = int(ctx.tun(m, "MAX_CANDIDATES"))
+
+    def counting(p) -> bool:
+        return (p["ip_id"] in ("incrementing", "byte-swapped increment") and p["packets"] >= need
+                and not p["ttl_wandering"] and p["initial_ttl"] is not None)
+
+    if hasattr(prof, "busiest"):   # streamed busiest first: stop at MAX_CANDIDATES
+        cands, seen = [], {}
+        for s, p in prof.busiest(need):
+            if len(cands) >= most:
+                break
+            if counting(p):
+                cands.append(s)
+                seen[s] = p
+        prof = seen
+    else:
+        cands = sorted((s for s, p in prof.items() if counting(p)),
+                       key=lambda s: (-prof[s]["packets"], s))[:most]
     pairs = []
     for i, a in enumerate(cands):
         for b in cands[i + 1:]:

@@ -25,7 +25,9 @@ SAME_KIND_OK = ("private", "documentation", "shared", "benchmarking", "unique-lo
                     # kinds reported only when the destination is not of the same kind (a private
                     # source talking to a private address is an inside network, not spoofing)
 MIN_RECORDS = 1     # records per source before a finding
-TUNABLES = ("ALWAYS_BOGON", "SAME_KIND_OK", "MIN_RECORDS")
+MAX_SOURCES = m.MAX_SOURCES  # more source-routing sources than this: the rest share one aggregate finding
+TOP_SOURCES = m.TOP_SOURCES  # busiest sources that keep their own finding then (see _misc.py)
+TUNABLES = ("ALWAYS_BOGON", "SAME_KIND_OK", "MIN_RECORDS") + m.AGG_TUNABLES
 
 DHCP = "(proto = 'udp' AND src_port = 68 AND dst_port = 67)"
 
@@ -34,17 +36,32 @@ def detect(ctx):
     return _source_route(ctx) + _bogons(ctx) + _local_bcast(ctx) + _directed(ctx)
 
 
-def _by_src(ctx, pred):
-    return ctx.query(f"""
+def _by_src_sql(ctx, pred):
+    return f"""
         SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts FROM {ctx.table}
         WHERE {pred} AND src_ip IS NOT NULL GROUP BY src_ip
-        HAVING count(*) >= {int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))} ORDER BY src_ip""")
+        HAVING count(*) >= {int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))}"""
+
+
+def _by_src(ctx, pred):
+    return ctx.query(_by_src_sql(ctx, pred) + " ORDER BY src_ip")
 
 
 def _source_route(ctx):
     pred = "(source_route = TRUE OR ip_options LIKE '%LSRR%' OR ip_options LIKE '%SSRR%')"
     out = []
-    for r in _by_src(ctx, pred):
+    rows, rest = m.split_sources(ctx, m.short(__name__), _by_src(ctx, pred))
+    if rest:
+        mn = int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))
+        where = m.rest_where(ctx, f"{pred} AND src_ip IS NOT NULL", rows, _by_src_sql(ctx, pred) if mn > 1 else None)
+        opts = list(ctx.distinct(where, "ip_options", 5))
+        out.append(ctx.finding(
+            "source_route", None, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where),
+            summary=f"{m.plural(sum(int(r['n']) for r in rest), 'source-routed packet')} from "
+                    f"{m.more_sources(rest)}: senders that chose the path themselves, a way to slip forged "
+                    f"packets past address filters",
+            details=m.rest_details(rest, options=opts)))
+    for r in rows:
         src = r["src_ip"]
         where = f"{pred} AND src_ip = {ctx.lit(src)}"
         opts = list(ctx.distinct(where, "ip_options", 5))
@@ -66,19 +83,20 @@ def _bogons(ctx):
     same_ok = set(ctx.tun(me, "SAME_KIND_OK"))
     inbound, note = m.outside_pred(ctx)
     # one row per distinct source (groups, not events); the address kind comes from the kb
-    cand = ctx.query(f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {inbound} AND src_ip IS NOT NULL ORDER BY src_ip")
+    special = m.SpecialAddresses(k)
+    wanted = always | same_ok
     kinds: dict[str, str] = {}
-    for r in cand:
-        a = k.address(r["src_ip"])
-        if a is not None and a.bogon and a.category in (always | same_ok):
-            kinds[r["src_ip"]] = a.category
+    for src in m.column(ctx, f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {inbound} AND src_ip IS NOT NULL"):
+        kd = special.kind(src)
+        if kd is not None and kd[1] and kd[0] in wanted:
+            kinds[src] = kd[0]
     if not kinds:
         return []
     # private-like sources are judged by their destinations: towards an address of the same kind
     # (an inside network), to multicast/broadcast (the local segment) they are normal. Without an
     # outside interface, a private source towards a public address is just outbound LAN traffic,
     # so then only destinations inside the home nets count.
-    relaxed = [s for s, c in kinds.items() if c in same_ok or (c == "link-local" and ":" in s)]
+    relaxed = {s for s, c in kinds.items() if c in same_ok or (c == "link-local" and ":" in s)}
     local_kinds = {"multicast", "broadcast", "link-local"}
     dst_ok: dict[str, list[str]] = {}
     if relaxed:
@@ -89,23 +107,24 @@ def _bogons(ctx):
                              "nets (no outside interface known)" if ctx.home_nets else
                         "private, shared and documentation sources were not judged: neither an outside "
                         "interface nor a home net is known")
-        for r in ctx.query(f"""SELECT DISTINCT src_ip, dst_ip FROM {ctx.table}
-                               WHERE {inbound} AND {scope} AND src_ip IN {ctx.lit(relaxed)} AND dst_ip IS NOT NULL
-                               ORDER BY src_ip, dst_ip"""):
-            a = k.address(r["dst_ip"])
-            dk = a.category if a else "?"
+        pairs = [] if scope == "FALSE" else ctx.query(f"""SELECT DISTINCT src_ip, dst_ip FROM {ctx.table}
+                               WHERE {inbound} AND {scope} AND src_ip IN {ctx.lit(sorted(relaxed))} AND dst_ip IS NOT NULL
+                               ORDER BY src_ip, dst_ip""")
+        for r in pairs:
+            kd = special.kind(r["dst_ip"])
+            dk = kd[0] if kd else "?"
             sk = kinds[r["src_ip"]]
             if dk != sk and dk not in local_kinds:
                 dst_ok.setdefault(r["src_ip"], []).append(r["dst_ip"])
     out = []
-    for src in sorted(kinds):
+    judged = sorted(s for s in kinds if s not in relaxed or dst_ok.get(s))
+    for src in judged:
         cat = kinds[src]
         extra = ""
         if src in relaxed:
-            if not dst_ok.get(src):
-                continue
             extra = f" AND dst_ip IN {ctx.lit(dst_ok[src])}"
-        where = f"{inbound} AND src_ip = {ctx.lit(src)}{extra}"
+        # the base names every judged source, so grouped look-ups cover those sources only
+        where = f"{inbound} AND src_ip IN {ctx.lit(judged)} AND src_ip = {ctx.lit(src)}{extra}"
         if cat == "unspecified":
             where += f" AND NOT {DHCP}"
         n = ctx.count(where)

@@ -27,7 +27,10 @@ FOLLOW_UP_HOSTS = 1      # hosts with lookup-then-connect before worm.fileshare;
 RETRY_TOLERANCE = 0.35   # personal-firewall retry gaps may differ from 15/30/60 s by this share
 MAX_OTHER_PORTS = 5      # a source that also tried more than this many other ports is a port scan that
                          # included 137 (the scan detectors report it); raise to name those lookups too
-TUNABLES = ("MAX_OTHER_PORTS", "MIN_LOOKUPS", "SCAN_HOSTS", "FOLLOW_UP_SECONDS", "FOLLOW_UP_HOSTS", "RETRY_TOLERANCE")
+MAX_SOURCES = m.MAX_SOURCES  # more looking-up sources than this: the rest share one aggregate finding
+TOP_SOURCES = m.TOP_SOURCES  # busiest sources that keep their own finding then (see _misc.py)
+TUNABLES = ("MAX_OTHER_PORTS", "MIN_LOOKUPS", "SCAN_HOSTS", "FOLLOW_UP_SECONDS", "FOLLOW_UP_HOSTS",
+            "RETRY_TOLERANCE") + m.AGG_TUNABLES
 
 LOOKUP = "proto = 'udp' AND dst_port = 137"
 SHARE = "proto = 'tcp' AND dst_port IN (139, 445)"
@@ -47,7 +50,8 @@ def detect(ctx):
     tol = float(ctx.tun(me, "RETRY_TOLERANCE"))
     look = lookup_pred(ctx)
     band = lambda s: f"gap BETWEEN {s * (1 - tol)} AND {s * (1 + tol)}"  # noqa: E731
-    rows = ctx.query(f"""
+    mn = int(ctx.tun(me, 'MIN_LOOKUPS'))
+    gsql = f"""
         WITH q AS (
             SELECT src_ip, dst_ip, src_port, ts,
                    {m.secs('ts')} - {m.secs('lag(ts) OVER (PARTITION BY src_ip, dst_ip ORDER BY ts, line)')} AS gap
@@ -58,22 +62,29 @@ def detect(ctx):
                sum(CASE WHEN {band(15)} THEN 1 ELSE 0 END) AS g15,
                sum(CASE WHEN {band(30)} THEN 1 ELSE 0 END) AS g30,
                sum(CASE WHEN {band(60)} THEN 1 ELSE 0 END) AS g60
-        FROM q GROUP BY src_ip HAVING count(*) >= {int(ctx.tun(me, 'MIN_LOOKUPS'))}
-        ORDER BY src_ip""")
+        FROM q GROUP BY src_ip HAVING count(*) >= {mn}"""
+    rows = ctx.query(gsql + " ORDER BY src_ip")
     out = []
     scan_hosts = int(ctx.tun(me, "SCAN_HOSTS"))
+    rows, rest = m.split_sources(ctx, me, rows)
+    if rest:
+        where = m.rest_where(ctx, look, rows, gsql if mn > 1 else None)
+        flavours: dict[str, int] = {}
+        for r in rest:
+            fl = _flavour(r)[0]
+            flavours[fl] = flavours.get(fl, 0) + 1
+        scans = sum(1 for r in rest if r["hosts"] >= scan_hosts)
+        details = m.rest_details(rest, flavours=dict(sorted(flavours.items(), key=lambda kv: (-kv[1], kv[0]))),
+                                 name_scans=scans)
+        out.append(ctx.finding(
+            "netbios.nbstat", None, where, targets=m.targets(ctx, where), ports=[137],
+            severity="low" if scans else "info", details=details,
+            summary=f"{m.plural(details['records'], 'NetBIOS node-status lookup')} from {m.more_sources(rest)}"
+                    + (f" ({m.plural(scans, 'name scan')} among them)" if scans else "")
+                    + ": background noise, Windows resolving our addresses to names when DNS did not answer"))
     for r in rows:
         src, n = r["src_ip"], int(r["n"])
-        steps = sum(1 for g in ("g15", "g30", "g60") if r[g])
-        if r["dyn"] and steps >= 2:
-            flavour, who = "personal-firewall", ("a personal firewall's own lookups (dynamic source port, "
-                                                "retries after about 15, 30 and 60 seconds)")
-        elif r["win"] * 2 >= n:
-            flavour, who = "windows", "Windows (source port 137 to 137)"
-        elif r["dyn"] * 2 >= n:
-            flavour, who = "samba", "Samba or another UNIX tool (dynamic source port)"
-        else:
-            flavour, who = "other", "an unusual source port"
+        flavour, who = _flavour(r)
         where = f"{look} AND src_ip = {ctx.lit(src)}"
         tg = m.targets(ctx, where)
         scan = r["hosts"] >= scan_hosts
@@ -89,6 +100,20 @@ def detect(ctx):
                      "retry_gaps_15_30_60": [int(r["g15"] or 0), int(r["g30"] or 0), int(r["g60"] or 0)]}))
     out.extend(_fileshare(ctx, look))
     return out
+
+
+def _flavour(r) -> tuple[str, str]:
+    """Who asked, from one source's source ports and retry gaps: (flavour, the words for it)."""
+    n = int(r["n"])
+    steps = sum(1 for g in ("g15", "g30", "g60") if r[g])
+    if r["dyn"] and steps >= 2:
+        return "personal-firewall", ("a personal firewall's own lookups (dynamic source port, "
+                                     "retries after about 15, 30 and 60 seconds)")
+    if r["win"] * 2 >= n:
+        return "windows", "Windows (source port 137 to 137)"
+    if r["dyn"] * 2 >= n:
+        return "samba", "Samba or another UNIX tool (dynamic source port)"
+    return "other", "an unusual source port"
 
 
 def _fileshare(ctx, look: str):

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..findings import compress_lines
-from . import zen
+from . import SAMPLES, zen
 
 IDS = ("scan.vertical", "scan.horizontal", "scan.block", "scan.syn", "scan.fin", "scan.null",
        "scan.xmas", "scan.ack", "scan.udp", "ping.sweep")
@@ -168,7 +168,7 @@ def detect(ctx):
     sessions: dict[tuple, dict[str, dict]] = {}
     for r in rows:
         sessions.setdefault((r["src_ip"], r["sess"]), {})[r["flavour"]] = r
-    out = []
+    specs = []
     for (src, sess), flv in sessions.items():
         counts: dict[str, int] = {}
         if "*" in flv:
@@ -180,14 +180,95 @@ def detect(ctx):
             shapes = _shapes(r, V, H, B, BS)
             if key == "echo":
                 if r["hports"] >= 1:
-                    out.append(_finding(ctx, "ping.sweep", r, "horizontal", counts, listed))
+                    specs.append(("ping.sweep", r, "horizontal", counts))
                 continue
             for shape in shapes:
                 fid = f"scan.{shape}" if key == "*" else FLAVOUR_IDS[key]
-                out.append(_finding(ctx, fid, r, shape, counts, listed))
+                specs.append((fid, r, shape, counts))
                 if key != "*":
                     break   # one flavour finding per flavour and session, with its main shape
-    return out
+    pre = _grouped(ctx, specs, listed) if len(specs) > 1 and _can_group(ctx) else None
+    prof = zen.profile(ctx)
+    if hasattr(prof, "prefetch"):
+        prof.prefetch(r["src_ip"] for _, r, _, _ in specs)
+    return [_finding(ctx, fid, r, shape, counts, listed, pre) for fid, r, shape, counts in specs]
+
+
+def _can_group(ctx) -> bool:
+    """The grouped path needs DuckDB (temporary table, list functions, rowid); other engines (Spark)
+    run one set of queries per finding, with the same results."""
+    import duckdb
+    return bool(ctx.batch_lookups) and isinstance(ctx.con, duckdb.DuckDBPyConnection)
+
+
+def _group_key(r: dict, shape: str) -> tuple:
+    return (r["src_ip"], int(r["sess"]), r["flavour"], 1 if shape == "horizontal" and r["flavour"] != "echo" else 0)
+
+
+def _grouped(ctx, specs: list, listed: int) -> dict[tuple, dict]:
+    """Targets, ports, host count and evidence of every scan finding from a few grouped queries over
+    the probes of the scanning sources (instead of five full-table queries per finding).
+
+    A finding's records (``_finding``'s ``where``: the source's probes of one flavour, or of every
+    non-echo flavour, between the first and last probe of the session) are exactly the rows of one
+    (source, session, flavour) group: sessions of a source are separated by more than SESSION_GAP
+    seconds of silence, so no other session's probe falls between them (records without a time stamp
+    are outside every time range, so they are left out here too). Horizontal findings keep
+    only the ports swept across enough hosts, as the per-finding path does."""
+    from ..findings import Evidence
+    H = int(ctx.tun(_m(), "HORIZONTAL_MIN_HOSTS"))
+    srcs = sorted({r["src_ip"] for _, r, _, _ in specs})
+    con, t = ctx.con, "_fwf_scan_groups"
+    sess = sessions_sql(ctx, f"src_ip IN {ctx.lit(srcs)}").replace(
+        "SELECT src_ip, dst_ip, dst_port, src_port, ts, source_file, line,",
+        "SELECT rowid AS __rid, src_ip, dst_ip, dst_port, src_port, ts, source_file, line,", 1)
+    con.execute(f"""CREATE OR REPLACE TEMPORARY TABLE {t} AS
+    WITH {sess},
+    a AS (SELECT __rid, src_ip, sess, flavour AS k, dst_ip, dst_port, ts, source_file, line FROM s
+          WHERE ts IS NOT NULL
+          UNION ALL
+          SELECT __rid, src_ip, sess, '*' AS k, dst_ip, dst_port, ts, source_file, line FROM s
+          WHERE flavour <> 'echo' AND ts IS NOT NULL),
+    sw AS (SELECT src_ip, sess, k, dst_port FROM a WHERE k <> 'echo'
+           GROUP BY src_ip, sess, k, dst_port HAVING count(DISTINCT dst_ip) >= {H})
+    SELECT a.*, 0 AS hz FROM a
+    UNION ALL
+    SELECT a.*, 1 AS hz FROM a JOIN sw ON a.src_ip = sw.src_ip AND a.sess = sw.sess AND a.k = sw.k
+                                    AND a.dst_port = sw.dst_port""")
+    try:
+        keys = "src_ip, sess, k, hz"
+        out: dict[tuple, dict] = {}
+        for src, se, k, hz, nh, tg, ports, n, first, last in con.execute(f"""
+                SELECT {keys}, count(DISTINCT dst_ip), list_slice(list_sort(list_distinct(list(dst_ip))), 1, {listed + 1}),
+                       list_sort(list_distinct(list(dst_port))), count(*), min(ts), max(ts)
+                FROM {t} GROUP BY {keys}""").fetchall():
+            out[(src, int(se), k, int(hz))] = {
+                "nh": int(nh), "tg": list(tg), "ports": [int(p) for p in ports],
+                "ev": (Evidence(records=int(n)), {"first_seen": first, "last_seen": last, "n": n})}
+        for src, se, k, hz, f, ranges in con.execute(f"""
+                WITH d AS (SELECT DISTINCT {keys}, source_file, line FROM {t}),
+                     g AS (SELECT {keys}, source_file, line,
+                                  line - row_number() OVER (PARTITION BY {keys}, source_file ORDER BY line) AS grp FROM d),
+                     i AS (SELECT {keys}, source_file, min(line) AS lo, max(line) AS hi FROM g
+                           GROUP BY {keys}, source_file, grp)
+                SELECT {keys}, source_file, string_agg(CASE WHEN lo = hi THEN CAST(lo AS VARCHAR) ELSE
+                       CAST(lo AS VARCHAR) || '-' || CAST(hi AS VARCHAR) END, ',' ORDER BY lo)
+                FROM i GROUP BY {keys}, source_file ORDER BY {keys}, source_file""").fetchall():
+            got = out.get((src, int(se), k, int(hz)))
+            if got is not None:
+                got["ev"][0].files[f] = ranges
+        for src, se, k, hz, f, line, raw in con.execute(f"""
+                SELECT s.src_ip, s.sess, s.k, s.hz, s.source_file, s.line, e.raw FROM (
+                    SELECT {keys}, __rid, source_file, line, ts,
+                           row_number() OVER (PARTITION BY {keys} ORDER BY ts, source_file, line) AS rn FROM {t}) s
+                JOIN {ctx.table} e ON e.rowid = s.__rid
+                WHERE s.rn <= {SAMPLES} ORDER BY s.src_ip, s.sess, s.k, s.hz, s.rn""").fetchall():
+            got = out.get((src, int(se), k, int(hz)))
+            if got is not None:
+                got["ev"][0].samples.append({"file": f, "line": line, "raw": raw})
+        return out
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
 def _shapes(r: dict, V: int, H: int, B: int, BS: int) -> list[str]:
@@ -203,8 +284,9 @@ def _shapes(r: dict, V: int, H: int, B: int, BS: int) -> list[str]:
     return shapes
 
 
-def _finding(ctx, fid: str, r: dict, shape: str, counts: dict[str, int], listed: int):
+def _finding(ctx, fid: str, r: dict, shape: str, counts: dict[str, int], listed: int, pre: dict | None = None):
     src, key = r["src_ip"], r["flavour"]
+    got = pre.get(_group_key(r, shape)) if pre is not None else None
     flav = f"({flavour_sql()})"
     if key == "*":
         fpred = f"{flav} <> 'echo'"
@@ -212,20 +294,23 @@ def _finding(ctx, fid: str, r: dict, shape: str, counts: dict[str, int], listed:
         fpred = f"{flav} = {ctx.lit(key)}"
     where = (f"{probe_filter(ctx)} AND src_ip = {ctx.lit(src)} AND ts >= {ctx.lit(r['first_seen'])} "
              f"AND ts <= {ctx.lit(r['last_seen'])} AND {fpred}")
-    if shape == "horizontal":
-        # only the ports that were swept across many hosts
-        H = int(ctx.tun(_m(), "SWEEP_MIN_HOSTS" if key == "echo" else "HORIZONTAL_MIN_HOSTS"))
-        swept = ctx.query(f"SELECT dst_port FROM {ctx.table} WHERE {where} GROUP BY dst_port "
-                          f"HAVING count(DISTINCT dst_ip) >= {H} ORDER BY dst_port")
-        sp = [x["dst_port"] for x in swept]
-        if key != "echo":
-            where += " AND dst_port IN " + ctx.lit(sp)
-    tg = [x["dst_ip"] for x in ctx.query(
-        f"SELECT DISTINCT dst_ip FROM {ctx.table} WHERE {where} ORDER BY dst_ip LIMIT {listed + 1}")]
-    ports = [x["dst_port"] for x in ctx.query(
-        f"SELECT DISTINCT dst_port FROM {ctx.table} WHERE {where} AND dst_port IS NOT NULL ORDER BY dst_port")]
-    nhosts = len(tg) if len(tg) <= listed else ctx.query(
-        f"SELECT count(DISTINCT dst_ip) AS n FROM {ctx.table} WHERE {where}")[0]["n"]
+    if got is not None:   # answered by _grouped
+        tg, ports, nhosts = got["tg"], got["ports"], got["nh"]
+    else:
+        if shape == "horizontal":
+            # only the ports that were swept across many hosts
+            H = int(ctx.tun(_m(), "SWEEP_MIN_HOSTS" if key == "echo" else "HORIZONTAL_MIN_HOSTS"))
+            swept = ctx.query(f"SELECT dst_port FROM {ctx.table} WHERE {where} GROUP BY dst_port "
+                              f"HAVING count(DISTINCT dst_ip) >= {H} ORDER BY dst_port")
+            sp = [x["dst_port"] for x in swept]
+            if key != "echo":
+                where += " AND dst_port IN " + ctx.lit(sp)
+        tg = [x["dst_ip"] for x in ctx.query(
+            f"SELECT DISTINCT dst_ip FROM {ctx.table} WHERE {where} ORDER BY dst_ip LIMIT {listed + 1}")]
+        ports = [x["dst_port"] for x in ctx.query(
+            f"SELECT DISTINCT dst_port FROM {ctx.table} WHERE {where} AND dst_port IS NOT NULL ORDER BY dst_port")]
+        nhosts = len(tg) if len(tg) <= listed else ctx.query(
+            f"SELECT count(DISTINCT dst_ip) AS n FROM {ctx.table} WHERE {where}")[0]["n"]
     targets: Any = tg if len(tg) <= listed else int(nhosts)
     main = key if key != "*" else (next(iter(counts)) if counts else None)
     z = zen.short(ctx, src)
@@ -256,4 +341,5 @@ def _finding(ctx, fid: str, r: dict, shape: str, counts: dict[str, int], listed:
         summary = f"{src} probed {len(ports)} ports ({_ports_text(ports, 60)}) across {nhosts} hosts with {what} packets{span}"
     if key not in ("*", "echo"):
         summary = f"{FLAVOUR_WORDS[key]} scan ({shape}): " + summary
-    return ctx.finding(fid, src, where, summary, targets=targets, ports=ports, details=details)
+    return ctx.finding(fid, src, where, summary, targets=targets, ports=ports, details=details,
+                       evidence=got["ev"] if got is not None else None)

@@ -19,7 +19,11 @@ SLAMMER_PAYLOAD = 376     # its payload
 MSSQL_MIN_SHARE = 0.5     # share of a source's (non-accepted) destination ports that must be 1433;
                           # lower it to report 1433 inside broad scans as well
 MSSQL_MIN_RECORDS = 1     # 1433 attempts per source; raise to report only real sweeps
-TUNABLES = ("SLAMMER_IP_LEN", "SLAMMER_UDP_LEN", "SLAMMER_PAYLOAD", "MSSQL_MIN_SHARE", "MSSQL_MIN_RECORDS")
+MAX_SOURCES = m.MAX_SOURCES  # more sources than this for one id: the rest share one aggregate finding
+TOP_SOURCES = m.TOP_SOURCES  # busiest sources that keep their own finding then (see _misc.py);
+                             # sources inside the home nets always keep their own (infected hosts)
+TUNABLES = ("SLAMMER_IP_LEN", "SLAMMER_UDP_LEN", "SLAMMER_PAYLOAD", "MSSQL_MIN_SHARE",
+            "MSSQL_MIN_RECORDS") + m.AGG_TUNABLES
 
 
 def detect(ctx):
@@ -42,6 +46,17 @@ def _slammer(ctx):
         FROM {t} WHERE {base} AND ({size} OR {unknown})
         GROUP BY src_ip ORDER BY src_ip""")
     out = []
+    rows, rest = m.split_sources(ctx, me, rows)
+    if rest:
+        where = m.rest_where(ctx, f"{base} AND ({size} OR {unknown})", rows)
+        sized = sum(1 for r in rest if r["sized"])
+        details = m.rest_details(rest, slammer_sized_sources=sized)
+        out.append(ctx.finding(
+            "worm.slammer", None, where, targets=m.targets(ctx, where), ports=[1434], details=details,
+            confidence=("high: the datagram size is Slammer's (376-byte payload)" if sized == len(rest) else
+                        f"mixed: {sized} of {len(rest)} sources sent Slammer's exact size"),
+            summary=f"{m.plural(details['records'], 'UDP 1434 datagram')} from {m.more_sources(rest)}: "
+                    f"SQL Slammer-infected machines elsewhere on the Internet"))
     for r in rows:
         src, n = r["src_ip"], int(r["n"])
         where = f"{base} AND ({size} OR {unknown}) AND src_ip = {ctx.lit(src)}"
@@ -65,16 +80,25 @@ def _mssql(ctx):
     me = m.short(__name__)
     t = ctx.table
     base = f"proto = 'tcp' AND src_ip IS NOT NULL AND dst_port IS NOT NULL AND {m.SYN_ONLY} AND {m.NOT_ACCEPTED}"
-    rows = ctx.query(f"""
+    groups = f"""
         WITH s AS (
             SELECT src_ip, count(DISTINCT dst_port) AS all_ports,
                    sum(CASE WHEN dst_port = 1433 THEN 1 ELSE 0 END) AS n,
                    count(DISTINCT CASE WHEN dst_port = 1433 THEN dst_ip END) AS hosts
             FROM {t} WHERE {base} GROUP BY src_ip)
         SELECT * FROM s WHERE n >= {int(ctx.tun(me, 'MSSQL_MIN_RECORDS'))} AND n > 0
-          AND 1 >= {float(ctx.tun(me, 'MSSQL_MIN_SHARE'))} * all_ports
+          AND 1 >= {float(ctx.tun(me, 'MSSQL_MIN_SHARE'))} * all_ports"""
+    rows = ctx.query(groups + """
         ORDER BY src_ip""")
     out = []
+    rows, rest = m.split_sources(ctx, me, rows)
+    if rest:
+        where = m.rest_where(ctx, f"{base} AND dst_port = 1433", rows, groups)
+        details = m.rest_details(rest)
+        out.append(ctx.finding(
+            "worm.mssql", None, where, targets=m.targets(ctx, where), ports=[1433], details=details,
+            summary=f"{m.plural(details['records'], 'MS SQL Server (TCP 1433) attempt')} from {m.more_sources(rest)}: "
+                    f"worms and bots hunting for weak SQL Server logins"))
     for r in rows:
         src = r["src_ip"]
         where = f"{base} AND dst_port = 1433 AND src_ip = {ctx.lit(src)}"

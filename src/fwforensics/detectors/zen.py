@@ -21,6 +21,7 @@ sub-query; it is portable SQL (window functions and standard aggregates only).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 ORDER = 0   # no detect(): never run as a detector
@@ -146,13 +147,90 @@ def _reading(r: dict[str, Any], ctx=None) -> dict[str, Any]:
     return out
 
 
+class _Profile(Mapping):
+    """{src: reading} computed on demand: a source's reading comes from the same query restricted to
+    the sources asked for (every figure is per source, so the restriction changes nothing). A big
+    log has millions of sources; a reading for each took most of the memory of a run. Detectors
+    that need many sources ask for them together with :meth:`prefetch`."""
+
+    CHUNK = 5000
+
+    def __init__(self, ctx):
+        self._ctx = ctx
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._absent: set[str] = set()
+
+    def _rows(self, q: str):
+        cur = self._ctx.con.execute(q)
+        cols = [d[0] for d in cur.description]
+        while True:
+            chunk = cur.fetchmany(2048)
+            if not chunk:
+                return
+            for row in chunk:
+                yield dict(zip(cols, row))
+
+    def prefetch(self, srcs) -> None:
+        need = sorted({s for s in srcs if s is not None and s not in self._cache and s not in self._absent})
+        for k in range(0, len(need), self.CHUNK):
+            part = need[k:k + self.CHUNK]
+            got = set()
+            for r in list(self._rows(sql(self._ctx, f"src_ip IN {self._ctx.lit(part)}"))):
+                self._cache[r["src_ip"]] = _reading(r, self._ctx)
+                got.add(r["src_ip"])
+            self._absent.update(s for s in part if s not in got)
+
+    def __getitem__(self, src):
+        if src not in self._cache:
+            self.prefetch([src])
+        return self._cache[src]
+
+    def __contains__(self, src) -> bool:
+        try:
+            self[src]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self):
+        cur = self._ctx.con.execute(f"SELECT DISTINCT src_ip FROM {self._ctx.table} WHERE src_ip IS NOT NULL "
+                                    f"ORDER BY src_ip")
+        srcs = [r[0] for r in cur.fetchall()]
+        return iter(srcs)
+
+    def __len__(self) -> int:
+        return int(self._ctx.con.execute(
+            f"SELECT count(DISTINCT src_ip) FROM {self._ctx.table} WHERE src_ip IS NOT NULL").fetchone()[0])
+
+    def busiest(self, least: int):
+        """(src, reading) of the sources with at least ``least`` packets, most packets first (ties
+        by address), streamed: callers stop when they have enough."""
+        q = f"SELECT * FROM ({sql(self._ctx)}) z WHERE packets >= {int(least)} ORDER BY packets DESC, src_ip"
+        rows = self._rows(q)
+        for r in rows:
+            got = self._cache.get(r["src_ip"]) or _reading(r, self._ctx)
+            yield r["src_ip"], got
+
+
+def _py(v):
+    """An Arrow value as the Python value a DuckDB row holds (HUGEINT sums come as Decimal)."""
+    from decimal import Decimal
+    if isinstance(v, Decimal) and v == v.to_integral_value():
+        return int(v)
+    return v
+
+
 def profile(ctx, where: str = "TRUE") -> dict[str, dict[str, Any]]:
     """{src: reading} for every source in the events table (cached on ctx for ``where='TRUE'``)."""
     cache = getattr(ctx, "_zen_profile", None) if where == "TRUE" else None
     if cache is not None:
         return cache
-    rows = ctx.query(sql(ctx, where) + " ORDER BY src_ip")
-    prof = {r["src_ip"]: _reading(r, ctx) for r in rows}
+    q = sql(ctx, where) + " ORDER BY src_ip"
+    import duckdb
+    if where == "TRUE" and isinstance(ctx.con, duckdb.DuckDBPyConnection):
+        prof: Any = _Profile(ctx)
+    else:   # another engine (Spark), or a restricted profile: plain rows
+        prof = {r["src_ip"]: _reading(r, ctx) for r in ctx.query(q)}
     if where == "TRUE":
         setattr(ctx, "_zen_profile", prof)
     return prof
