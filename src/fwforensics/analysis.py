@@ -26,6 +26,7 @@ class Options:
     suppress: list[dict] = field(default_factory=list)
     progress: bool = False
     detect: bool = True
+    mapping: dict | None = None  # schema column -> input column, for csv_generic / json_generic
 
 
 def fix_future_years(con, source_file: str, first_line: int, reference: float | None) -> int:
@@ -50,6 +51,51 @@ def fix_future_years(con, source_file: str, first_line: int, reference: float | 
     return years
 
 
+def prefetch(it, depth: int = 2):
+    """Run a batch iterator on a worker thread, ``depth`` batches ahead: the reader (C kernel and
+    Arrow kernels, which release the GIL) parses the next block while DuckDB loads this one, so
+    both cores work. Memory stays bounded by ``depth`` batches; errors surface in the caller."""
+    import queue
+    import threading
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work():
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", done))
+        except BaseException as e:  # handed to the consumer
+            q.put(("error", e))
+
+    t = threading.Thread(target=work, name="fwforensics-reader", daemon=True)
+    t.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "end":
+                break
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while t.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                pass
+            t.join(timeout=0.05)
+
+
 def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None:
     events.ensure_table(con)
     bar = None
@@ -62,8 +108,9 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
             stats.files.append(fs)
             if bar:
                 bar.start_file(path)
-            for batch in read_file(path, fs, opts.fmt, opts.year, opts.tz, on_progress=bar.update if bar else None):
-                events.append(con, batch)
+            events.append_stream(con, prefetch(read_file(path, fs, opts.fmt, opts.year, opts.tz,
+                                                         on_progress=bar.update if bar else None,
+                                                         mapping=opts.mapping)))
             if bar:
                 bar.finish_file()
             if opts.year is None and fs.records:
@@ -79,6 +126,8 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
 
 def summarise(con) -> dict[str, Any]:
     def rows(sql: str) -> list[dict]:
+        if hasattr(con, "query_dicts"):  # another engine (Spark): same SQL, translated there
+            return con.query_dicts(sql)
         cur = con.execute(sql)
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
@@ -119,6 +168,9 @@ def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
     ctx = detectors.Context(con=con, cfg=opts.cfg,
                             home_nets=[ipaddress.ip_network(n, strict=False) for n in opts.home_nets],
                             outside_ifs=list(opts.outside_ifs))
+    if opts.detect:
+        from .detectors import _us
+        _us.infer(ctx)
     found = detectors.run(ctx, suppress=opts.suppress) if opts.detect else []
     shown = [f for f in found if not f.suppressed]
     return {
@@ -141,5 +193,19 @@ def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
 def analyze(inputs: list[str], opts: Options, con=None) -> dict[str, Any]:
     con = con or events.connect()
     stats = ReadStats()
-    load_inputs(con, inputs, opts, stats)
-    return report(con, stats, opts)
+    with events.work_database(con, _input_bytes(inputs)):
+        load_inputs(con, inputs, opts, stats)
+        return report(con, stats, opts)
+
+
+def _input_bytes(inputs: list[str]) -> int | None:
+    """Total size of the inputs (None when unknown: standard input)."""
+    total = 0
+    try:
+        for p in expand_inputs(inputs):
+            if p == "-":
+                return None
+            total += os.path.getsize(p)
+    except Exception:  # unreadable inputs are reported by the reader, not here
+        return 0
+    return total

@@ -59,7 +59,20 @@ def _parse_sets(sets: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _options(fmt, year, tz, home_net, outside_if, config, sets, progress):
+def _parse_suppress(items: tuple[str, ...]) -> list[dict]:
+    rules = []
+    for item in items:
+        rule = {}
+        for part in item.split(","):
+            k, sep, v = part.partition("=")
+            if not sep or k.strip() not in ("id", "src", "port", "net"):
+                raise InputError(f"--suppress wants KEY=VALUE pairs with keys id, src, port, net; got {item!r}")
+            rule[k.strip()] = v.strip()
+        rules.append(rule)
+    return rules
+
+
+def _options(fmt, year, tz, home_net, outside_if, config, sets, progress, map_file=None):
     from .analysis import Options
     from .formats._common import resolve_tz
     cfg = _load_config(config)
@@ -74,14 +87,35 @@ def _options(fmt, year, tz, home_net, outside_if, config, sets, progress):
     return Options(fmt=fmt, year=year, tz=tz or cfg.get("tz"),
                    home_nets=list(home_net) or list(cfg.get("home_net", [])),
                    outside_ifs=list(outside_if) or list(cfg.get("outside_if", [])),
-                   cfg=det, suppress=list(cfg.get("suppress", [])), progress=progress)
+                   cfg=det, suppress=list(cfg.get("suppress", [])), progress=progress,
+                   mapping=_load_mapping(map_file))
 
 
 _common = [
     click.option("--format", "fmt", metavar="NAME", help="Read the input as this format (see `formats`); default: detect."),
     click.option("--year", type=int, help="Year of the first record, for syslog lines that carry none."),
     click.option("--tz", metavar="ZONE", help="Time zone of timestamps that carry none (default UTC)."),
+    click.option("--map", "map_file", metavar="FILE",
+                 help="Column mapping for --format csv_generic/json_generic: TOML or JSON, schema column = input column."),
 ]
+
+
+def _load_mapping(path: str | None) -> dict | None:
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise InputError(f"cannot read mapping {path}: {e.strerror}") from None
+    try:
+        m = json.loads(data) if path.endswith(".json") else tomllib.loads(data.decode("utf-8"))
+    except (ValueError, tomllib.TOMLDecodeError) as e:
+        raise InputError(f"mapping {path} is not valid {'JSON' if path.endswith('.json') else 'TOML'}: {e}") from None
+    m = m.get("mapping", m) if isinstance(m, dict) else m
+    if not isinstance(m, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in m.items()):
+        raise InputError(f"mapping {path} must map schema columns to input column names (strings)")
+    return m
 
 
 def _apply(opts):
@@ -102,50 +136,125 @@ def cli(debug: bool) -> None:
 @cli.command()
 @click.argument("inputs", nargs=-1)
 @click.option("--case", "case_path", metavar="CASE.duckdb", help="Analyse the events of a case instead of (or as well as) files.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="Where the detectors run; spark reads a Parquet dataset written by `ingest --parquet`.")
+@click.option("--dataset", metavar="DIR", help="Parquet dataset (from `ingest --parquet DIR`) for --engine spark.")
+@click.option("--master", metavar="URL", help="Spark master (default local[2]; e.g. spark://host:7077, yarn).")
 @_apply(_common)
 @click.option("--home-net", multiple=True, metavar="CIDR", help="A network that is 'us' (repeatable). Inferred when not given.")
 @click.option("--outside-if", multiple=True, metavar="NAME", help="An interface facing the Internet (repeatable).")
 @click.option("--config", metavar="FILE", help="TOML config (default ~/.config/fwforensics/config.toml).")
 @click.option("--set", "sets", multiple=True, metavar="MOD.NAME=VALUE", help="Override a detector tunable.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--suppress", "suppress", multiple=True, metavar="KEY=VAL[,KEY=VAL]",
+              help="Silence matching findings (keys id, src, port, net); they are counted, not shown.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (docs/report.schema.json).")
+@click.option("--ndjson", "as_ndjson", is_flag=True, help="Print one finding per line (for log shippers).")
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print the report as Markdown (for tickets).")
+@click.option("--html", "html_out", metavar="FILE", help="Also write a self-contained HTML report (charts, evidence).")
+@click.option("--events-out", metavar="FILE", help="Also write the normalised events: .parquet, or .ndjson/.json with ECS names.")
+@click.option("--fail-on", type=click.Choice(["info", "low", "medium", "high"]), metavar="SEVERITY",
+              help="Exit with status 1 when a finding of this severity or higher is shown.")
+@click.option("--resolve", is_flag=True, help="Look up reverse DNS names of the sources (tells their owners you looked).")
 @click.option("-v", "--verbose", is_flag=True, help="Explanations, advice and evidence for every finding.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def analyze(inputs, case_path, fmt, year, tz, home_net, outside_if, config, sets, as_json, verbose, no_progress):
+def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file, home_net, outside_if, config, sets,
+            suppress, as_json, as_ndjson, as_markdown, html_out, events_out, fail_on, resolve, verbose, no_progress):
     """Read logs (files, globs, directories, '-' for stdin) and report what they show."""
     from . import analysis, events
+    if engine == "spark":
+        if not dataset or inputs or case_path:
+            raise InputError("--engine spark reads a Parquet dataset: give --dataset DIR (written by `ingest --parquet DIR`)")
+        from .engines.spark import SparkEngine
+        from .reader import FileStats, ReadStats
+        opts = _options(fmt, year, tz, home_net, outside_if, config, sets, False, map_file)
+        opts.suppress += _parse_suppress(suppress)
+        eng = SparkEngine(dataset, master=master)
+        stats = ReadStats([FileStats(path=dataset, format="parquet", records=eng.count())])
+        stats.files[0].lines = stats.files[0].records
+        rep = analysis.report(eng, stats, opts)
+        if html_out:
+            raise InputError("--html needs the DuckDB engine (its charts query the events table)")
+        return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose)
     if not inputs and not case_path:
         raise InputError("nothing to analyse: give log files, '-' for standard input, or --case CASE.duckdb")
     progress = not no_progress and not as_json and sys.stderr.isatty()
-    opts = _options(fmt, year, tz, home_net, outside_if, config, sets, progress)
+    opts = _options(fmt, year, tz, home_net, outside_if, config, sets, progress, map_file)
+    opts.suppress += _parse_suppress(suppress)
     if case_path:
         from .store import Case
         case = Case(case_path, read_only=not inputs)
         if inputs:
-            case.ingest(list(inputs), fmt, year, opts.tz)
+            case.ingest(list(inputs), fmt, year, opts.tz, mapping=opts.mapping)
         stats = case.read_stats()
         rep = analysis.report(case.con, stats, opts)
+        _side_outputs(rep, case.con, html_out, events_out, resolve)
         case.close()
     else:
-        rep = analysis.analyze(list(inputs), opts, events.connect())
+        con = events.connect()
+        rep = analysis.analyze(list(inputs), opts, con)
+        _side_outputs(rep, con, html_out, events_out, resolve)
+    return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose)
+
+
+def _side_outputs(rep, con, html_out, events_out, resolve) -> None:
+    """Files written besides the printed report (they need the events table)."""
+    if events_out:
+        from .reports.export import write_events
+        write_events(con, events_out)
+    if html_out:
+        from .reports import who
+        from .reports.html import write_html
+        if rep.get("records_read") and "who" not in rep:
+            who.enrich(rep, resolve=resolve)
+        write_html(rep, con, html_out)
+
+
+def _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose) -> int:
+    """Print the report in the chosen form; the exit status for --fail-on."""
+    from .reports import export, who
+    if rep.get("records_read") and "who" not in rep:
+        rep = who.enrich(rep, resolve=resolve)
     if as_json:
-        _dump(rep)
+        export.write_json(rep, sys.stdout)
+    elif as_ndjson:
+        export.write_ndjson(rep, sys.stdout)
+    elif as_markdown:
+        export.write_markdown(rep, sys.stdout)
     else:
         from .reports.terminal import render
         render(rep, _console(), verbose=verbose)
+    return export.fail_on_status(rep, fail_on)
 
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--case", "case_path", required=True, metavar="CASE.duckdb", help="The case file (created if missing).")
+@click.option("--case", "case_path", metavar="CASE.duckdb", help="The case file (created if missing).")
+@click.option("--parquet", "parquet_dir", metavar="DIR",
+              help="Instead of a case: write the events as a Parquet dataset partitioned by day (for --engine spark).")
 @_apply(_common)
 @click.option("--json", "as_json", is_flag=True)
-def ingest(inputs, case_path, fmt, year, tz, as_json):
+def ingest(inputs, case_path, parquet_dir, fmt, year, tz, map_file, as_json):
     """Add logs to a case (a DuckDB file). Input already in the case is not added twice."""
     from .store import Case
     from .reports.text import clean
+    if bool(case_path) == bool(parquet_dir):
+        raise InputError("give exactly one of --case CASE.duckdb or --parquet DIR")
+    if parquet_dir:
+        from .engines.spark import write_parquet
+        from .reader import ReadStats, read_events
+        stats = ReadStats()
+        n = write_parquet(read_events(list(inputs), stats=stats, fmt=fmt, year=year, tz=tz,
+                                      mapping=_load_mapping(map_file)), parquet_dir)
+        out = {"parquet": parquet_dir, "records_read": n, "records_unreadable": stats.records_unreadable,
+               "files": [f.as_dict() for f in stats.files]}
+        if as_json:
+            _dump(out)
+        else:
+            click.echo(f"{clean(parquet_dir)}: {n} events written, {stats.records_unreadable} unreadable line(s)")
+        return
     case = Case(case_path)
     try:
-        results = case.ingest(list(inputs), fmt, year, tz)
+        results = case.ingest(list(inputs), fmt, year, tz, mapping=_load_mapping(map_file))
     finally:
         case.close()
     if as_json:
@@ -194,39 +303,12 @@ def _register_optional() -> None:
 
 _register_optional()
 
-if "explain" not in cli.commands:
-    @cli.command()
-    @click.argument("queries", nargs=-1, required=True)
-    @click.option("--json", "as_json", is_flag=True)
-    def explain(queries, as_json):
-        """What is this port? (registered service names from the system's services table)"""
-        import socket
-        out = []
-        for q in queries:
-            port, _, proto = q.partition("/")
-            if not port.isdigit() or not 0 <= int(port) <= 65535:
-                raise InputError(f"cannot read {q!r} as a port (0-65535, optionally /tcp or /udp)")
-            names = {}
-            for p in ([proto] if proto else ["tcp", "udp"]):
-                try:
-                    names[p] = socket.getservbyport(int(port), p)
-                except OSError:
-                    names[p] = None
-            out.append({"query": q, "port": int(port), "registered": names})
-        if as_json:
-            _dump(out)
-            return
-        for o in out:
-            reg = ", ".join(f"{v}/{k}" for k, v in o["registered"].items() if v) or "no registered name known"
-            click.echo(f"{o['query']}: {reg}")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        cli.main(args=argv, prog_name="fwforensics", standalone_mode=False)
-        return 0
+        rc = cli.main(args=argv, prog_name="fwforensics", standalone_mode=False)
+        return rc if isinstance(rc, int) else 0
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.ClickException as e:

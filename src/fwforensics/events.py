@@ -6,6 +6,7 @@ it lives in memory (``analyze FILE``) or in a case file (``analyze --case``).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from typing import Iterable
@@ -28,6 +29,52 @@ def connect(path: str | None = None, read_only: bool = False, spill: bool = True
     return con
 
 
+# Inputs larger than this (bytes, or of unknown size: stdin) are loaded into a temporary database
+# file instead of memory: DuckDB compresses on-disk tables (a 1 M-line netfilter log is ~150 MB on
+# disk, ~1 GB as an in-memory table) and keeps only WORK_MEMORY of them in memory, so the memory of
+# a run stays bounded whatever the input size.
+SPILL_BYTES = 32 << 20
+WORK_MEMORY = os.environ.get("FWF_MEMORY_LIMIT", "500MB")
+
+
+@contextlib.contextmanager
+def work_database(con: duckdb.DuckDBPyConnection, input_bytes: int | None):
+    """Within the block, unqualified tables of ``con`` (``events``, the detectors' temporary tables)
+    live in a temporary on-disk database when the input is large (or of unknown size) and ``con``
+    is an in-memory connection; the file is deleted afterwards. Otherwise nothing changes."""
+    if input_bytes is not None and input_bytes <= SPILL_BYTES:
+        yield con
+        return
+    try:
+        current = con.execute("SELECT current_database()").fetchone()[0]
+        dbs = {name: path for _, name, path in con.execute("PRAGMA database_list").fetchall()}
+    except Exception:
+        yield con
+        return
+    if dbs.get(current) or "fwf_work" in dbs:   # already on disk (a case file)
+        yield con
+        return
+    fd, path = tempfile.mkstemp(prefix="fwforensics-", suffix=".duckdb")
+    os.close(fd)
+    os.remove(path)   # DuckDB creates it
+    try:
+        con.execute(f"ATTACH '{path}' AS fwf_work")
+        con.execute("USE fwf_work")
+        con.execute(f"SET memory_limit = '{WORK_MEMORY}'")
+        yield con
+    finally:
+        try:
+            con.execute(f"USE {current}")
+            con.execute("DETACH fwf_work")
+        except Exception:
+            pass
+        for f in (path, path + ".wal"):
+            try:
+                os.remove(f)
+            except OSError:
+                pass
+
+
 def ensure_table(con: duckdb.DuckDBPyConnection, name: str = "events") -> None:
     empty = EVENT_SCHEMA.empty_table()  # noqa: F841 - referenced by DuckDB's replacement scan
     con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM empty LIMIT 0")
@@ -41,12 +88,36 @@ def append(con: duckdb.DuckDBPyConnection, batch: pa.RecordBatch, name: str = "e
         con.unregister("_fwf_batch")
 
 
+def append_stream(con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBatch], name: str = "events") -> int:
+    """Append every batch with one ``INSERT``: DuckDB pulls the batches from a RecordBatchReader as it
+    goes (bounded memory; no per-batch register/plan overhead, about 4x faster than one INSERT per
+    batch). Returns the number of rows added."""
+    count = [0]
+    failed: list[BaseException] = []
+
+    def counted():
+        try:
+            for b in batches:
+                if b.num_rows:
+                    if not b.schema.equals(EVENT_SCHEMA):
+                        b = pa.RecordBatch.from_arrays(b.columns, schema=EVENT_SCHEMA)
+                    count[0] += b.num_rows
+                    yield b
+        except BaseException as e:  # DuckDB wraps it in its own error: keep the original for the caller
+            failed.append(e)
+            raise
+
+    rdr = pa.RecordBatchReader.from_batches(EVENT_SCHEMA, counted())  # noqa: F841 - replacement scan
+    try:
+        con.execute(f"INSERT INTO {name} SELECT * FROM rdr")
+    except Exception:
+        if failed:
+            raise failed[0] from None
+        raise
+    return count[0]
+
+
 def load(con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBatch], name: str = "events") -> int:
     """Create ``name`` if needed and append every batch; returns the number of rows added."""
     ensure_table(con, name)
-    n = 0
-    for b in batches:
-        if b.num_rows:
-            append(con, b, name)
-            n += b.num_rows
-    return n
+    return append_stream(con, batches, name)

@@ -133,11 +133,13 @@ def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
     carry = b""
     line_no = start_line
     dropping = False  # inside an over-long line whose kept part was already emitted
+    # read1 hands over what is decompressed so far, so a damaged archive still yields its good part
+    read = getattr(stream, "read1", stream.read)
     while True:
         try:
-            chunk = stream.read(BLOCK)
-        except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
-            stats.note = f"input ended early: {e}"
+            chunk = read(BLOCK)
+        except Exception as e:  # zlib.error, LZMAError, EOFError, BadGzipFile...: a damaged input
+            stats.note = f"input ended early (damaged or truncated): {type(e).__name__}: {e}"
             chunk = b""
         if hasher is not None and chunk:
             hasher.update(chunk)
@@ -189,7 +191,8 @@ def _decode(b: bytes) -> str:
 
 def read_file(path: str, stats: FileStats, fmt_name: str | None = None, year: int | None = None,
               tz=None, start_offset: int = 0, start_line: int = 1, hasher=None,
-              on_progress: Callable[[int], None] | None = None) -> Iterator[pa.RecordBatch]:
+              on_progress: Callable[[int], None] | None = None,
+              mapping: dict | None = None) -> Iterator[pa.RecordBatch]:
     """Parse one input; yield record batches; fill ``stats`` as it goes."""
     stream, consumed = open_binary(path)
     try:
@@ -202,14 +205,21 @@ def read_file(path: str, stats: FileStats, fmt_name: str | None = None, year: in
             except OSError:
                 pass
         ctx = ParseContext(source_file=path, year=year, tz=tz, reference_time=ref_time)
+        if mapping:
+            ctx.state["mapping"] = dict(mapping)
         fmt = formats.get(fmt_name) if fmt_name else None
         if fmt is None:
-            head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+            try:
+                head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+            except Exception:  # a damaged compressed stream: the line reader will report it
+                head = b""
             fmt = _detect_binary(head)
         if fmt is not None and fmt.binary:
             stats.format = fmt.name
             for res in fmt.parse_file(stream, ctx):  # type: ignore[attr-defined]
                 _account(stats, res)
+                # a capture's "lines" are its records (packets): every one is read, unreadable or skipped
+                stats.lines += res.batch.num_rows + len(res.unreadable) + res.skipped
                 if res.batch.num_rows:
                     yield res.batch
             return
@@ -278,7 +288,8 @@ def _detect_binary(head: bytes):
 
 
 def read_events(inputs: Iterable[str], stats: ReadStats | None = None, fmt: str | None = None,
-                year: int | None = None, tz=None, progress: bool = False) -> Iterator[pa.RecordBatch]:
+                year: int | None = None, tz=None, progress: bool = False,
+                mapping: dict | None = None) -> Iterator[pa.RecordBatch]:
     """All events of all inputs, batch by batch, in input order."""
     stats = stats if stats is not None else ReadStats()
     paths = expand_inputs(inputs)
@@ -289,7 +300,7 @@ def read_events(inputs: Iterable[str], stats: ReadStats | None = None, fmt: str 
             stats.files.append(fs)
             if bar:
                 bar.start_file(path)
-            yield from read_file(path, fs, fmt, year, tz, on_progress=bar.update if bar else None)
+            yield from read_file(path, fs, fmt, year, tz, on_progress=bar.update if bar else None, mapping=mapping)
             if bar:
                 bar.finish_file()
     finally:

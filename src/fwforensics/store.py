@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from . import events
-from .analysis import fix_future_years
+from .analysis import fix_future_years, prefetch
 from .reader import FileStats, InputError, ReadStats, expand_inputs, open_binary, read_file
 
 _TABLES = """
@@ -79,15 +79,15 @@ class Case:
         return st
 
     def ingest(self, inputs: list[str], fmt: str | None = None, year: int | None = None, tz=None,
-               on_file=None) -> list[IngestResult]:
+               on_file=None, mapping: dict | None = None) -> list[IngestResult]:
         results = []
         for path in expand_inputs(inputs):
-            results.append(self._ingest_one(path, fmt, year, tz))
+            results.append(self._ingest_one(path, fmt, year, tz, mapping))
             if on_file:
                 on_file(results[-1])
         return results
 
-    def _ingest_one(self, path: str, fmt, year, tz) -> IngestResult:
+    def _ingest_one(self, path: str, fmt, year, tz, mapping=None) -> IngestResult:
         fs = FileStats(path=path)
         apath = os.path.abspath(path) if path != "-" else "-"
         offset, first_line = 0, 1
@@ -111,12 +111,15 @@ class Case:
         hasher = hashlib.sha256() if path == "-" else None
         self.con.execute("BEGIN TRANSACTION")
         try:
-            for batch in read_file(path, fs, fmt, year, tz, start_offset=offset, start_line=first_line, hasher=hasher):
-                if apath != path:
-                    import pyarrow as pa
-                    batch = batch.set_column(batch.schema.get_field_index("source_file"), "source_file",
-                                             pa.array([apath] * batch.num_rows, pa.string()))
-                events.append(self.con, batch)
+            def batches():
+                for batch in read_file(path, fs, fmt, year, tz, start_offset=offset, start_line=first_line,
+                                       hasher=hasher, mapping=mapping):
+                    if apath != path:
+                        import pyarrow as pa
+                        batch = batch.set_column(batch.schema.get_field_index("source_file"), "source_file",
+                                                 pa.array([apath] * batch.num_rows, pa.string()))
+                    yield batch
+            events.append_stream(self.con, prefetch(batches()))
             if hasher is not None:
                 digest = hasher.hexdigest()
                 if self.con.execute("SELECT 1 FROM files WHERE sha256 = ?", [digest]).fetchall():

@@ -32,6 +32,7 @@ from types import ModuleType
 from typing import Any, Iterable
 
 from ..findings import Evidence, Finding, compress_lines
+from . import _keyed
 
 SAMPLES = 3
 
@@ -65,6 +66,10 @@ class Context:
     assumptions: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # those of detectors that ran before
     table: str = "events"
+    batch_lookups: bool = True   # answer per-source evidence/target look-ups from grouped queries
+
+    def __post_init__(self) -> None:
+        self.keyed = _keyed.KeyedCache(self.query) if self.batch_lookups else None
 
     # -- tunables ----------------------------------------------------------------------
     def tun(self, module: ModuleType | str, name: str) -> Any:
@@ -72,7 +77,7 @@ class Context:
         over = self.cfg.get(short, {})
         if name in over:
             return over[name]
-        mod = module if not isinstance(module, str) else importlib.import_module(f"{__name__}.{module}")
+        mod = module if not isinstance(module, str) else _module(module)
         return getattr(mod, name)
 
     # -- SQL ---------------------------------------------------------------------------
@@ -117,6 +122,16 @@ class Context:
     # -- building findings -------------------------------------------------------------
     def evidence(self, where: str, samples: int = SAMPLES) -> tuple[Evidence, dict[str, Any]]:
         """Evidence (every record's file and line, a few samples) and the time span and count."""
+        split = _keyed.split_key(where) if self.keyed is not None else None
+        if split is not None:
+            base, cols, vals = split
+            got = self.keyed.get(("evidence", self.table, base, cols, int(samples)), vals,
+                                 lambda: self._fill_evidence(base, cols, int(samples)))
+            if got is _keyed.MISSING:
+                return Evidence(), {"first_seen": None, "last_seen": None, "n": 0}
+            if got is not None:
+                ev, span = got
+                return Evidence(records=ev.records, files=dict(ev.files), samples=[dict(x) for x in ev.samples]), dict(span)
         t = self.table
         rows = self.query(f"SELECT source_file, line FROM {t} WHERE {where} ORDER BY source_file, line")
         files: dict[str, list[int]] = {}
@@ -129,11 +144,98 @@ class Context:
                       samples=[{"file": s["source_file"], "line": s["line"], "raw": s["raw"]} for s in sample_rows])
         return ev, span
 
+    def _keyed_where(self, base: str, cols: tuple[str, ...]) -> str:
+        return f"({base})" + "".join(f" AND {c} IS NOT NULL" for c in cols)
+
+    def _fill_evidence(self, base: str, cols: tuple[str, ...], samples: int) -> dict[tuple, Any]:
+        """Evidence and span of every key of ``base`` in three grouped queries."""
+        t, ks, kn = self.table, _keyed.key_select(cols), _keyed.key_names(cols)
+        w = self._keyed_where(base, cols)
+        out: dict[tuple, Any] = {}
+        for r in self.query(f"SELECT {ks}, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n "
+                            f"FROM {t} WHERE {w} GROUP BY {', '.join(cols)}"):
+            k = _keyed.row_key(r, cols)
+            out[k] = (Evidence(records=int(r["n"])), {"first_seen": r["first_seen"], "last_seen": r["last_seen"],
+                                                      "n": r["n"]})
+        islands = (f"SELECT {kn}, source_file, min(line) AS lo, max(line) AS hi FROM ("
+                   f"SELECT {kn}, source_file, line, line - row_number() OVER (PARTITION BY {kn}, source_file "
+                   f"ORDER BY line) AS g FROM (SELECT DISTINCT {ks}, source_file, line FROM {t} WHERE {w}) d) x "
+                   f"GROUP BY {kn}, source_file, g")
+        if hasattr(self.con, "query_dicts"):  # another engine: portable SQL, ranges joined here
+            ranges: dict[tuple, dict[str, list[str]]] = {}
+            for r in self.query(islands + f" ORDER BY {kn}, source_file, lo"):
+                lo, hi = r["lo"], r["hi"]
+                ranges.setdefault(_keyed.row_key(r, cols), {}).setdefault(r["source_file"], []).append(
+                    str(lo) if lo == hi else f"{lo}-{hi}")
+            for k, files in ranges.items():
+                if k in out:
+                    out[k][0].files = {f: ",".join(v) for f, v in files.items()}
+        else:  # DuckDB: the range strings are built by the engine, one row per key and file
+            for r in self.query(
+                    f"SELECT {kn}, source_file, string_agg(CASE WHEN lo = hi THEN CAST(lo AS VARCHAR) ELSE "
+                    f"CAST(lo AS VARCHAR) || '-' || CAST(hi AS VARCHAR) END, ',' ORDER BY lo) AS ranges "
+                    f"FROM ({islands}) i GROUP BY {kn}, source_file ORDER BY {kn}, source_file"):
+                k = _keyed.row_key(r, cols)
+                if k in out:
+                    out[k][0].files[r["source_file"]] = r["ranges"]
+        for r in self.query(f"SELECT {kn}, source_file, line, raw FROM (SELECT {ks}, source_file, line, raw, "
+                            f"row_number() OVER (PARTITION BY {', '.join(cols)} ORDER BY ts, source_file, line) AS __rn "
+                            f"FROM {t} WHERE {w}) s WHERE __rn <= {samples} ORDER BY {kn}, __rn"):
+            k = _keyed.row_key(r, cols)
+            if k in out:
+                out[k][0].samples.append({"file": r["source_file"], "line": r["line"], "raw": r["raw"]})
+        return out
+
+    def distinct(self, where: str, col: str, limit: int) -> list[Any]:
+        """``SELECT DISTINCT col ... WHERE where AND col IS NOT NULL ORDER BY col LIMIT limit`` as a list,
+        answered from one grouped query when many look-ups share a base."""
+        limit = int(limit)
+        split = _keyed.split_key(where) if self.keyed is not None else None
+        if split is not None:
+            base, cols, vals = split
+            got = self.keyed.get(("distinct", self.table, base, cols, col, limit), vals,
+                                 lambda: self._fill_distinct(base, cols, col, limit))
+            if got is _keyed.MISSING:
+                return []
+            if got is not None:
+                return list(got)
+        return [r["v"] for r in self.query(
+            f"SELECT DISTINCT {col} AS v FROM {self.table} WHERE {where} AND {col} IS NOT NULL "
+            f"ORDER BY v LIMIT {limit}")]
+
+    def count(self, where: str) -> int:
+        """``SELECT count(*) ... WHERE where``, grouped like :meth:`distinct`."""
+        split = _keyed.split_key(where) if self.keyed is not None else None
+        if split is not None:
+            base, cols, vals = split
+            t, ks = self.table, _keyed.key_select(cols)
+            got = self.keyed.get(("count", t, base, cols), vals, lambda: {
+                _keyed.row_key(r, cols): int(r["n"]) for r in self.query(
+                    f"SELECT {ks}, count(*) AS n FROM {t} WHERE {self._keyed_where(base, cols)} GROUP BY {', '.join(cols)}")})
+            if got is _keyed.MISSING:
+                return 0
+            if got is not None:
+                return got
+        return int(self.query(f"SELECT count(*) AS n FROM {self.table} WHERE {where}")[0]["n"])
+
+    def _fill_distinct(self, base: str, cols: tuple[str, ...], col: str, limit: int) -> dict[tuple, Any]:
+        t, ks, kn = self.table, _keyed.key_select(cols), _keyed.key_names(cols)
+        w = self._keyed_where(base, cols)
+        out: dict[tuple, list] = {}
+        for r in self.query(f"SELECT {kn}, v FROM (SELECT {kn}, v, row_number() OVER (PARTITION BY {kn} ORDER BY v) "
+                            f"AS __rn FROM (SELECT DISTINCT {ks}, {col} AS v FROM {t} WHERE {w} AND {col} IS NOT NULL) d"
+                            f") r WHERE __rn <= {limit} ORDER BY {kn}, __rn"):
+            out.setdefault(_keyed.row_key(r, cols), []).append(r["v"])
+        return out
+
     def finding(self, id: str, src: str | None, where: str, summary: str, *, severity: str | None = None,
                 targets: Iterable[str] | int | None = None, ports: Iterable[int] | None = None,
                 details: dict | None = None, confidence: str | None = None,
-                explanation: str | None = None, advice: str | None = None) -> Finding:
-        ev, span = self.evidence(where)
+                explanation: str | None = None, advice: str | None = None,
+                evidence: tuple[Evidence, dict[str, Any]] | None = None) -> Finding:
+        """A finding about the records of ``where``; ``evidence`` (what :meth:`evidence` returns for
+        ``where``) when the detector has already computed it in a grouped query."""
+        ev, span = evidence if evidence is not None else self.evidence(where)
         info = signature_info(id)
         tg: list[str] | int
         if isinstance(targets, int):
@@ -149,6 +251,17 @@ class Context:
             first_seen=span["first_seen"], last_seen=span["last_seen"], count=int(span["n"] or 0),
             evidence=ev, details=details or {}, confidence=confidence,
         )
+
+
+_MODULES: dict[str, ModuleType] = {}
+
+
+def _module(short: str) -> ModuleType:
+    """A detector module by short name (imported once: tunables are read per result row)."""
+    mod = _MODULES.get(short)
+    if mod is None:
+        mod = _MODULES[short] = importlib.import_module(f"{__name__}.{short}")
+    return mod
 
 
 def signature_info(id: str) -> dict[str, Any] | None:
@@ -167,19 +280,23 @@ def signature_info(id: str) -> dict[str, Any] | None:
 
 
 def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict] | None = None) -> list[Finding]:
-    """Run every detector (or those whose module name is in ``only``) and return sorted findings."""
+    """Run every detector (or those whose module name is in ``only``) and return sorted findings.
+
+    Suppressed findings are set aside as each detector finishes, so that the detectors that
+    read earlier findings (advice, verdict) do not speak of what the user silenced; they are
+    returned too, marked ``suppressed``, to be counted."""
     only = set(only) if only else None
+    rules = list(suppress or [])
+    silenced: list[Finding] = []
     for mod in modules():
         short = mod.__name__.rsplit(".", 1)[-1]
         if only and short not in only:
             continue
-        found = mod.detect(ctx) or []
-        ctx.findings.extend(found)
-    rules = list(suppress or [])
-    for f in ctx.findings:
-        f.suppressed = any(_matches(rule, f) for rule in rules)
+        for f in mod.detect(ctx) or []:
+            f.suppressed = any(_matches(rule, f) for rule in rules)
+            (silenced if f.suppressed else ctx.findings).append(f)
     ctx.findings.sort(key=Finding.sort_key)
-    return ctx.findings
+    return ctx.findings + sorted(silenced, key=Finding.sort_key)
 
 
 def _matches(rule: dict, f: Finding) -> bool:

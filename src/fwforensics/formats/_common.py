@@ -75,10 +75,21 @@ def canonical_ip(s: str) -> str | None:
         return None
 
 
+_CANON_V4 = r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
+
+
 def canonical_ips(arr: pa.Array) -> pa.Array:
     """Addresses in canonical text form; IPv4 passes through untouched (already canonical
     as logged), IPv6 is compressed. Values that are not addresses become null."""
-    return map_unique(arr, canonical_ip, pa.string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if len(arr) == 0 or arr.null_count == len(arr):
+        return map_unique(arr, canonical_ip, pa.string())
+    v4 = pc.fill_null(pc.match_substring_regex(arr, _CANON_V4), False)  # what ip_address would print back as is
+    if pc.all(v4).as_py():
+        return arr.cast(pa.string())
+    rest = map_unique(pc.if_else(v4, pa.scalar(None, arr.type), arr), canonical_ip, pa.string())
+    return pc.if_else(v4, arr.cast(pa.string()), rest)
 
 
 def resolve_tz(tz: tzinfo | str | None) -> tzinfo:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -45,12 +46,14 @@ _HEAD = (
     r"<(?P<pri5>\d{1,3})>1 (?P<iso5>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?)(?P<zone5>Z|[+-]\d\d:?\d\d)? "
     r"(?P<host5>\S+) (?P<tag5>\S+) \S+ \S+ (?:-|(?:\[[^\]]*\])+)"
     r"|"
+    # dmesg -T (no host, no tag)
+    r"\[(?:" + _DOW + r") (?P<tmon>" + _MON + r") +(?P<tday>\d{1,2}) (?P<thms>\d\d:\d\d:\d\d) (?P<tyear>\d{4})\]"
+    r"|"
     r"(?:<(?P<pri>\d{1,3})>)?"
     r"(?:"
     r"(?:(?:" + _DOW + r") )?(?P<iso>\d{4}-\d\d-\d\d)[T ](?P<isot>\d\d:\d\d:\d\d(?:[.,]\d+)?)"
     r"(?: ?(?P<zone>Z|[+-]\d\d:?\d\d|UTC|GMT))?"
     r"|(?P<mon>" + _MON + r") +(?P<day>\d{1,2}) (?P<hms>\d\d:\d\d:\d\d)(?P<frac>[.,]\d+)?(?: (?P<byear>\d{4}))?"
-    r"|\[(?:" + _DOW + r") (?P<tmon>" + _MON + r") +(?P<tday>\d{1,2}) (?P<thms>\d\d:\d\d:\d\d) (?P<tyear>\d{4})\]"
     r"|(?P<epoch>\d{9,11}\.\d{1,9})"
     r")?"
     r" *(?:(?P<host>[^\s\[\]]*[^\s:\[\]]) +)?"
@@ -138,9 +141,104 @@ FORMAT = Netfilter()
 
 
 # ---------------------------------------------------------------------------------------
+_HEAD_NAMES = ("pri5", "iso5", "zone5", "host5", "tag5", "pri", "iso", "isot", "zone", "mon", "day", "hms",
+               "frac", "byear", "tmon", "tday", "thms", "tyear", "epoch", "host", "tag", "uptime", "prefix")
+
+try:  # the compiled reader kernel (setup.py builds it); without it the regex path reads every line
+    from . import _nfkernel
+except ImportError:  # pragma: no cover - depends on the install
+    _nfkernel = None
+
+USE_KERNEL = True  # tests switch this off to compare both paths
+
+
+def kernel_available() -> bool:
+    return _nfkernel is not None
+
+
+class _Extract:
+    """Text groups of the records of a batch, before conversion (both paths fill this)."""
+
+    def __init__(self, rec_no, rec_lines, partial, groups, head, head_valid, head_text):
+        self.rec_no, self.rec_lines, self.partial = rec_no, rec_lines, partial
+        self.groups, self.head, self.head_valid, self.head_text = groups, head, head_valid, head_text
+
+    def __len__(self) -> int:
+        return len(self.rec_no)
+
+    def arrays(self) -> dict[str, pa.Array]:
+        d = {"__no": self.rec_no, "__raw": self.rec_lines, "__partial": self.partial,
+             "__hvalid": self.head_valid, "__htext": self.head_text}
+        d.update({"g_" + k: v for k, v in self.groups.items()})
+        d.update({"h_" + k: v for k, v in self.head.items()})
+        return d
+
+    @classmethod
+    def from_arrays(cls, d: dict[str, pa.Array]) -> "_Extract":
+        return cls(d["__no"], d["__raw"], d["__partial"], {g: d["g_" + g] for g in _GROUPS},
+                   {h: d["h_" + h] for h in _HEAD_NAMES}, d["__hvalid"], d["__htext"])
+
+
 def parse_batch(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
     n = len(lines)
-    line_no = pa.array(range(first_line, first_line + n), pa.int64())
+    line_no = pa.array(np.arange(first_line, first_line + n, dtype=np.int64), pa.int64())
+    unreadable: list[tuple[int, str]] = []
+    kern = _kernel_extract(lines, line_no) if (USE_KERNEL and _nfkernel is not None and n) else None
+    if kern is None:
+        ext, skipped = _regex_extract(lines, line_no, unreadable)
+    else:
+        ok, kext = kern
+        if len(kext) == n:
+            ext, skipped = kext, 0
+        else:
+            rest = pc.invert(ok)
+            rext, skipped = _regex_extract(pc.filter(lines, rest), pc.filter(line_no, rest), unreadable)
+            if rext is None or len(rext) == 0:
+                ext = kext
+            elif len(kext) == 0:
+                ext = rext
+            else:
+                ka, ra = kext.arrays(), rext.arrays()
+                merged = {k: pa.concat_arrays([ka[k], ra[k].cast(ka[k].type)]) for k in ka}
+                order = pc.sort_indices(merged["__no"])
+                ext = _Extract.from_arrays({k: pc.take(v, order) for k, v in merged.items()})
+    if ext is None or len(ext) == 0:
+        return ParseResult(conform({}, 0), sorted(unreadable), skipped)
+
+    cols = _convert(ext.groups)
+    cols["incomplete"] = pc.or_(cols["incomplete"], ext.partial)
+    cols.update(_head_convert(ext.head, ext.head_valid, ext.head_text, ctx))
+    m = len(ext)
+    cols["line"] = ext.rec_no
+    cols["source_file"] = pa.array([ctx.source_file] * m, pa.string()) if m else pa.array([], pa.string())
+    cols["format"] = pa.array(["netfilter"] * m, pa.string())
+    cols["raw"] = ext.rec_lines
+    return ParseResult(conform(cols, m), sorted(unreadable), skipped)
+
+
+def _kernel_extract(lines: pa.Array, line_no: pa.Array):
+    """Lines the C kernel reads with certainty -> (mask of those lines, their _Extract)."""
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    if lines.type != pa.string() or lines.null_count:
+        return None
+    _validity, offsets, data = lines.buffers()
+    if data is None:
+        return None
+    okb, nok, fields = _nfkernel.parse(offsets, data, len(lines), lines.offset)
+    ok = pa.array(np.frombuffer(okb, dtype=np.bool_))
+    arrs = {name: pa.StringArray.from_buffers(nok, pa.py_buffer(o), pa.py_buffer(d))
+            for name, (o, d) in zip(_nfkernel.FIELDS, fields)}
+    empty = pa.array([""] * nok, pa.string()) if nok else pa.array([], pa.string())
+    groups = {g: arrs.get(g, empty) for g in _GROUPS}
+    head = {h: arrs.get("h_" + h, empty) for h in _HEAD_NAMES}
+    ext = _Extract(pc.filter(line_no, ok), pc.filter(lines, ok), pa.array(np.zeros(nok, np.bool_)), groups, head,
+                   pa.array(np.ones(nok, np.bool_)), empty)
+    return ok, ext
+
+
+def _regex_extract(lines: pa.Array, line_no: pa.Array, unreadable: list) -> tuple[_Extract | None, int]:
+    """The Arrow/RE2 path: every line, whatever its wrapper."""
     lengths = pc.utf8_length(lines)
     too_long = pc.fill_null(pc.greater(lengths, MAX_LINE), True)
     work = pc.if_else(too_long, pa.scalar("", pa.string()), lines)
@@ -150,7 +248,6 @@ def parse_batch(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseRes
     part = pc.extract_regex(pc.if_else(is_full, pa.scalar("", pa.string()), work), _PARTIAL)
     is_part = pc.fill_null(part.is_valid(), False)
     is_rec = pc.or_(is_full, is_part)
-    unreadable: list[tuple[int, str]] = []
     skipped = 0
 
     # Lines that are not records: blank, unrelated syslog lines, or unreadable.
@@ -176,7 +273,7 @@ def parse_batch(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseRes
                 unreadable.append((no, "not a netfilter record"))
 
     if not pc.any(is_rec).as_py():
-        return ParseResult(conform({}, 0), unreadable, skipped)
+        return None, skipped
 
     rec_lines = pc.filter(lines, is_rec)
     rec_no = pc.filter(line_no, is_rec)
@@ -209,24 +306,22 @@ def parse_batch(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseRes
         order = pc.take(order, sort_idx)
         groups = {g: pc.take(a, sort_idx) for g, a in groups.items()}
         head, rec_lines, rec_no, partial = (pc.take(a, order) for a in (head, rec_lines, rec_no, partial))
-
-    cols = _convert(groups)
-    cols["incomplete"] = pc.or_(cols["incomplete"], partial)
-    cols.update(_parse_head(head, ctx))
-    m = len(rec_no)
-    cols["line"] = rec_no
-    cols["source_file"] = pa.array([ctx.source_file] * m, pa.string()) if m else pa.array([], pa.string())
-    cols["format"] = pa.array(["netfilter"] * m, pa.string())
-    cols["raw"] = rec_lines
-    return ParseResult(conform(cols, m), sorted(unreadable), skipped)
+    if len(rec_no) == 0:
+        return None, skipped
+    h = pc.extract_regex(head, _HEAD)
+    hf = {name: h.field(name) for name in _HEAD_NAMES}
+    return _Extract(rec_no, rec_lines, partial, groups, hf, pc.fill_null(h.is_valid(), False), head), skipped
 
 
 # ---------------------------------------------------------------------------------------
 def _parse_head(head: pa.Array, ctx: ParseContext) -> dict[str, pa.Array]:
     h = pc.extract_regex(head, _HEAD)
-    f = {name: blank_to_null(h.field(name)) for name in
-         ("pri5", "iso5", "zone5", "host5", "tag5", "pri", "iso", "isot", "zone", "mon", "day", "hms",
-          "frac", "byear", "tmon", "tday", "thms", "tyear", "epoch", "host", "tag", "uptime", "prefix")}
+    return _head_convert({name: h.field(name) for name in _HEAD_NAMES}, h.is_valid(), head, ctx)
+
+
+def _head_convert(fields: dict[str, pa.Array], valid: pa.Array, head: pa.Array,
+                  ctx: ParseContext) -> dict[str, pa.Array]:
+    f = {name: blank_to_null(fields[name]) for name in _HEAD_NAMES}
     n = len(head)
     tz = ctx.tz
 
@@ -268,7 +363,7 @@ def _parse_head(head: pa.Array, ctx: ParseContext) -> dict[str, pa.Array]:
         f["epoch"],
         join("[", f["uptime"], "]"),
     )
-    prefix = pc.if_else(h.is_valid(), f["prefix"], head)  # no header recognised: all of it is prefix
+    prefix = pc.if_else(valid, f["prefix"], head)  # no header recognised: all of it is prefix
     prefix = blank_to_null(pc.utf8_trim_whitespace(prefix))
     return {
         "ts": ts,
@@ -362,7 +457,9 @@ def _convert(g: dict[str, pa.Array]) -> dict[str, pa.Array]:
         "src_port": pc.coalesce(to_int(g["tspt"], pa.int32()), to_int(g["uspt"], pa.int32())),
         "dst_port": pc.coalesce(to_int(g["tdpt"], pa.int32()), to_int(g["udpt"], pa.int32())),
         "tcp_flags": flags,
-        "tcp_flag_bits": map_unique(flags, _flag_bits, pa.int16()) if flags.null_count < n else pa.nulls(n, pa.int16()),
+        "tcp_flag_bits": pc.if_else(pc.equal(flags, ""), pa.scalar(0, pa.int16()),  # a NULL scan: no flags
+                                    map_unique(flags, _flag_bits, pa.int16())) if flags.null_count < n
+        else pa.nulls(n, pa.int16()),
         "tcp_window": to_int(g["win"], pa.int32()),
         "tcp_seq": to_int(g["seq"], pa.int64()),
         "tcp_ack": to_int(g["ack"], pa.int64()),

@@ -40,6 +40,7 @@ import ipaddress
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -157,8 +158,7 @@ class RpcProc:
     worry: str
 
 
-@dataclass(frozen=True)
-class TtlGuess:
+class TtlGuess(NamedTuple):
     initial_ttl: int
     hops: int
     os_family: str
@@ -254,6 +254,8 @@ class KnowledgeBase:
         self._sigs = {r["id"]: SignatureInfo(r["id"], r["title"], r["severity"], r["explanation"], r["advice"], tuple(r.get("faq", ())))
                       for r in _load("signatures.toml")["signature"]}
         self._registered = _load_registered()
+        self._dst_index = _index(self._ports)
+        self._src_index = _index(self._srcports)
 
     # ---- ports
     @staticmethod
@@ -263,7 +265,7 @@ class KnowledgeBase:
 
     def ports(self, port: int, proto: str | None = None) -> list[PortInfo]:
         proto = _norm_proto(proto)
-        hits = [e for e in self._ports if e.covers(port, proto)]
+        hits = [e for e in self._dst_index.get(port, ()) if e.covers(port, proto)]
         return sorted(hits, key=lambda e: self._rank(e, port))
 
     def port(self, port: int, proto: str | None = None) -> PortInfo | None:
@@ -272,7 +274,7 @@ class KnowledgeBase:
 
     def srcports(self, port: int, proto: str | None = None) -> list[PortInfo]:
         proto = _norm_proto(proto)
-        hits = [e for e in self._srcports if e.covers(port, proto)]
+        hits = [e for e in self._src_index.get(port, ()) if e.covers(port, proto)]
         return sorted(hits, key=lambda e: self._rank(e, port))
 
     def srcport(self, port: int, proto: str | None = None) -> PortInfo | None:
@@ -442,6 +444,14 @@ class KnowledgeBase:
                 seen.add(t.name)
                 out.append(t)
         return out
+
+
+def _index(entries: list[PortInfo]) -> dict[int, list[PortInfo]]:
+    idx: dict[int, list[PortInfo]] = {}
+    for e in entries:
+        for p in (e.ports if e.ports else range(e.lo, e.hi + 1)):
+            idx.setdefault(p, []).append(e)
+    return idx
 
 
 def _norm_term(s: str) -> str:

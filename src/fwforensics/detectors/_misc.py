@@ -1,0 +1,279 @@
+"""Shared SQL fragments of the smaller detectors (smurf, NetBIOS, ICMP, addresses, ...).
+
+Not a detector itself (the leading underscore keeps it out of :func:`detectors.modules`).
+Everything here returns SQL text that DuckDB and Spark SQL both accept, or plain data
+taken from the knowledge base at run time (never a copy of it).
+"""
+from __future__ import annotations
+
+import ipaddress
+from typing import Iterable
+
+BCAST_MAC = "ff:ff:ff:ff:ff:ff"
+NOT_ACCEPTED = "coalesce(action, 'other') <> 'accept'"
+DROPPED = "coalesce(action, 'other') IN ('drop', 'other')"   # silently discarded (reject answers)
+SYN_ONLY = "(tcp_flags IS NULL OR (tcp_flags LIKE '%SYN%' AND tcp_flags NOT LIKE '%ACK%'))"
+
+
+def short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def secs(col: str) -> str:
+    """Seconds since the epoch of a timestamp column (DuckDB ``epoch``; sqlglot writes it as
+    ``UNIX_TIMESTAMP`` for Spark)."""
+    return f"epoch({col})"
+
+
+def port_match(entries: Iterable, col: str = "dst_port") -> str:
+    """SQL predicate for knowledge-base port entries (single ports, lists, ranges, per proto)."""
+    by_proto: dict[str, set[int]] = {}
+    ranges: list[tuple[str, int, int]] = []
+    for e in entries:
+        if e.ports:
+            by_proto.setdefault(e.proto, set()).update(e.ports)
+        elif e.hi - e.lo >= 8:
+            ranges.append((e.proto, e.lo, e.hi))
+        else:
+            by_proto.setdefault(e.proto, set()).update(range(e.lo, e.hi + 1))
+    parts = []
+    for proto, ports in sorted(by_proto.items()):
+        p = f"{col} IN ({', '.join(str(x) for x in sorted(ports))})"
+        parts.append(p if proto == "both" else f"(proto = '{proto}' AND {p})")
+    for proto, lo, hi in sorted(ranges):
+        p = f"{col} BETWEEN {lo} AND {hi}"
+        parts.append(p if proto == "both" else f"(proto = '{proto}' AND {p})")
+    return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+
+def home_broadcasts(ctx) -> list[str]:
+    """Broadcast and network addresses of the IPv4 home nets (only nets with room for hosts)."""
+    out: set[str] = set()
+    for net in ctx.home_nets:
+        if net.version == 4 and net.prefixlen <= 30:
+            out.add(str(net.broadcast_address))
+            out.add(str(net.network_address))
+    return sorted(out)
+
+
+def in_home(ctx, col: str) -> str:
+    return ctx.home_predicate(col)
+
+
+def broadcast_pred(ctx, col: str = "dst_ip") -> tuple[str, bool]:
+    """SQL predicate: the destination is a broadcast (limited, directed or IPv6 all-nodes).
+
+    With home nets known, an address inside them is a directed broadcast only when it is the
+    net's broadcast or network address; outside the home nets (or with none known) the
+    classic guess applies: an IPv4 address ending in .255 or .0. Returns (predicate,
+    used_guess) so the caller can say the guess was made.
+    """
+    parts = [f"{col} = '255.255.255.255'", f"mac_dst = '{BCAST_MAC}'", f"{col} LIKE 'ff02::1'"]
+    bc = home_broadcasts(ctx)
+    guess = f"({col} LIKE '%.255' OR ({col} LIKE '%.0' AND {col} NOT LIKE '%.0.0.0'))"
+    if bc:
+        parts.append(f"{col} IN {ctx.lit(bc)}")
+        parts.append(f"(NOT {in_home(ctx, col)} AND {guess})")
+    else:
+        parts.append(guess)
+    return "(" + " OR ".join(parts) + ")", not bool(bc)
+
+
+def outside_pred(ctx) -> tuple[str, str | None]:
+    """SQL predicate for records that came in on an outside interface, and a note when the
+    outside interface had to be guessed."""
+    if ctx.outside_ifs:
+        return f"in_if IN {ctx.lit(list(ctx.outside_ifs))}", None
+    return ("(in_if IS NULL OR (in_if <> '' AND in_if <> 'lo'))",
+            "no outside interface known: every inbound record (any interface except loopback) "
+            "was treated as arriving from outside; give --outside-if to narrow this")
+
+
+def note_once(ctx, text: str) -> None:
+    if text and text not in ctx.assumptions:
+        ctx.assumptions.append(text)
+
+
+def targets(ctx, where: str, col: str = "dst_ip", limit: int = 50) -> list[str]:
+    return list(ctx.distinct(where, col, limit))
+
+
+def ports(ctx, where: str, col: str = "dst_port", limit: int = 100) -> list[int]:
+    return [int(v) for v in ctx.distinct(where, col, limit)]
+
+
+def ip_ok(text: str | None) -> bool:
+    try:
+        ipaddress.ip_address(text or "")
+        return True
+    except ValueError:
+        return False
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+# -- many sources of the same background noise -----------------------------------------------
+# On a big log, noise detectors (NetBIOS lookups, ICMP backscatter, Slammer, ...) would report
+# one finding per source: tens of thousands of findings that bury the few that matter and cost
+# time and report size. Beyond MAX_SOURCES sources of one finding id, the TOP_SOURCES busiest
+# sources (and every source inside the home nets) keep their own finding and the rest become one
+# aggregate finding with ``src`` null, ``details.aggregated`` true, ``details.sources`` (how many)
+# and ``details.top_sources`` (the busiest of them). Small logs are unchanged.
+MAX_SOURCES = 100   # more sources than this for one finding id are aggregated; 0 turns it off
+TOP_SOURCES = 20    # busiest sources that keep their own finding when aggregating
+AGG_TUNABLES = ("MAX_SOURCES", "TOP_SOURCES")
+AGG_LISTED = 10     # sources named in details.top_sources of an aggregate finding
+
+
+def _home_ip(ctx, text: str) -> bool:
+    try:
+        a = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return any(a.version == n.version and a in n for n in ctx.home_nets)
+
+
+def split_sources(ctx, module: str, rows: list[dict], n_key: str = "n") -> tuple[list[dict], list[dict]]:
+    """(rows that keep their own finding, rows to aggregate), each in the input order."""
+    most = int(ctx.tun(module, "MAX_SOURCES"))
+    if most <= 0 or len(rows) <= most:
+        return rows, []
+    top = max(int(ctx.tun(module, "TOP_SOURCES")), 0)
+    ranked = sorted(rows, key=lambda r: (-int(r[n_key] or 0), str(r["src_ip"])))
+    keep = {r["src_ip"] for r in ranked[:top]}
+    if ctx.home_nets:
+        keep |= {r["src_ip"] for r in rows if _home_ip(ctx, r["src_ip"])}
+    return [r for r in rows if r["src_ip"] in keep], [r for r in rows if r["src_ip"] not in keep]
+
+
+def rest_where(ctx, pred: str, own: list[dict], groups_sql: str | None = None) -> str:
+    """The records of the aggregated sources: ``pred`` minus the sources with their own finding.
+    ``groups_sql`` (a query with a ``src_ip`` column) restricts to the sources it returns, for
+    detectors whose per-source query drops some sources (HAVING count(*) >= MIN_RECORDS > 1)."""
+    w = f"({pred})"
+    if groups_sql:
+        w += f" AND src_ip IN (SELECT src_ip FROM ({groups_sql}) __grp)"
+    if own:
+        w += f" AND src_ip NOT IN {ctx.lit([r['src_ip'] for r in own])}"
+    return w
+
+
+def rest_details(rest: list[dict], n_key: str = "n", **extra) -> dict:
+    ranked = sorted(rest, key=lambda r: (-int(r[n_key] or 0), str(r["src_ip"])))
+    d = {"aggregated": True, "sources": len(rest), "records": sum(int(r[n_key] or 0) for r in rest),
+         "top_sources": [{"src": r["src_ip"], "records": int(r[n_key] or 0)} for r in ranked[:AGG_LISTED]]}
+    d.update(extra)
+    return d
+
+
+def more_sources(rest: list[dict]) -> str:
+    return plural(len(rest), "more source")
+
+
+# -- address kinds of many addresses ----------------------------------------------------------
+def column(ctx, sql: str):
+    """The first column of a query, streamed (no dict per row, no list of millions of values). Run no
+    other query on the connection while iterating."""
+    import duckdb
+    if isinstance(ctx.con, duckdb.DuckDBPyConnection):
+        cur = ctx.con.execute(sql)
+        while True:
+            chunk = cur.fetchmany(4096)
+            if not chunk:
+                return
+            for r in chunk:
+                yield r[0]
+    else:
+        for r in ctx.query(sql):
+            yield next(iter(r.values()))
+
+
+def _dotted(s: str) -> bool:
+    """Four decimal octets without leading zeros (the form ipaddress accepts)."""
+    for part in s.split("."):
+        if not part.isdigit() or len(part) > 3 or (len(part) > 1 and part[0] == "0") or int(part) > 255:
+            return False
+    return True
+
+
+class SpecialAddresses:
+    """Which addresses may fall in one of the knowledge base's address blocks (anything but plain
+    global unicast). A prefilter for :meth:`KnowledgeBase.address`, which stays the one judge: an
+    address left out here is one the knowledge base would call global (or not an address)."""
+
+    def __init__(self, k):
+        import bisect
+        import socket
+        self._bisect, self._aton = bisect.bisect_right, socket.inet_aton
+        self._k = k
+        spans: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+        # the blocks in the knowledge base's order (most specific first): the first that holds an
+        # address gives its kind, as KnowledgeBase.address does
+        self._blocks: dict[int, list[tuple[int, int, str, bool]]] = {4: [], 6: []}
+        for net, r in k._blocks:
+            lo, hi = int(net.network_address), int(net.broadcast_address)
+            spans[net.version].append((lo, hi))
+            self._blocks[net.version].append((lo, hi, r["category"], bool(r["bogon"])))
+        self._lo, self._hi = {}, {}
+        for v, sp in spans.items():
+            merged: list[list[int]] = []
+            for lo, hi in sorted(sp):
+                if merged and lo <= merged[-1][1] + 1:
+                    merged[-1][1] = max(merged[-1][1], hi)
+                else:
+                    merged.append([lo, hi])
+            self._lo[v] = [a for a, _ in merged]
+            self._hi[v] = [b for _, b in merged]
+
+    def _inside(self, v: int, n: int) -> bool:
+        i = self._bisect(self._lo[v], n) - 1
+        return i >= 0 and n <= self._hi[v][i]
+
+    def maybe(self, text: str) -> bool:
+        if ":" not in text:
+            try:
+                return self._inside(4, int.from_bytes(self._aton(text.strip()), "big"))
+            except (OSError, ValueError):
+                return True   # not a plain dotted quad: let the knowledge base decide
+        try:
+            ip = ipaddress.IPv6Address(text.strip().strip("[]").split("%")[0])
+        except ValueError:
+            return True
+        return ip.ipv4_mapped is not None or self._inside(6, int(ip))
+
+    def _kb_kind(self, text: str) -> tuple[str, bool] | None:
+        a = self._k.address(text)
+        return (a.category, bool(a.bogon)) if a is not None else None
+
+    def kind(self, text: str) -> tuple[str, bool] | None:
+        """(category, bogon) of an address as KnowledgeBase.address gives them (None: not an address),
+        without building its description."""
+        plain = text.strip()
+        v, n = 0, 0
+        if ":" not in plain:
+            try:
+                n = int.from_bytes(self._aton(plain), "big")
+                if not self._inside(4, n):   # inet_aton is laxer than ipaddress: ask that one for odd forms
+                    return ("global", False) if plain.count(".") == 3 and _dotted(plain) else \
+                        self._kb_kind(text)
+                ip4 = ipaddress.IPv4Address(plain)
+                v, n = 4, int(ip4)
+            except (OSError, ValueError):
+                pass
+        elif "/" not in plain and "%" not in plain and "[" not in plain:
+            try:
+                ip6 = ipaddress.IPv6Address(plain)
+                if ip6.ipv4_mapped is None:
+                    v, n = 6, int(ip6)
+            except ValueError:
+                pass
+        if not v:   # anything unusual: ask the knowledge base itself
+            return self._kb_kind(text)
+        if not self._inside(v, n):
+            return "global", False
+        for lo, hi, cat, bogon in self._blocks[v]:
+            if lo <= n <= hi:
+                return cat, bogon
+        return "global", False

@@ -1,0 +1,71 @@
+"""dns.stale: datagrams from source port 53 to closed high ports, i.e. DNS answers that arrived
+after the asking program had given up and closed its port (a slow recursive server retried, a
+resolver sent its question twice, or an answer was duplicated). A stateful firewall drops them
+because the connection entry is gone. An answer that arrives in time is accepted and is not
+reported; when the question is in the log too, the finding says how late the answer was.
+"""
+from __future__ import annotations
+
+from . import _misc as m
+
+IDS = ("dns.stale",)
+ORDER = 50
+
+# Tunables
+MIN_RECORDS = 1      # late answers per server before a finding; raise to ignore a single straggler
+MIN_PORT = 1024      # lowest destination port counted (answers to server port 53 are server-to-server)
+QUERY_WINDOW = 120   # seconds: how far back a logged question from the same port still counts as the
+                     # question this answer belongs to (used only to say how late it was)
+MAX_SOURCES = m.MAX_SOURCES  # more servers than this: the rest share one aggregate finding
+TOP_SOURCES = m.TOP_SOURCES  # busiest servers that keep their own finding then (see _misc.py)
+TUNABLES = ("MIN_RECORDS", "MIN_PORT", "QUERY_WINDOW") + m.AGG_TUNABLES
+
+
+def pred(ctx) -> str:
+    me = m.short(__name__)
+    return (f"proto = 'udp' AND src_port = 53 AND dst_port >= {int(ctx.tun(me, 'MIN_PORT'))} "
+            f"AND {m.NOT_ACCEPTED} AND src_ip IS NOT NULL")
+
+
+def detect(ctx):
+    me = m.short(__name__)
+    t = ctx.table
+    p = pred(ctx)
+    window = float(ctx.tun(me, "QUERY_WINDOW"))
+    mn = int(ctx.tun(me, 'MIN_RECORDS'))
+    gsql = f"""
+        WITH a AS (SELECT src_ip, dst_ip, dst_port, ts FROM {t} WHERE {p}),
+             q AS (SELECT src_ip, dst_ip, src_port, ts FROM {t}
+                   WHERE proto = 'udp' AND dst_port = 53),
+             l AS (SELECT a.src_ip, a.dst_ip, a.dst_port, a.ts,
+                          min({m.secs('a.ts')} - {m.secs('q.ts')}) AS late
+                   FROM a LEFT JOIN q ON q.src_ip = a.dst_ip AND q.dst_ip = a.src_ip AND q.src_port = a.dst_port
+                        AND {m.secs('q.ts')} <= {m.secs('a.ts')} AND {m.secs('q.ts')} >= {m.secs('a.ts')} - {window}
+                   GROUP BY a.src_ip, a.dst_ip, a.dst_port, a.ts)
+        SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts, count(DISTINCT dst_port) AS ports,
+               max(late) AS late_max, min(late) AS late_min, count(late) AS matched
+        FROM l GROUP BY src_ip HAVING count(*) >= {mn}"""
+    rows = ctx.query(gsql + " ORDER BY src_ip")
+    out = []
+    rows, rest = m.split_sources(ctx, me, rows)
+    if rest:
+        where = m.rest_where(ctx, p, rows, gsql if mn > 1 else None)
+        details = m.rest_details(rest, matched_questions=sum(int(r["matched"] or 0) for r in rest))
+        out.append(ctx.finding(
+            "dns.stale", None, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where), details=details,
+            summary=f"{m.plural(details['records'], 'DNS answer')} from {m.more_sources(rest)} arrived at closed "
+                    f"ports: late answers to questions already given up"))
+    for r in rows:
+        src = r["src_ip"]
+        where = f"{p} AND src_ip = {ctx.lit(src)}"
+        late = ""
+        if r["matched"]:
+            late = f"; the matching questions had been asked {r['late_min']:.1f}-{r['late_max']:.1f} s earlier"
+        out.append(ctx.finding(
+            "dns.stale", src, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where),
+            summary=f"{m.plural(int(r['n']), 'DNS answer')} from {src} arrived at "
+                    f"{m.plural(int(r['ports']), 'closed port')} on {m.plural(int(r['hosts']), 'host')}: "
+                    f"late answers to questions already given up{late}",
+            details={"answers": int(r["n"]), "matched_questions": int(r["matched"] or 0),
+                     "late_seconds_max": r["late_max"]}))
+    return out

@@ -1,0 +1,195 @@
+"""Odd addresses and IP options: source_route, bogon.source, broadcast.local, broadcast.directed.
+
+* source_route: packets with a loose or strict source-route option (the sender picks the path,
+  classic for spoofing around filters); almost no legitimate traffic uses them today.
+* bogon.source: sources that cannot be real on the outside of a firewall (loopback, 0.0.0.0,
+  link-local, multicast, reserved; private, shared, documentation and benchmarking space unless
+  our own side uses the same kind of address). The address kind comes from the knowledge base.
+* broadcast.local: packets to 255.255.255.255 (DHCP, neighbours' service discovery).
+* broadcast.directed: packets to a subnet's broadcast (or network) address; the mask comes from
+  the home nets, else the .255/.0 guess (said in the finding). Echo packets already reported as
+  smurf/fraggle are left out.
+"""
+from __future__ import annotations
+
+from . import _misc as m
+
+IDS = ("source_route", "bogon.source", "broadcast.local", "broadcast.directed")
+ORDER = 55          # after smurf.py
+
+# Tunables
+ALWAYS_BOGON = ("loopback", "unspecified", "multicast", "link-local", "broadcast", "this-network",
+                "reserved", "site-local", "deprecated")
+                    # address kinds reported whatever our own addresses are
+SAME_KIND_OK = ("private", "documentation", "shared", "benchmarking", "unique-local")
+                    # kinds reported only when the destination is not of the same kind (a private
+                    # source talking to a private address is an inside network, not spoofing)
+MIN_RECORDS = 1     # records per source before a finding
+MAX_SOURCES = m.MAX_SOURCES  # more source-routing sources than this: the rest share one aggregate finding
+TOP_SOURCES = m.TOP_SOURCES  # busiest sources that keep their own finding then (see _misc.py)
+TUNABLES = ("ALWAYS_BOGON", "SAME_KIND_OK", "MIN_RECORDS") + m.AGG_TUNABLES
+
+DHCP = "(proto = 'udp' AND src_port = 68 AND dst_port = 67)"
+
+
+def detect(ctx):
+    return _source_route(ctx) + _bogons(ctx) + _local_bcast(ctx) + _directed(ctx)
+
+
+def _by_src_sql(ctx, pred):
+    return f"""
+        SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts FROM {ctx.table}
+        WHERE {pred} AND src_ip IS NOT NULL GROUP BY src_ip
+        HAVING count(*) >= {int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))}"""
+
+
+def _by_src(ctx, pred):
+    return ctx.query(_by_src_sql(ctx, pred) + " ORDER BY src_ip")
+
+
+def _source_route(ctx):
+    pred = "(source_route = TRUE OR ip_options LIKE '%LSRR%' OR ip_options LIKE '%SSRR%')"
+    out = []
+    rows, rest = m.split_sources(ctx, m.short(__name__), _by_src(ctx, pred))
+    if rest:
+        mn = int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))
+        where = m.rest_where(ctx, f"{pred} AND src_ip IS NOT NULL", rows, _by_src_sql(ctx, pred) if mn > 1 else None)
+        opts = list(ctx.distinct(where, "ip_options", 5))
+        out.append(ctx.finding(
+            "source_route", None, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where),
+            summary=f"{m.plural(sum(int(r['n']) for r in rest), 'source-routed packet')} from "
+                    f"{m.more_sources(rest)}: senders that chose the path themselves, a way to slip forged "
+                    f"packets past address filters",
+            details=m.rest_details(rest, options=opts)))
+    for r in rows:
+        src = r["src_ip"]
+        where = f"{pred} AND src_ip = {ctx.lit(src)}"
+        opts = list(ctx.distinct(where, "ip_options", 5))
+        kinds = sorted({k for o in opts for k in ("LSRR", "SSRR") if k in o})
+        out.append(ctx.finding(
+            "source_route", src, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where),
+            summary=f"{m.plural(int(r['n']), 'source-routed packet')} from {src}"
+                    + (f" ({'/'.join(kinds)})" if kinds else "")
+                    + ": the sender chose the path itself, a way to slip forged packets past address filters",
+            details={"options": opts}))
+    return out
+
+
+def _bogons(ctx):
+    from ..knowledge import kb
+    k = kb()
+    me = m.short(__name__)
+    always = set(ctx.tun(me, "ALWAYS_BOGON"))
+    same_ok = set(ctx.tun(me, "SAME_KIND_OK"))
+    inbound, note = m.outside_pred(ctx)
+    # one row per distinct source (groups, not events); the address kind comes from the kb
+    special = m.SpecialAddresses(k)
+    wanted = always | same_ok
+    kinds: dict[str, str] = {}
+    for src in m.column(ctx, f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {inbound} AND src_ip IS NOT NULL"):
+        kd = special.kind(src)
+        if kd is not None and kd[1] and kd[0] in wanted:
+            kinds[src] = kd[0]
+    if not kinds:
+        return []
+    # private-like sources are judged by their destinations: towards an address of the same kind
+    # (an inside network), to multicast/broadcast (the local segment) they are normal. Without an
+    # outside interface, a private source towards a public address is just outbound LAN traffic,
+    # so then only destinations inside the home nets count.
+    relaxed = {s for s, c in kinds.items() if c in same_ok or (c == "link-local" and ":" in s)}
+    local_kinds = {"multicast", "broadcast", "link-local"}
+    dst_ok: dict[str, list[str]] = {}
+    if relaxed:
+        home = m.in_home(ctx, "dst_ip") if ctx.home_nets else "FALSE"
+        scope = "TRUE" if ctx.outside_ifs else home
+        if not ctx.outside_ifs:
+            m.note_once(ctx, "private, shared and documentation sources were judged only towards the home "
+                             "nets (no outside interface known)" if ctx.home_nets else
+                        "private, shared and documentation sources were not judged: neither an outside "
+                        "interface nor a home net is known")
+        pairs = [] if scope == "FALSE" else ctx.query(f"""SELECT DISTINCT src_ip, dst_ip FROM {ctx.table}
+                               WHERE {inbound} AND {scope} AND src_ip IN {ctx.lit(sorted(relaxed))} AND dst_ip IS NOT NULL
+                               ORDER BY src_ip, dst_ip""")
+        for r in pairs:
+            kd = special.kind(r["dst_ip"])
+            dk = kd[0] if kd else "?"
+            sk = kinds[r["src_ip"]]
+            if dk != sk and dk not in local_kinds:
+                dst_ok.setdefault(r["src_ip"], []).append(r["dst_ip"])
+    out = []
+    judged = sorted(s for s in kinds if s not in relaxed or dst_ok.get(s))
+    for src in judged:
+        cat = kinds[src]
+        extra = ""
+        if src in relaxed:
+            extra = f" AND dst_ip IN {ctx.lit(dst_ok[src])}"
+        # the base names every judged source, so grouped look-ups cover those sources only
+        where = f"{inbound} AND src_ip IN {ctx.lit(judged)} AND src_ip = {ctx.lit(src)}{extra}"
+        if cat == "unspecified":
+            where += f" AND NOT {DHCP}"
+        n = ctx.count(where)
+        if not n:
+            continue
+        a = k.address(src)
+        details = {"category": cat, "range": a.cidr, "name": a.name}
+        if note:
+            details["assumption"] = note
+            m.note_once(ctx, note)
+        out.append(ctx.finding(
+            "bogon.source", src, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where),
+            summary=f"{m.plural(int(n), 'packet')} from {src} ({a.name}, {a.cidr}) arrived from outside: "
+                    f"an address that cannot be a real sender there (forged, leaked from a neighbour's "
+                    f"network, or a misconfigured host)",
+            details=details))
+    return out
+
+
+def _local_bcast(ctx):
+    pred = "dst_ip = '255.255.255.255'"
+    out = []
+    for r in _by_src(ctx, pred):
+        src = r["src_ip"]
+        where = f"{pred} AND src_ip = {ctx.lit(src)}"
+        pl = m.ports(ctx, where)
+        dhcp = bool(set(pl) & {67, 68})
+        what = ("DHCP requests" if dhcp else
+                "NetBIOS broadcasts" if set(pl) & {137, 138} else "broadcasts")
+        out.append(ctx.finding(
+            "broadcast.local", src, where, targets=["255.255.255.255"], ports=pl,
+            summary=f"{m.plural(int(r['n']), 'packet')} from {src} to 255.255.255.255 ({what}): a machine on the "
+                    f"same network segment; such packets never cross a router",
+            details={"dhcp": dhcp}))
+    return out
+
+
+def _directed(ctx):
+    bc, guessed = m.broadcast_pred(ctx)
+    pred = f"({bc} AND dst_ip <> '255.255.255.255' AND dst_ip NOT LIKE '%:%')"
+    skip = []
+    try:
+        from . import smurf
+        preds = smurf.predicates(ctx)
+        for f in ctx.findings:
+            if f.id in preds and f.src:
+                skip.append(f"({preds[f.id]} AND src_ip = {ctx.lit(f.src)})")
+    except Exception:   # smurf.py missing or changed: report everything
+        skip = []
+    if skip:
+        pred = f"{pred} AND NOT ({' OR '.join(skip)})"
+    out = []
+    for r in _by_src(ctx, pred):
+        src = r["src_ip"]
+        where = f"{pred} AND src_ip = {ctx.lit(src)}"
+        tg = m.targets(ctx, where)
+        details = {"broadcast_addresses": tg}
+        if guessed:
+            details["mask_assumption"] = ("no home network known: addresses ending in .255 or .0 were taken "
+                                          "to be subnet broadcasts; give --home-net for the real mask")
+        out.append(ctx.finding(
+            "broadcast.directed", src, where, targets=tg, ports=m.ports(ctx, where),
+            summary=f"{m.plural(int(r['n']), 'packet')} from {src} to the subnet broadcast "
+                    f"{', '.join(tg[:3])}{' ...' if len(tg) > 3 else ''}"
+                    + (" (assuming .255/.0 are broadcasts)" if guessed else "")
+                    + ": amplifier hunting, or a neighbour's broadcast",
+            details=details))
+    return out

@@ -1,0 +1,102 @@
+"""proxy.scan: hunting for open proxies (FAQ 5.3).
+
+Open HTTP/SOCKS proxies let people hide where their traffic comes from, so addresses are swept
+for the usual proxy ports (``PROXY_PORTS``: 80, 8080, 3128, 8000, 8001, 8888, 1080). A source
+is reported when, within one session (``SESSION_GAP``):
+
+* it probed at least ``MIN_PROXY_PORTS`` different proxy ports and they make up most of what it
+  probed (``PROXY_SHARE``): a general port scan that happens to include 8080 is a scan, not a
+  proxy hunt; or
+* it sent the RingZero pattern: probes to 80, 8080 and 3128 of one host, and nothing else,
+  within ``RINGZERO_SECONDS`` (the 1999 RingZero trojan's signature; ``details.variant``); or
+* it swept one proxy-only port (not 80) across ``SWEEP_MIN_HOSTS`` hosts.
+
+A browser using a proxy on 8080, or clients of a web server on 80, touch one proxy port only
+and stay silent.
+"""
+from __future__ import annotations
+
+from . import zen
+
+IDS = ("proxy.scan",)
+ORDER = 40
+
+# Tunables
+PROXY_PORTS = (80, 1080, 3128, 8000, 8001, 8080, 8888)
+RINGZERO_PORTS = (80, 3128, 8080)
+RINGZERO_SECONDS = 60    # the three RingZero probes fall within this many seconds
+SESSION_GAP = 900        # seconds of silence that end a source's session
+MIN_PROXY_PORTS = 3      # distinct proxy ports; 2 would flag someone trying a site on 80 then 8080
+PROXY_SHARE = 0.6        # share of the source's probed ports that must be proxy ports
+SWEEP_MIN_HOSTS = 8      # hosts swept on one proxy-only port
+TUNABLES = ("PROXY_PORTS", "RINGZERO_PORTS", "RINGZERO_SECONDS", "SESSION_GAP", "MIN_PROXY_PORTS",
+            "PROXY_SHARE", "SWEEP_MIN_HOSTS")
+
+
+def _m() -> str:
+    return __name__.rsplit(".", 1)[-1]
+
+
+def detect(ctx):
+    m, t = _m(), ctx.table
+    pp = ctx.lit(list(ctx.tun(m, "PROXY_PORTS")))
+    rz = list(ctx.tun(m, "RINGZERO_PORTS"))
+    gap = int(ctx.tun(m, "SESSION_GAP"))
+    bits = "COALESCE(tcp_flag_bits, CASE WHEN tcp_flags = '' THEN 0 ELSE NULL END)"
+    probe = (f"proto = 'tcp' AND src_ip IS NOT NULL AND dst_port IS NOT NULL AND MOD({bits}, 64) = 2 "
+             f"AND coalesce(action, 'other') <> 'accept'")
+    w = "PARTITION BY src_ip ORDER BY ts, source_file, line"
+    rows = ctx.query(f"""
+    WITH b AS (SELECT src_ip, dst_ip, dst_port, ts, source_file, line FROM {t} WHERE {probe}),
+    g AS (SELECT b.*, CASE WHEN LAG(ts) OVER ({w}) IS NULL OR ts > LAG(ts) OVER ({w}) + INTERVAL '{gap}' SECOND
+                           THEN 1 ELSE 0 END AS brk FROM b),
+    s AS (SELECT g.*, SUM(brk) OVER ({w} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess FROM g),
+    hd AS (SELECT src_ip, sess, dst_ip, count(DISTINCT dst_port) AS ports,
+                  count(DISTINCT CASE WHEN dst_port IN {ctx.lit(rz)} THEN dst_port END) AS rz_ports,
+                  min(ts) AS t0, max(ts) AS t1
+           FROM s GROUP BY src_ip, sess, dst_ip),
+    rzh AS (SELECT src_ip, sess, count(*) AS rz_hosts FROM hd
+            WHERE ports = {len(rz)} AND rz_ports = {len(rz)}
+              AND t1 <= t0 + INTERVAL '{int(ctx.tun(m, "RINGZERO_SECONDS"))}' SECOND
+            GROUP BY src_ip, sess),
+    sw AS (SELECT src_ip, sess, max(nh) AS sweep_hosts FROM (
+              SELECT src_ip, sess, dst_port, count(DISTINCT dst_ip) AS nh FROM s
+              WHERE dst_port IN {pp} AND dst_port <> 80 GROUP BY src_ip, sess, dst_port) x
+           GROUP BY src_ip, sess),
+    ag AS (SELECT src_ip, sess, count(*) AS n, count(DISTINCT dst_port) AS ports,
+                  count(DISTINCT CASE WHEN dst_port IN {pp} THEN dst_port END) AS proxy_ports,
+                  count(DISTINCT dst_ip) AS hosts, min(ts) AS first_seen, max(ts) AS last_seen
+           FROM s GROUP BY src_ip, sess)
+    SELECT ag.*, coalesce(rzh.rz_hosts, 0) AS rz_hosts, coalesce(sw.sweep_hosts, 0) AS sweep_hosts
+    FROM ag LEFT JOIN rzh ON ag.src_ip = rzh.src_ip AND ag.sess = rzh.sess
+            LEFT JOIN sw ON ag.src_ip = sw.src_ip AND ag.sess = sw.sess
+    WHERE ag.proxy_ports >= 1
+    ORDER BY ag.src_ip, ag.first_seen""")
+    out = []
+    for r in rows:
+        hunt = (r["proxy_ports"] >= int(ctx.tun(m, "MIN_PROXY_PORTS"))
+                and r["proxy_ports"] >= float(ctx.tun(m, "PROXY_SHARE")) * r["ports"])
+        ring = r["rz_hosts"] >= 1
+        sweep = r["sweep_hosts"] >= int(ctx.tun(m, "SWEEP_MIN_HOSTS"))
+        if not (hunt or ring or sweep):
+            continue
+        src = r["src_ip"]
+        where = (f"{probe} AND src_ip = {ctx.lit(src)} AND dst_port IN {pp} "
+                 f"AND ts >= {ctx.lit(r['first_seen'])} AND ts <= {ctx.lit(r['last_seen'])}")
+        ports = [x["dst_port"] for x in ctx.query(f"SELECT DISTINCT dst_port FROM {t} WHERE {where} ORDER BY dst_port")]
+        targets = [x["dst_ip"] for x in ctx.query(
+            f"SELECT DISTINCT dst_ip FROM {t} WHERE {where} ORDER BY dst_ip LIMIT 65")]
+        how = []
+        if hunt:
+            how.append(f"{r['proxy_ports']} proxy ports")
+        if ring:
+            how.append(f"RingZero's 80/8080/3128 triple on {r['rz_hosts']} host(s)")
+        if sweep:
+            how.append(f"a sweep of a proxy port over {r['sweep_hosts']} hosts")
+        out.append(ctx.finding(
+            "proxy.scan", src, where,
+            summary=f"{src} was hunting for open proxies: " + ", ".join(how) + f" ({', '.join(map(str, ports))})",
+            targets=targets if len(targets) <= 64 else r["hosts"], ports=ports,
+            details={"variant": "RingZero" if ring else None, "proxy_ports": r["proxy_ports"],
+                     "ringzero_hosts": r["rz_hosts"], "zen": zen.short(ctx, src)}))
+    return out

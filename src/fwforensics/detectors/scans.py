@@ -1,0 +1,345 @@
+"""Port scans (vertical, horizontal, block), their TCP/UDP flavours, and ping sweeps (FAQ 1.1, 2.8).
+
+How a scan is reported. Each source's probes are cut into *sessions*: a new session starts when
+the source has been quiet for more than ``SESSION_GAP`` seconds. Inside one session:
+
+* the **shape** finding (``scan.vertical`` / ``scan.horizontal`` / ``scan.block``) covers every
+  TCP/UDP probe of the session whatever its flags; ``details.scan_type`` names the main flavour
+  and ``details.scan_types`` counts each;
+* a **flavour** finding (``scan.syn``, ``scan.fin``, ``scan.null``, ``scan.xmas``, ``scan.ack``,
+  ``scan.udp``) is added for each flavour whose own probes form a scan shape, with
+  ``details.shape``. So users can filter on either the shape or the technique; a stray ACK among
+  a SYN scan does not make an "ACK scan".
+* ``ping.sweep``: ICMP/ICMPv6 echo requests to at least ``SWEEP_MIN_HOSTS`` hosts in a session.
+
+What counts as a probe: TCP packets whose flags are exactly SYN, FIN, none (NULL), FIN+PSH+URG
+(XMAS) or ACK; UDP datagrams; echo requests. Records the firewall accepted are left out (a
+logged accept is a served connection, not a probe) unless ``COUNT_ACCEPTED``. Answers are left
+out: ACK-only packets and UDP datagrams *from* a port below 1024 *to* one at or above 1024 look
+like late replies of a real service (a web server's ACK after your firewall forgot the
+connection, a DNS answer); psad drops every ACK and RST for the same reason
+(``IGNORE_CONNTRACK_BUG_PKTS``), which hides real ACK scans; we only drop reply-shaped ones.
+UDP to the traceroute ports 33434-33600 is left to the traceroute detector.
+
+Look-alikes that stay silent: a busy web server's many clients (each source touches one host and
+one or two ports), a client retrying one port, a resolver's answers.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..findings import compress_lines
+from . import SAMPLES, zen
+
+IDS = ("scan.vertical", "scan.horizontal", "scan.block", "scan.syn", "scan.fin", "scan.null",
+       "scan.xmas", "scan.ack", "scan.udp", "ping.sweep")
+ORDER = 20
+
+# Tunables
+SESSION_GAP = 900          # seconds of silence that end a source's session. Raise to join slow scans
+                           # (nmap -T1 waits 15 s per probe, -T0 five minutes) at the cost of merging
+                           # separate visits; lower to split them
+VERTICAL_MIN_PORTS = 10    # distinct ports on one host that make a vertical scan. Lower catches short
+                           # scans (e.g. a 5-port service check) but also clients using a few services
+HORIZONTAL_MIN_HOSTS = 8   # distinct hosts on one port that make a horizontal scan (sweep). Lower for a
+                           # small home network; raise on busy networks where clients legitimately
+                           # reach many hosts on one port
+BLOCK_MIN_HOSTS = 2        # hosts that must each get a vertical scan for a block scan
+BLOCK_MIN_SWEPT = 3        # or: ports that must each be swept across HORIZONTAL_MIN_HOSTS hosts (a
+                           # multi-port sweep such as 21-25 over a subnet). Kept above 2 because nmap's
+                           # host discovery touches 80 and 443 of every host it pings
+SWEEP_MIN_HOSTS = 8        # distinct hosts pinged in a session to call it a ping sweep
+COUNT_ACCEPTED = False     # count records the firewall accepted as probes; turn on for captures or
+                           # logs whose "accept" lines are pre-connection probes
+TARGETS_LISTED = 64        # at most this many target addresses are listed (above: the count)
+TUNABLES = ("SESSION_GAP", "VERTICAL_MIN_PORTS", "HORIZONTAL_MIN_HOSTS", "BLOCK_MIN_HOSTS",
+            "BLOCK_MIN_SWEPT", "SWEEP_MIN_HOSTS", "COUNT_ACCEPTED", "TARGETS_LISTED")
+
+TRACEROUTE_PORTS = (33434, 33600)
+FLAVOUR_IDS = {"syn": "scan.syn", "fin": "scan.fin", "null": "scan.null", "xmas": "scan.xmas",
+               "ack": "scan.ack", "udp": "scan.udp"}
+FLAVOUR_WORDS = {"syn": "TCP SYN", "fin": "TCP FIN", "null": "TCP NULL (no flags)",
+                 "xmas": "TCP XMAS (FIN+PSH+URG)", "ack": "TCP ACK", "udp": "UDP", "echo": "ICMP echo"}
+NMAP_WINDOWS = (1024, 2048, 3072, 4096)   # nmap raw SYN/ACK probes pick one of these windows
+
+
+def _m() -> str:
+    return __name__.rsplit(".", 1)[-1]
+
+
+# The netfilter reader leaves tcp_flag_bits NULL when a TCP line carries no flag at all (a NULL
+# scan): read an empty flag list as 0.
+BITS = "COALESCE(tcp_flag_bits, CASE WHEN tcp_flags = '' THEN 0 ELSE NULL END)"
+
+
+def flavour_sql() -> str:
+    """SQL expression naming a record's probe flavour (NULL when the record is no probe)."""
+    return f"""CASE
+        WHEN proto = 'tcp' THEN CASE MOD({BITS}, 64)
+            WHEN 2 THEN 'syn' WHEN 1 THEN 'fin' WHEN 0 THEN 'null' WHEN 41 THEN 'xmas' WHEN 16 THEN 'ack'
+            ELSE NULL END
+        WHEN proto = 'udp' THEN 'udp'
+        WHEN (proto = 'icmp' AND icmp_type = 8) OR (proto = 'ipv6-icmp' AND icmp_type = 128) THEN 'echo'
+        ELSE NULL END"""
+
+
+def probe_filter(ctx) -> str:
+    """SQL predicate on events: the record may be a probe (before the flavour test)."""
+    acc = "" if ctx.tun(_m(), "COUNT_ACCEPTED") else "AND coalesce(action, 'other') <> 'accept'"
+    lo, hi = TRACEROUTE_PORTS
+    return f"""(src_ip IS NOT NULL AND dst_ip IS NOT NULL {acc}
+        AND NOT (proto IN ('tcp', 'udp') AND dst_port IS NULL)
+        AND NOT (proto = 'tcp' AND {BITS} IS NULL)
+        AND NOT (proto = 'udp' AND dst_port BETWEEN {lo} AND {hi})
+        AND NOT ((proto = 'udp' OR (proto = 'tcp' AND MOD({BITS}, 64) = 16))
+                 AND src_port < 1024 AND dst_port >= 1024))"""
+
+
+def sessions_sql(ctx, extra: str = "TRUE") -> str:
+    """Probes with their flavour and per-source session number (columns of events + flavour, sess)."""
+    gap = int(ctx.tun(_m(), "SESSION_GAP"))
+    return f"""
+    q AS (SELECT src_ip, dst_ip, dst_port, src_port, ts, source_file, line, ttl, tcp_window,
+                 {flavour_sql()} AS flavour
+          FROM {ctx.table} WHERE {probe_filter(ctx)} AND ({extra})),
+    g AS (SELECT q.*, CASE WHEN LAG(ts) OVER (PARTITION BY src_ip ORDER BY ts, source_file, line) IS NULL
+                             OR ts > LAG(ts) OVER (PARTITION BY src_ip ORDER BY ts, source_file, line)
+                                     + INTERVAL '{gap}' SECOND
+                           THEN 1 ELSE 0 END AS brk
+          FROM q WHERE flavour IS NOT NULL),
+    s AS (SELECT g.*, SUM(brk) OVER (PARTITION BY src_ip ORDER BY ts, source_file, line
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess
+          FROM g)"""
+
+
+def _ports_text(ports: list[int], limit: int = 0) -> str:
+    text = compress_lines(ports) if ports else "-"
+    if limit and len(text) > limit:
+        text = text[:limit].rsplit(",", 1)[0] + ",..."
+    return text
+
+
+def _dur(a, b) -> str:
+    if a is None or b is None:
+        return ""
+    s = int((b - a).total_seconds())
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def detect(ctx):
+    m = _m()
+    V = int(ctx.tun(m, "VERTICAL_MIN_PORTS"))
+    H = int(ctx.tun(m, "HORIZONTAL_MIN_HOSTS"))
+    B = int(ctx.tun(m, "BLOCK_MIN_HOSTS"))
+    BS = int(ctx.tun(m, "BLOCK_MIN_SWEPT"))
+    SW = int(ctx.tun(m, "SWEEP_MIN_HOSTS"))
+    listed = int(ctx.tun(m, "TARGETS_LISTED"))
+    wins = ctx.lit(list(NMAP_WINDOWS))
+    rows = ctx.query(f"""
+    WITH {sessions_sql(ctx)},
+    a AS (SELECT src_ip, sess, flavour, flavour AS fl, dst_ip, dst_port, ts, ttl, tcp_window FROM s
+          UNION ALL
+          SELECT src_ip, sess, '*' AS flavour, flavour AS fl, dst_ip, dst_port, ts, ttl, tcp_window
+          FROM s WHERE flavour <> 'echo'),
+    hp AS (SELECT src_ip, sess, flavour, dst_ip, count(DISTINCT dst_port) AS np FROM a
+           GROUP BY src_ip, sess, flavour, dst_ip),
+    ph AS (SELECT src_ip, sess, flavour, dst_port, count(DISTINCT dst_ip) AS nh FROM a
+           GROUP BY src_ip, sess, flavour, dst_port),
+    hv AS (SELECT src_ip, sess, flavour, sum(CASE WHEN np >= {V} THEN 1 ELSE 0 END) AS vhosts
+           FROM hp GROUP BY src_ip, sess, flavour),
+    pv AS (SELECT src_ip, sess, flavour,
+                  sum(CASE WHEN nh >= (CASE WHEN flavour = 'echo' THEN {SW} ELSE {H} END) THEN 1 ELSE 0 END) AS hports
+           FROM ph GROUP BY src_ip, sess, flavour),
+    ag AS (SELECT src_ip, sess, flavour, count(*) AS n, count(DISTINCT dst_ip) AS hosts,
+                  count(DISTINCT dst_port) AS ports, min(ts) AS first_seen, max(ts) AS last_seen,
+                  sum(CASE WHEN tcp_window IN {wins} THEN 1 ELSE 0 END) AS nmap_windows,
+                  {', '.join(f"sum(CASE WHEN fl = '{k}' THEN 1 ELSE 0 END) AS n_{k}" for k in FLAVOUR_IDS)}
+           FROM a GROUP BY src_ip, sess, flavour)
+    SELECT ag.*, hv.vhosts, pv.hports FROM ag
+      JOIN hv ON ag.src_ip = hv.src_ip AND ag.sess = hv.sess AND ag.flavour = hv.flavour
+      JOIN pv ON ag.src_ip = pv.src_ip AND ag.sess = pv.sess AND ag.flavour = pv.flavour
+    WHERE hv.vhosts >= 1 OR pv.hports >= 1 OR (ag.flavour <> 'echo' AND ag.hosts >= {H} AND ag.ports >= {V})
+    ORDER BY ag.src_ip, ag.first_seen, ag.flavour""")
+
+    sessions: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        sessions.setdefault((r["src_ip"], r["sess"]), {})[r["flavour"]] = r
+    specs = []
+    for (src, sess), flv in sessions.items():
+        counts: dict[str, int] = {}
+        if "*" in flv:
+            allf = flv["*"]
+            counts = dict(sorted(((k, int(allf[f"n_{k}"])) for k in FLAVOUR_IDS if allf[f"n_{k}"]),
+                                 key=lambda kv: (-kv[1], kv[0])))
+        for key in sorted(flv, key=lambda k: (k != "*", k)):
+            r = flv[key]
+            shapes = _shapes(r, V, H, B, BS)
+            if key == "echo":
+                if r["hports"] >= 1:
+                    specs.append(("ping.sweep", r, "horizontal", counts))
+                continue
+            for shape in shapes:
+                fid = f"scan.{shape}" if key == "*" else FLAVOUR_IDS[key]
+                specs.append((fid, r, shape, counts))
+                if key != "*":
+                    break   # one flavour finding per flavour and session, with its main shape
+    pre = _grouped(ctx, specs, listed) if len(specs) > 1 and _can_group(ctx) else None
+    prof = zen.profile(ctx)
+    if hasattr(prof, "prefetch"):
+        prof.prefetch(r["src_ip"] for _, r, _, _ in specs)
+    return [_finding(ctx, fid, r, shape, counts, listed, pre) for fid, r, shape, counts in specs]
+
+
+def _can_group(ctx) -> bool:
+    """The grouped path needs DuckDB (temporary table, list functions, rowid); other engines (Spark)
+    run one set of queries per finding, with the same results."""
+    import duckdb
+    return bool(ctx.batch_lookups) and isinstance(ctx.con, duckdb.DuckDBPyConnection)
+
+
+def _group_key(r: dict, shape: str) -> tuple:
+    return (r["src_ip"], int(r["sess"]), r["flavour"], 1 if shape == "horizontal" and r["flavour"] != "echo" else 0)
+
+
+def _grouped(ctx, specs: list, listed: int) -> dict[tuple, dict]:
+    """Targets, ports, host count and evidence of every scan finding from a few grouped queries over
+    the probes of the scanning sources (instead of five full-table queries per finding).
+
+    A finding's records (``_finding``'s ``where``: the source's probes of one flavour, or of every
+    non-echo flavour, between the first and last probe of the session) are exactly the rows of one
+    (source, session, flavour) group: sessions of a source are separated by more than SESSION_GAP
+    seconds of silence, so no other session's probe falls between them (records without a time stamp
+    are outside every time range, so they are left out here too). Horizontal findings keep
+    only the ports swept across enough hosts, as the per-finding path does."""
+    from ..findings import Evidence
+    H = int(ctx.tun(_m(), "HORIZONTAL_MIN_HOSTS"))
+    srcs = sorted({r["src_ip"] for _, r, _, _ in specs})
+    con, t = ctx.con, "_fwf_scan_groups"
+    sess = sessions_sql(ctx, f"src_ip IN {ctx.lit(srcs)}").replace(
+        "SELECT src_ip, dst_ip, dst_port, src_port, ts, source_file, line,",
+        "SELECT rowid AS __rid, src_ip, dst_ip, dst_port, src_port, ts, source_file, line,", 1)
+    con.execute(f"""CREATE OR REPLACE TEMPORARY TABLE {t} AS
+    WITH {sess},
+    a AS (SELECT __rid, src_ip, sess, flavour AS k, dst_ip, dst_port, ts, source_file, line FROM s
+          WHERE ts IS NOT NULL
+          UNION ALL
+          SELECT __rid, src_ip, sess, '*' AS k, dst_ip, dst_port, ts, source_file, line FROM s
+          WHERE flavour <> 'echo' AND ts IS NOT NULL),
+    sw AS (SELECT src_ip, sess, k, dst_port FROM a WHERE k <> 'echo'
+           GROUP BY src_ip, sess, k, dst_port HAVING count(DISTINCT dst_ip) >= {H})
+    SELECT a.*, 0 AS hz FROM a
+    UNION ALL
+    SELECT a.*, 1 AS hz FROM a JOIN sw ON a.src_ip = sw.src_ip AND a.sess = sw.sess AND a.k = sw.k
+                                    AND a.dst_port = sw.dst_port""")
+    try:
+        keys = "src_ip, sess, k, hz"
+        out: dict[tuple, dict] = {}
+        for src, se, k, hz, nh, tg, ports, n, first, last in con.execute(f"""
+                SELECT {keys}, count(DISTINCT dst_ip), list_slice(list_sort(list_distinct(list(dst_ip))), 1, {listed + 1}),
+                       list_sort(list_distinct(list(dst_port))), count(*), min(ts), max(ts)
+                FROM {t} GROUP BY {keys}""").fetchall():
+            out[(src, int(se), k, int(hz))] = {
+                "nh": int(nh), "tg": list(tg), "ports": [int(p) for p in ports],
+                "ev": (Evidence(records=int(n)), {"first_seen": first, "last_seen": last, "n": n})}
+        for src, se, k, hz, f, ranges in con.execute(f"""
+                WITH d AS (SELECT DISTINCT {keys}, source_file, line FROM {t}),
+                     g AS (SELECT {keys}, source_file, line,
+                                  line - row_number() OVER (PARTITION BY {keys}, source_file ORDER BY line) AS grp FROM d),
+                     i AS (SELECT {keys}, source_file, min(line) AS lo, max(line) AS hi FROM g
+                           GROUP BY {keys}, source_file, grp)
+                SELECT {keys}, source_file, string_agg(CASE WHEN lo = hi THEN CAST(lo AS VARCHAR) ELSE
+                       CAST(lo AS VARCHAR) || '-' || CAST(hi AS VARCHAR) END, ',' ORDER BY lo)
+                FROM i GROUP BY {keys}, source_file ORDER BY {keys}, source_file""").fetchall():
+            got = out.get((src, int(se), k, int(hz)))
+            if got is not None:
+                got["ev"][0].files[f] = ranges
+        for src, se, k, hz, f, line, raw in con.execute(f"""
+                SELECT s.src_ip, s.sess, s.k, s.hz, s.source_file, s.line, e.raw FROM (
+                    SELECT {keys}, __rid, source_file, line, ts,
+                           row_number() OVER (PARTITION BY {keys} ORDER BY ts, source_file, line) AS rn FROM {t}) s
+                JOIN {ctx.table} e ON e.rowid = s.__rid
+                WHERE s.rn <= {SAMPLES} ORDER BY s.src_ip, s.sess, s.k, s.hz, s.rn""").fetchall():
+            got = out.get((src, int(se), k, int(hz)))
+            if got is not None:
+                got["ev"][0].samples.append({"file": f, "line": line, "raw": raw})
+        return out
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def _shapes(r: dict, V: int, H: int, B: int, BS: int) -> list[str]:
+    if r["vhosts"] >= B or r["hports"] >= BS:
+        return ["block"]
+    shapes = []
+    if r["vhosts"] == 1:
+        shapes.append("vertical")
+    if r["hports"] >= 1:
+        shapes.append("horizontal")
+    if not shapes and r["hosts"] >= H and r["ports"] >= V:
+        shapes.append("block")
+    return shapes
+
+
+def _finding(ctx, fid: str, r: dict, shape: str, counts: dict[str, int], listed: int, pre: dict | None = None):
+    src, key = r["src_ip"], r["flavour"]
+    got = pre.get(_group_key(r, shape)) if pre is not None else None
+    flav = f"({flavour_sql()})"
+    if key == "*":
+        fpred = f"{flav} <> 'echo'"
+    else:
+        fpred = f"{flav} = {ctx.lit(key)}"
+    where = (f"{probe_filter(ctx)} AND src_ip = {ctx.lit(src)} AND ts >= {ctx.lit(r['first_seen'])} "
+             f"AND ts <= {ctx.lit(r['last_seen'])} AND {fpred}")
+    if got is not None:   # answered by _grouped
+        tg, ports, nhosts = got["tg"], got["ports"], got["nh"]
+    else:
+        if shape == "horizontal":
+            # only the ports that were swept across many hosts
+            H = int(ctx.tun(_m(), "SWEEP_MIN_HOSTS" if key == "echo" else "HORIZONTAL_MIN_HOSTS"))
+            swept = ctx.query(f"SELECT dst_port FROM {ctx.table} WHERE {where} GROUP BY dst_port "
+                              f"HAVING count(DISTINCT dst_ip) >= {H} ORDER BY dst_port")
+            sp = [x["dst_port"] for x in swept]
+            if key != "echo":
+                where += " AND dst_port IN " + ctx.lit(sp)
+        tg = [x["dst_ip"] for x in ctx.query(
+            f"SELECT DISTINCT dst_ip FROM {ctx.table} WHERE {where} ORDER BY dst_ip LIMIT {listed + 1}")]
+        ports = [x["dst_port"] for x in ctx.query(
+            f"SELECT DISTINCT dst_port FROM {ctx.table} WHERE {where} AND dst_port IS NOT NULL ORDER BY dst_port")]
+        nhosts = len(tg) if len(tg) <= listed else ctx.query(
+            f"SELECT count(DISTINCT dst_ip) AS n FROM {ctx.table} WHERE {where}")[0]["n"]
+    targets: Any = tg if len(tg) <= listed else int(nhosts)
+    main = key if key != "*" else (next(iter(counts)) if counts else None)
+    z = zen.short(ctx, src)
+    details: dict[str, Any] = {
+        "shape": shape, "scan_type": main, "scan_types": counts if key == "*" else {key: r["n"]},
+        "hosts": int(nhosts), "ports": len(ports), "port_ranges": _ports_text(ports),
+        "session_gap_seconds": int(ctx.tun(_m(), "SESSION_GAP")), "zen": z,
+    }
+    hints = []
+    if main in ("syn", "ack") and r["nmap_windows"] and r["nmap_windows"] >= 0.9 * r["n"]:
+        hints.append("TCP windows of 1024/2048/3072/4096 only: nmap's raw-packet probes")
+    prof = zen.profile(ctx).get(src) or {}
+    if prof.get("nmap_ttl"):
+        hints.append("TTLs random within 37-59: nmap's raw-packet default")
+    if hints:
+        details["tool_hint"] = "; ".join(hints)
+    what = FLAVOUR_WORDS.get(main, "mixed") if main else "mixed"
+    span = _dur(r["first_seen"], r["last_seen"])
+    span = f" over {span}" if span else ""
+    tdesc = tg[0] if len(tg) == 1 else f"{nhosts} hosts"
+    if fid == "ping.sweep":
+        summary = f"{src} pinged {nhosts} hosts{span} (ICMP echo requests): a ping sweep looking for live addresses"
+    elif shape == "vertical":
+        summary = f"{src} probed {len(ports)} ports ({_ports_text(ports, 60)}) on {tdesc} with {what} packets{span}"
+    elif shape == "horizontal":
+        summary = f"{src} swept port(s) {_ports_text(ports, 60)} across {nhosts} hosts with {what} packets{span}"
+    else:
+        summary = f"{src} probed {len(ports)} ports ({_ports_text(ports, 60)}) across {nhosts} hosts with {what} packets{span}"
+    if key not in ("*", "echo"):
+        summary = f"{FLAVOUR_WORDS[key]} scan ({shape}): " + summary
+    return ctx.finding(fid, src, where, summary, targets=targets, ports=ports, details=details,
+                       evidence=got["ev"] if got is not None else None)

@@ -1,0 +1,178 @@
+"""verdict: the reading of the whole log for a person (S-VERDICT, FAQ 12.1).
+
+Exactly one finding, id ``verdict``, always emitted (also for a log with nothing in it):
+how much of the log is internet background radiation and of which kinds, what looks aimed at
+this site, and what needs doing. ``severity`` is the highest severity among the findings that
+need action (``info`` when none do). The count is the number of records in the log; the
+evidence lists the files and line spans read, not every line.
+"""
+from __future__ import annotations
+
+from ..findings import SEVERITY_RANK, Evidence, Finding
+from . import _misc as m
+
+IDS = ("verdict",)
+ORDER = 100
+
+# Tunables
+AIMED_MIN_SEVERITY = "medium"   # severity from which an "aimed" finding counts as needing action;
+                                # lower to "low" to be told about every targeted scan
+TUNABLES = ("AIMED_MIN_SEVERITY",)
+
+# what each finding id means for "is somebody out to get me?"
+BACKGROUND = {
+    "netbios.nbstat": "NetBIOS name lookups", "trojan.probe": "trojan port probes",
+    "dialup.leftover": "leftover traffic for a previous address holder", "worm.slammer": "SQL Slammer",
+    "worm.mssql": "MS SQL worms", "worm.fileshare": "file-sharing worms", "worm.http": "web worms",
+    "proxy.scan": "open-proxy hunting", "scan.horizontal": "sweeps of one port", "ping.sweep": "ping sweeps",
+    "icmp.unreach_backscatter": "backscatter from attacks on others", "dns.stale": "late DNS answers",
+    "broadcast.local": "neighbours' broadcasts", "broadcast.directed": "broadcast probing",
+    "icmp.echo_reply_unsolicited": "unsolicited echo replies", "bogon.source": "impossible source addresses",
+    "port.zero": "port 0 probes", "icmp.timestamp": "timestamp requests", "icmp.addr_mask": "address-mask requests",
+    "rpc.portmap": "portmapper probes", "smtp.relay_attempt": "spam relay attempts",
+    "http.proxy_attempt": "proxy requests to the web server",
+}
+AIMED = {
+    "scan.vertical": "port scans of single hosts", "scan.block": "scans of many ports on many hosts",
+    "scan.decoy": "decoy scans", "sscan": "sscan runs", "scan.fin": "FIN scans", "scan.null": "NULL scans",
+    "scan.xmas": "XMAS scans", "scan.ack": "ACK scans", "scan.udp": "UDP scans", "scan.syn": "SYN scans",
+    "traceroute.unix": "traceroutes towards you", "traceroute.windows": "traceroutes towards you",
+    "source_route": "source-routed packets", "icmp.redirect": "ICMP redirects",
+    "icmp.router_advert": "router advertisements", "icmp.param_problem": "parameter-problem probes",
+    "icmp.source_quench": "source quench", "dns.axfr": "zone transfer attempts",
+    "dns.version_query": "DNS version queries", "smtp.recon": "mail server reconnaissance",
+    "smurf": "smurf attacks using you as amplifier", "fraggle": "fraggle attacks using you as amplifier",
+}
+ACTION = {   # ids that need doing something whatever their severity
+    "config.advice", "icmp.frag_needed", "identd.blocked", "smurf", "fraggle",
+}
+SILENT = {"verdict", "host.link", "traceroute.from_inside", "dns.unexpected_source"}
+
+
+def _kinds(fs, table):
+    names: dict[str, int] = {}
+    for f in fs:
+        label = table.get(f.id, f.id)
+        names[label] = names.get(label, 0) + f.count
+    return sorted(names.items(), key=lambda x: (-x[1], x[0]))
+
+
+def detect(ctx):
+    me = m.short(__name__)
+    t = ctx.table
+    fs = [f for f in ctx.findings if f.id not in SILENT and not f.suppressed]
+    total = ctx.query(f"SELECT count(*) AS n, min(ts) AS a, max(ts) AS b FROM {t}")[0]
+    n_all = int(total["n"] or 0)
+    floor = SEVERITY_RANK.get(str(ctx.tun(me, "AIMED_MIN_SEVERITY")), 2)
+    background = [f for f in fs if f.id in BACKGROUND]
+    aimed = [f for f in fs if f.id in AIMED]
+    other = [f for f in fs if f.id not in BACKGROUND and f.id not in AIMED and f.id not in ACTION]
+    # an inside host doing worm things is infected: that needs action
+    infected = [f for f in fs if f.id.startswith("worm.") and f.src and ctx.home_nets and _home(ctx, f.src)]
+    action = [f for f in fs if f.id in ACTION or f in infected
+              or (f.id in AIMED and SEVERITY_RANK.get(f.severity, 0) >= floor)
+              or (f.id == "trojan.probe" and f.details.get("passed"))]
+    bg_records = min(_distinct_records(background), n_all)
+    aimed_srcs = sorted({f.src for f in aimed if f.src})
+
+    if not fs:
+        summary = (f"Nothing recognised in {n_all} records: no scans, worms or misconfigurations stand out."
+                   if n_all else "The log holds no records.")
+    elif action:
+        summary = (f"{m.plural(len(action), 'finding')} {'needs' if len(action) == 1 else 'need'} action"
+                   + (f"; {bg_records} of the {n_all} records are everyday internet background noise."
+                      if bg_records else "."))
+    elif aimed:
+        summary = (f"Someone looked at this site on purpose ({m.plural(len(aimed_srcs), 'source')}), but nothing "
+                   f"got in that the log shows; the rest is background noise.")
+    else:
+        summary = ("Only internet background radiation was recognised: what every address receives, "
+                   "not an attack on you.")
+
+    parts = []
+    if background:
+        kinds = ", ".join(f"{k} ({v})" for k, v in _kinds(background, BACKGROUND)[:6])
+        share = f"{100.0 * bg_records / n_all:.0f}%" if n_all else "all"
+        parts.append(f"About {share} of the records ({bg_records}) are internet background radiation: {kinds}. "
+                     f"It reaches every address and says nothing about you.")
+    amp = [f for f in aimed if f.id in ("smurf", "fraggle")]
+    aimed = [f for f in aimed if f.id not in ("smurf", "fraggle")]
+    if amp:
+        parts.append(f"Your network was used as an amplifier (smurf/fraggle) against "
+                     f"{', '.join(sorted({f.src for f in amp if f.src}))}: the victims are those addresses, "
+                     f"not you, but the attack needs your routers to pass directed broadcasts.")
+    if aimed:
+        kinds = ", ".join(f"{k} ({v})" for k, v in _kinds(aimed, AIMED)[:6])
+        parts.append(f"Aimed at this site: {kinds}, from {', '.join(aimed_srcs[:5])}"
+                     f"{' and others' if len(aimed_srcs) > 5 else ''}. Scans map what is open; a firewall that "
+                     f"dropped them did its job.")
+    if infected:
+        parts.append(f"Hosts of your own network behave like worms: {', '.join(sorted({f.src for f in infected}))}.")
+    fixes = [f for f in action if f.id == "config.advice"] or \
+        [f for f in action if f.id in ("icmp.frag_needed", "identd.blocked")]
+    if fixes:
+        parts.append("Configuration problems: " + "; ".join(sorted({f.summary.split(':')[0] for f in fixes})) + ".")
+    if other:
+        parts.append("Also: " + ", ".join(sorted({f.id for f in other})) + ".")
+    if not parts:
+        parts.append("No finding stands out." if n_all else "Nothing was read.")
+    explanation = " ".join(parts)
+
+    if action:
+        todo = []
+        covered = {f.details.get("topic") for f in action if f.id == "config.advice"}
+        for f in sorted(action, key=Finding.sort_key):
+            if f.id != "config.advice" and f.details.get("advice_topic") in covered:
+                continue
+            if len(todo) >= 6:
+                break
+            todo.append(f"{f.id}{' (' + f.src + ')' if f.src else ''}: {(f.advice or f.summary).split('. ')[0].rstrip('.')}")
+        advice = "Do this: " + "; ".join(todo) + "."
+    else:
+        advice = ("Nothing needs doing. Keep the firewall dropping unsolicited traffic; do not chase or "
+                  "retaliate against the sources, which are mostly infected or forged machines.")
+
+    sev = max((f.severity for f in action), key=lambda s: SEVERITY_RANK.get(s, 0), default="info")
+    files = ctx.query(f"SELECT source_file, min(line) AS a, max(line) AS b FROM {t} "
+                      f"WHERE source_file IS NOT NULL GROUP BY source_file ORDER BY source_file")
+    ev = Evidence(records=n_all, files={r["source_file"]: f"{r['a']}-{r['b']}" for r in files}, samples=[])
+    return [Finding(
+        id="verdict", severity=sev, src=None, summary=summary, explanation=explanation, advice=advice,
+        targets=len(aimed_srcs), ports=[], first_seen=total["a"], last_seen=total["b"], count=n_all,
+        evidence=ev,
+        details={"background_records": bg_records, "background": dict(_kinds(background, BACKGROUND)),
+                 "aimed": dict(_kinds(aimed, AIMED)), "aimed_sources": aimed_srcs,
+                 "needs_action": [{"id": f.id, "src": f.src, "severity": f.severity}
+                                  for f in sorted(action, key=Finding.sort_key)],
+                 "infected_inside": sorted({f.src for f in infected})})]
+
+
+def _distinct_records(fs) -> int:
+    """Records behind a set of findings, each counted once (findings overlap), from their evidence."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for f in fs:
+        for file, ranges in f.evidence.files.items():
+            for part in ranges.split(","):
+                if not part:
+                    continue
+                a, _, b = part.partition("-")
+                spans.setdefault(file, []).append((int(a), int(b or a)))
+    total = 0
+    for lst in spans.values():
+        lst.sort()
+        end = -1
+        for a, b in lst:
+            if b <= end:
+                continue
+            total += b - max(a, end + 1) + 1
+            end = b
+    return total
+
+
+def _home(ctx, ip):
+    import ipaddress
+    try:
+        a = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(a in n for n in ctx.home_nets if n.version == a.version)

@@ -1,0 +1,111 @@
+"""worm.slammer and worm.mssql: the SQL Server worms.
+
+SQL Slammer (January 2003) is one UDP datagram to port 1434 carrying 376 bytes of code
+(UDP length 384, IP length 404), sent as fast as the infected machine can. Other packets to
+UDP 1434 (e.g. a 1-byte SQL Browser ping from a scanner) are not Slammer. TCP 1433 sweeps come
+from worms and bots that try default or weak SQL Server passwords.
+"""
+from __future__ import annotations
+
+from . import _misc as m
+
+IDS = ("worm.slammer", "worm.mssql")
+ORDER = 50
+
+# Tunables
+SLAMMER_IP_LEN = 404      # IP total length of a Slammer datagram
+SLAMMER_UDP_LEN = 384     # its UDP length
+SLAMMER_PAYLOAD = 376     # its payload
+MSSQL_MIN_SHARE = 0.5     # share of a source's (non-accepted) destination ports that must be 1433;
+                          # lower it to report 1433 inside broad scans as well
+MSSQL_MIN_RECORDS = 1     # 1433 attempts per source; raise to report only real sweeps
+MAX_SOURCES = m.MAX_SOURCES  # more sources than this for one id: the rest share one aggregate finding
+TOP_SOURCES = m.TOP_SOURCES  # busiest sources that keep their own finding then (see _misc.py);
+                             # sources inside the home nets always keep their own (infected hosts)
+TUNABLES = ("SLAMMER_IP_LEN", "SLAMMER_UDP_LEN", "SLAMMER_PAYLOAD", "MSSQL_MIN_SHARE",
+            "MSSQL_MIN_RECORDS") + m.AGG_TUNABLES
+
+
+def detect(ctx):
+    return _slammer(ctx) + _mssql(ctx)
+
+
+def _slammer(ctx):
+    me = m.short(__name__)
+    t = ctx.table
+    size = (f"(ip_len = {int(ctx.tun(me, 'SLAMMER_IP_LEN'))} OR udp_len = {int(ctx.tun(me, 'SLAMMER_UDP_LEN'))} "
+            f"OR payload_len = {int(ctx.tun(me, 'SLAMMER_PAYLOAD'))})")
+            # IPv6 ip_len is the payload length: 384 = UDP length, matched by the udp_len test too
+    unknown = "(ip_len IS NULL AND udp_len IS NULL AND payload_len IS NULL)"
+    base = f"proto = 'udp' AND dst_port = 1434 AND src_ip IS NOT NULL"
+    rows = ctx.query(f"""
+        SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts,
+               sum(CASE WHEN {size} THEN 1 ELSE 0 END) AS sized,
+               sum(CASE WHEN {unknown} THEN 1 ELSE 0 END) AS unsized,
+               {m.secs('max(ts)')} - {m.secs('min(ts)')} AS span
+        FROM {t} WHERE {base} AND ({size} OR {unknown})
+        GROUP BY src_ip ORDER BY src_ip""")
+    out = []
+    rows, rest = m.split_sources(ctx, me, rows)
+    if rest:
+        where = m.rest_where(ctx, f"{base} AND ({size} OR {unknown})", rows)
+        sized = sum(1 for r in rest if r["sized"])
+        details = m.rest_details(rest, slammer_sized_sources=sized)
+        out.append(ctx.finding(
+            "worm.slammer", None, where, targets=m.targets(ctx, where), ports=[1434], details=details,
+            confidence=("high: the datagram size is Slammer's (376-byte payload)" if sized == len(rest) else
+                        f"mixed: {sized} of {len(rest)} sources sent Slammer's exact size"),
+            summary=f"{m.plural(details['records'], 'UDP 1434 datagram')} from {m.more_sources(rest)}: "
+                    f"SQL Slammer-infected machines elsewhere on the Internet"))
+    for r in rows:
+        src, n = r["src_ip"], int(r["n"])
+        where = f"{base} AND ({size} OR {unknown}) AND src_ip = {ctx.lit(src)}"
+        span = float(r["span"] or 0)
+        rate = n / span if span > 0 else None
+        sized = int(r["sized"] or 0)
+        conf = ("high: the datagram size is Slammer's (376-byte payload)" if sized else
+                "low: the log does not record the datagram size, only the port matches")
+        out.append(ctx.finding(
+            "worm.slammer", src, where,
+            summary=f"{m.plural(n, 'UDP 1434 datagram')} from {src} to {m.plural(int(r['hosts']), 'host')}"
+                    + (" with Slammer's exact size" if sized else "") + ": an SQL Slammer-infected machine"
+                    + (f" ({rate:.1f} per second)" if rate else ""),
+            targets=m.targets(ctx, where), ports=[1434], confidence=conf,
+            details={"slammer_sized": sized, "hosts": int(r["hosts"]),
+                     "per_second": round(rate, 2) if rate else None}))
+    return out
+
+
+def _mssql(ctx):
+    me = m.short(__name__)
+    t = ctx.table
+    base = f"proto = 'tcp' AND src_ip IS NOT NULL AND dst_port IS NOT NULL AND {m.SYN_ONLY} AND {m.NOT_ACCEPTED}"
+    groups = f"""
+        WITH s AS (
+            SELECT src_ip, count(DISTINCT dst_port) AS all_ports,
+                   sum(CASE WHEN dst_port = 1433 THEN 1 ELSE 0 END) AS n,
+                   count(DISTINCT CASE WHEN dst_port = 1433 THEN dst_ip END) AS hosts
+            FROM {t} WHERE {base} GROUP BY src_ip)
+        SELECT * FROM s WHERE n >= {int(ctx.tun(me, 'MSSQL_MIN_RECORDS'))} AND n > 0
+          AND 1 >= {float(ctx.tun(me, 'MSSQL_MIN_SHARE'))} * all_ports"""
+    rows = ctx.query(groups + """
+        ORDER BY src_ip""")
+    out = []
+    rows, rest = m.split_sources(ctx, me, rows)
+    if rest:
+        where = m.rest_where(ctx, f"{base} AND dst_port = 1433", rows, groups)
+        details = m.rest_details(rest)
+        out.append(ctx.finding(
+            "worm.mssql", None, where, targets=m.targets(ctx, where), ports=[1433], details=details,
+            summary=f"{m.plural(details['records'], 'MS SQL Server (TCP 1433) attempt')} from {m.more_sources(rest)}: "
+                    f"worms and bots hunting for weak SQL Server logins"))
+    for r in rows:
+        src = r["src_ip"]
+        where = f"{base} AND dst_port = 1433 AND src_ip = {ctx.lit(src)}"
+        hosts = int(r["hosts"])
+        out.append(ctx.finding(
+            "worm.mssql", src, where,
+            summary=f"{src} tried MS SQL Server (TCP 1433) on {m.plural(hosts, 'host')}"
+                    + (" (a sweep)" if hosts > 1 else "") + ": a worm or bot hunting for weak SQL Server logins",
+            targets=m.targets(ctx, where), ports=[1433], details={"hosts": hosts, "attempts": int(r["n"])}))
+    return out

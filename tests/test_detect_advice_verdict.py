@@ -1,0 +1,48 @@
+"""config.advice and verdict over whole lab runs."""
+import glob
+
+from _detect_util import LAB, ids, lab, run
+
+
+def _topic(fs, topic):
+    return [f for f in ids(fs, "config.advice") if f["details"]["topic"] == topic]
+
+
+def test_identd_advice():
+    fs = lab("identd_blocked")
+    (a,) = _topic(fs, "identd")
+    assert a["count"] == 4 and a["targets"] == ["198.51.100.25"]
+    assert ids(fs, "identd.blocked")[0]["details"]["advice_topic"] == "identd"
+
+
+def test_pmtu_advice():
+    (a,) = _topic(lab("pmtu_frag_needed"), "pmtu")
+    assert a["severity"] == "high" and a["count"] == 3
+
+
+def test_no_advice_for_plain_scans():
+    for name in ("nmap_syn", "background_noise", "netbios_nbstat"):
+        assert not ids(lab(name), "config.advice"), name
+
+
+def test_exactly_one_verdict_everywhere():
+    for p in sorted(glob.glob(str(LAB / "*.log"))):
+        assert len(ids(run(p), "verdict")) == 1, p
+
+
+def test_verdict_background_noise_needs_nothing():
+    (v,) = ids(lab("background_noise"), "verdict")
+    assert v["severity"] == "info" and v["details"]["needs_action"] == []
+    assert v["details"]["background"] == {"NetBIOS name lookups": 1}
+
+
+def test_verdict_smurf_needs_action():
+    (v,) = ids(lab("smurf"), "verdict")
+    assert v["severity"] == "high"
+    assert v["details"]["needs_action"][0]["id"] == "smurf"
+    assert "198.51.100.200" in v["explanation"]
+
+
+def test_findings_are_deterministic():
+    a, b = lab("icmp_types"), lab("icmp_types")
+    assert a == b

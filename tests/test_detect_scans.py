@@ -1,0 +1,208 @@
+"""Scan, decoy, traceroute, sscan and proxy detectors on real records (psad corpus, lab fixtures)."""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+
+from fwforensics import analysis
+
+PSAD = Path("/work/shared/corpus/psad")
+LAB = Path(__file__).parent / "fixtures" / "lab"
+MINE = {"scan.vertical", "scan.horizontal", "scan.block", "scan.syn", "scan.fin", "scan.null", "scan.xmas",
+        "scan.ack", "scan.udp", "ping.sweep", "scan.decoy", "traceroute.unix", "traceroute.windows",
+        "traceroute.from_inside", "sscan", "proxy.scan", "host.link"}
+
+needs_psad = pytest.mark.skipif(not PSAD.is_dir(), reason="shared psad corpus not present")
+
+
+def run(*paths, **opts):
+    if not opts:
+        return _cached(tuple(str(p) for p in paths))
+    return analysis.analyze([str(p) for p in paths], analysis.Options(**opts))
+
+
+@functools.lru_cache(maxsize=None)
+def _cached(paths):
+    # reports are only read by the tests, never changed
+    return analysis.analyze(list(paths), analysis.Options())
+
+
+def by_id(report, fid):
+    return [f for f in report["findings"] if f["id"] == fid]
+
+
+def one(report, fid, src):
+    got = [f for f in by_id(report, fid) if f["src"] == src]
+    assert len(got) == 1, (fid, src, [(f["id"], f["src"]) for f in report["findings"]])
+    return got[0]
+
+
+# --- psad's own test assertions (MANIFEST.md) -------------------------------------------------
+PSAD_CASES = [
+    # file, flavour id, scan_type, shape id, src, records, port ranges, hosts
+    ("syn_scan_1000_1500", "scan.syn", "syn", "scan.vertical", "192.168.10.55", 1002, "1000-1500", 1),
+    ("fin_scan_1000_1150", "scan.fin", "fin", "scan.vertical", "192.168.10.55", 302, "1000-1150", 1),
+    ("null_scan_1000_1150", "scan.null", "null", "scan.vertical", "192.168.10.55", 302, "1000-1150", 1),
+    ("xmas_scan_1000_1150", "scan.xmas", "xmas", "scan.vertical", "192.168.10.55", 302, "1000-1150", 1),
+    ("ack_scan_1000_1150", "scan.ack", "ack", "scan.vertical", "192.168.10.55", 302, "1000-1150", 1),
+    ("udp_scan_1000_1150", "scan.udp", "udp", "scan.vertical", "192.168.10.55", 302, "1000-1150", 1),
+    ("syn_scan_1000_1500_multi_dst", "scan.syn", "syn", "scan.block", "192.168.10.55", 4008, "1000-1500", 4),
+    ("syn_sweep", "scan.syn", "syn", "scan.horizontal", "192.168.10.55", 12, "1083", 11),
+    ("topera_ipv6_syn_scan_no_ip_opts", "scan.syn", "syn", "scan.vertical", "2012:1234:1234::1", 1024, "0-1023", 1),
+    ("topera_ipv6_syn_scan_with_ip_opts", "scan.syn", "syn", "scan.vertical", "2012:1234:1234::1", 1025, "0-1023,1234", 1),
+    ("syn_scan_1000_1500_localhost", "scan.syn", "syn", "scan.vertical", "127.0.0.1", 1002, "1000-1500", 1),
+    ("syn_scan_1000_1500_zeroip", "scan.syn", "syn", "scan.vertical", "0.0.0.0", 1002, "1000-1500", 1),
+]
+
+
+@needs_psad
+@pytest.mark.parametrize("name,fid,stype,shape,src,n,ranges,hosts", PSAD_CASES, ids=[c[0] for c in PSAD_CASES])
+def test_psad_scans(name, fid, stype, shape, src, n, ranges, hosts):
+    rep = run(PSAD / name)
+    f = one(rep, fid, src)
+    assert f["count"] == n and f["details"]["scan_type"] == stype
+    assert f["details"]["port_ranges"] == ranges and f["details"]["hosts"] == hosts
+    s = one(rep, shape, src)
+    assert s["count"] == n and s["details"]["scan_type"] == stype and s["details"]["shape"] == shape.split(".")[1]
+    assert s["evidence"]["records"] == n and s["evidence"]["samples"]
+    # one flavour only: an ACK scan is not also called a SYN scan, and so on
+    flavours = {x["id"] for x in rep["findings"] if x["id"] in
+                {"scan.syn", "scan.fin", "scan.null", "scan.xmas", "scan.ack", "scan.udp"}}
+    assert flavours == {fid}
+
+
+@needs_psad
+def test_nmap_raw_probes_recognised_by_ttl_and_window():
+    f = one(run(PSAD / "ack_scan_1000_1150"), "scan.ack", "192.168.10.55")
+    assert "nmap" in f["details"]["tool_hint"]
+    z = f["details"]["zen"]
+    assert z["hops"] is None and z["ttl_range"] == [37, 59] and "37-59" in z["note"]
+
+
+@needs_psad
+def test_ipv6_connect_scan_is_a_syn_scan_not_sscan_nor_proxy_hunt():
+    # nmap's top-1000 connect scan covers sscan's whole port list and every proxy port
+    rep = run(PSAD / "ipv6_tcp_connect_nmap_default_scan")
+    f = one(rep, "scan.vertical", "2001:db8:0:f101::2")
+    assert f["details"]["ports"] == 1000
+    assert not by_id(rep, "sscan") and not by_id(rep, "proxy.scan") and not by_id(rep, "scan.decoy")
+
+
+@needs_psad
+@pytest.mark.parametrize("name", ["ipv4_valid_ping", "mirai_default_credentials_scan", "ms_sql_server_sig_match",
+                                  "reputation_scan", "fwknop_spa_pkt", "ipv6_ping_scan", "syslog_time_fmt1.log"])
+def test_psad_small_files_are_not_scans(name):
+    rep = run(PSAD / name)
+    assert not [f for f in rep["findings"] if f["id"] in MINE]
+
+
+# --- lab fixtures: real nmap / hping3 / traceroute runs --------------------------------------
+def _truth(name):
+    return json.loads((LAB / f"{name}.truth.json").read_text())
+
+
+LAB_NAMES = sorted(p.name[: -len(".truth.json")] for p in LAB.glob("*.truth.json"))
+
+
+@pytest.mark.parametrize("name", [n for n in LAB_NAMES if n != "nmap_decoy"])
+def test_lab_expected_and_forbidden(name):
+    t = _truth(name)
+    rep = run(LAB / t["log"])
+    got = {(f["id"], f["src"]) for f in rep["findings"]}
+    for e in t["expected"]:
+        if e["id"] in MINE:
+            assert (e["id"], e["src"]) in got, (e, sorted(got))
+    for fid in t["forbidden"]:
+        assert not by_id(rep, fid), fid
+
+
+def test_lab_counts():
+    f = one(run(LAB / "nmap_syn.log"), "scan.syn", "198.51.100.66")
+    assert f["details"]["port_ranges"] == "1-79,81-300" and f["targets"] == ["192.0.2.10"]
+    assert f["count"] == 299   # port 80 is open on the lab host: the firewall accepts it and does not log it
+    b = one(run(LAB / "block_scan.log"), "scan.block", "198.51.100.17")
+    assert b["ports"] == [21, 22, 23, 24, 25] and b["details"]["hosts"] >= 8
+    p = one(run(LAB / "ping_sweep.log"), "ping.sweep", "198.51.100.17")
+    assert p["details"]["hosts"] >= 8
+
+
+def test_traceroute_details():
+    u = one(run(LAB / "traceroute_udp.log"), "traceroute.unix", "198.51.100.66")
+    assert u["count"] == 18 and u["details"]["first_port"] == 33440 and u["details"]["hops_estimate"] == 2
+    w = one(run(LAB / "traceroute_icmp.log"), "traceroute.windows", "198.51.100.66")
+    assert w["count"] == 18 and w["details"]["arrival_ttl"] == [1, 6]
+    i = one(run(LAB / "traceroute_from_inside.log"), "traceroute.from_inside", "192.0.2.10")
+    assert i["details"]["routers"] == ["203.0.113.1"] and i["details"]["traced"] == ["198.51.100.66"]
+    assert i["count"] == 9
+
+
+def test_sscan_and_proxy_details():
+    s = one(run(LAB / "sscan.log"), "sscan", "198.51.100.5")
+    assert set(s["details"]["phases"]) == {"ack-pings", "fingerprint", "port-list"}
+    assert s["details"]["ack_pings"] == 5 and s["confidence"].startswith("high")
+    p = one(run(LAB / "proxy_scan.log"), "proxy.scan", "198.51.100.31")
+    assert p["details"]["variant"] == "RingZero" and p["ports"] == [80, 1080, 3128, 8000, 8001, 8080, 8888]
+
+
+# --- decoys ---------------------------------------------------------------------------------
+def test_decoy_group_found_and_real_source_named_from_history():
+    # the same attacker's earlier SYN scan (nmap_syn) is in the history: only it has activity of its own
+    rep = run(LAB / "nmap_syn.log", LAB / "nmap_decoy.log")
+    t = _truth("nmap_decoy")
+    d = one(rep, "scan.decoy", t["real_src"])
+    assert d["details"]["real_source"] == t["real_src"]
+    assert sorted(d["details"]["decoys"]) == sorted(t["expected"][0]["decoys"])
+    assert d["confidence"].startswith("high") and d["count"] == 400 and d["ports"] == list(range(1, 101))
+    assert "same IP ID" in d["details"]["one_machine"]
+    # the decoys' own scan findings are marked
+    # (the real one's finding is a block scan: its earlier scan of 192.0.2.10 falls in the same session)
+    roles = {f["src"]: f["details"]["decoy_group"]["role"] for f in rep["findings"]
+             if f["id"] in ("scan.vertical", "scan.block") and "decoy_group" in f["details"]}
+    assert roles[t["real_src"]] == "real" and sorted(k for k, v in roles.items() if v == "decoy") == sorted(
+        t["expected"][0]["decoys"])
+
+
+def test_decoy_group_alone_says_it_cannot_tell():
+    # nmap randomises every copy's TTL and there is no other activity: no honest way to pick one
+    rep = run(LAB / "nmap_decoy.log")
+    d = by_id(rep, "scan.decoy")
+    assert len(d) == 1 and d[0]["src"] is None and d[0]["confidence"].startswith("low")
+    assert len(d[0]["details"]["candidates"]) == 4
+
+
+def test_two_scans_one_after_the_other_are_not_decoys():
+    # ttl_families: two hping3 runs over the same 12 ports, the second after the first
+    rep = run(LAB / "ttl_families.log")
+    assert not by_id(rep, "scan.decoy")
+    assert {f["src"] for f in by_id(rep, "scan.vertical")} == {"198.51.100.64", "198.51.100.128"}
+
+
+# --- look-alike benign traffic ----------------------------------------------------------------
+@pytest.mark.parametrize("name", ["background_noise", "identd_blocked", "dns_stale", "netbios_nbstat",
+                                  "icmp_backscatter", "pmtu_frag_needed", "broadcasts"])
+def test_benign_lookalikes_silent(name):
+    # web fetches, a client (mail server) retrying one port, late DNS answers, NetBIOS lookups,
+    # backscatter, PMTU messages, broadcasts: none is a scan, sweep, trace, sscan or proxy hunt
+    rep = run(LAB / f"{name}.log")
+    assert not [f for f in rep["findings"] if f["id"] in MINE], [(f["id"], f["src"]) for f in rep["findings"]]
+
+
+@needs_psad
+def test_steady_ping_is_not_a_traceroute():
+    rep = run(PSAD / "ipv4_valid_ping")
+    assert not by_id(rep, "traceroute.windows") and not by_id(rep, "ping.sweep")
+
+
+def test_thresholds_are_tunable():
+    rep = run(LAB / "block_scan.log", cfg={"scans": {"HORIZONTAL_MIN_HOSTS": 100}})
+    assert not by_id(rep, "scan.block") and not by_id(rep, "scan.horizontal")
+
+
+def test_deterministic():
+    paths = [str(LAB / n) for n in ("nmap_syn.log", "nmap_decoy.log", "sscan.log", "traceroute_udp.log")]
+    a = analysis.analyze(paths, analysis.Options())
+    b = analysis.analyze(list(reversed(paths))[::-1], analysis.Options())
+    assert json.dumps(a["findings"], default=str) == json.dumps(b["findings"], default=str)

@@ -1,0 +1,116 @@
+"""The C kernel of the netfilter reader and its Arrow/RE2 path give identical event tables."""
+from __future__ import annotations
+
+import glob
+import os
+import random
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+
+from fwforensics.formats import ParseContext, netfilter
+from fwforensics.reader import FileStats, read_file
+
+HERE = os.path.dirname(__file__)
+CORPUS = next((p for p in (os.path.join(HERE, "..", "..", "shared", "corpus"), "/work/shared/corpus")
+               if os.path.isdir(p)), "")
+
+needs_kernel = pytest.mark.skipif(not netfilter.kernel_available(),
+                                  reason="C kernel not built (pip install . or python setup.py build_ext --inplace)")
+
+
+def _netfilter_files() -> list[str]:
+    files = [os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")]
+    files += sorted(glob.glob(os.path.join(HERE, "fixtures", "lab", "*.log")))
+    if CORPUS:
+        files += sorted(p for p in glob.glob(os.path.join(CORPUS, "psad", "*"))
+                        if not p.endswith(("MANIFEST.md", "SCAN_LOG")))
+        files += sorted(glob.glob(os.path.join(CORPUS, "elastic-integrations", "iptables", "*.log")))
+        files += [os.path.join(CORPUS, "wazuh-ruleset-tests", "iptables.ini")]
+    return [f for f in files if os.path.isfile(f)]
+
+
+def _read(path: str, kernel: bool, monkeypatch) -> tuple[pa.Table, FileStats]:
+    monkeypatch.setattr(netfilter, "USE_KERNEL", kernel)
+    fs = FileStats(path=path)
+    batches = list(read_file(path, fs, "netfilter", 2024, None))
+    table = pa.Table.from_batches(batches) if batches else None
+    return table, fs
+
+
+def _same(path, monkeypatch):
+    tk, fk = _read(path, True, monkeypatch)
+    tr, fr = _read(path, False, monkeypatch)
+    assert (fk.records, fk.skipped, fk.unreadable_count, fk.unreadable) == \
+        (fr.records, fr.skipped, fr.unreadable_count, fr.unreadable)
+    if tr is None:
+        assert tk is None
+        return 0
+    assert tk.schema == tr.schema
+    for name in tr.column_names:
+        assert tk.column(name).to_pylist() == tr.column(name).to_pylist(), f"{path}: column {name} differs"
+    return tr.num_rows
+
+
+@needs_kernel
+def test_every_netfilter_file_reads_the_same_through_both_paths(monkeypatch):
+    files = _netfilter_files()
+    assert len(files) > 20
+    total = sum(_same(f, monkeypatch) for f in files)
+    assert total > 1000
+
+
+@needs_kernel
+def test_kernel_reads_most_generated_lines_and_matches(tmp_path, monkeypatch):
+    gen = os.path.join(HERE, "..", "bench", "generate.py")
+    if not os.path.exists(gen):
+        pytest.skip("bench/generate.py not present")
+    out = tmp_path / "gen.log"
+    subprocess.run([sys.executable, gen, "--lines", "5000", "--out", str(out), "--jobs", "1"], check=True,
+                   capture_output=True)
+    lines = out.read_text().splitlines()
+    arr = pa.array(lines, pa.string())
+    ok, ext = netfilter._kernel_extract(arr, pa.array(range(1, len(lines) + 1), pa.int64()))
+    assert len(ext) > 0.9 * len(lines)  # the fast path is really taken
+    assert _same(str(out), monkeypatch) > 4000
+
+
+@needs_kernel
+def test_mutated_lines_read_the_same_through_both_paths(tmp_path, monkeypatch):
+    """Damaged and odd records: the kernel must take a line only when it reads it as the regexes do."""
+    src = _netfilter_files()
+    pool = []
+    for f in src:
+        with open(f, encoding="utf-8", errors="replace") as fh:
+            pool += [s.rstrip("\n") for s in fh if "SRC=" in s][:40]
+    rnd = random.Random(8)
+    edits = [" ", "  ", "\t", "[", "]", "(", ")", "=", ":", "0x", "x", "é", "\x0b", "IN= OUT= ", "SYN ", "DF ",
+             "OPT (0204) ", "2024 ", "<4>", "kernel: ", "UID=0 GID=0 ", "MARK=0x1 ", "[1.5] "]
+    out = []
+    for _ in range(4000):
+        s = rnd.choice(pool)
+        for _k in range(rnd.randint(1, 3)):
+            i = rnd.randrange(len(s) + 1)
+            op = rnd.random()
+            if op < 0.4:
+                s = s[:i] + rnd.choice(edits) + s[i:]
+            elif op < 0.7:
+                s = s[:i] + s[i + rnd.randint(1, 4):]
+            elif op < 0.85:
+                s = s[:i]
+            else:
+                s = s[:i] + s[i:].replace(" ", "  ", 1)
+        out.append(s)
+    path = tmp_path / "mutated.log"
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    assert _same(str(path), monkeypatch) > 1000
+
+
+def test_field_names_match_the_regex_groups():
+    if not netfilter.kernel_available():
+        pytest.skip("C kernel not built")
+    names = set(netfilter._nfkernel.FIELDS)
+    assert {n for n in names if not n.startswith("h_")} == set(netfilter._GROUPS)
+    assert {n[2:] for n in names if n.startswith("h_")} <= set(netfilter._HEAD_NAMES)
