@@ -120,7 +120,7 @@ def port_name(port: int | None, proto: str | None) -> str:
     return ""
 
 
-def zen_text(zen: Any) -> str:
+def zen_text(zen: Any, full: bool = False) -> str:
     """Packet Zen of a source (``details.zen`` of a finding) as one short phrase.
 
     Accepts the keys a detector may set: os_family/os, hops, initial_ttl, ttl, ip_id/ipid,
@@ -137,6 +137,9 @@ def zen_text(zen: Any) -> str:
         parts.append(f"initial TTL {init}")
     if hops is not None:
         parts.append(f"{hops} hop(s) away")
+    rng = zen.get("ttl_range")
+    if isinstance(rng, (list, tuple)) and len(rng) == 2 and rng[0] != rng[1]:
+        parts.append(f"TTLs {rng[0]}-{rng[1]}")
     ipid = zen.get("ip_id") or zen.get("ipid")
     if isinstance(ipid, dict):
         ipid = ipid.get("order") or ipid.get("reading")
@@ -145,6 +148,8 @@ def zen_text(zen: Any) -> str:
     sp = zen.get("spoof") or zen.get("spoofed") or zen.get("spoof_suspect")
     if sp:
         parts.append("TTLs jump: possibly spoofed" if sp is True else f"spoof suspicion: {sp}")
+    if full and zen.get("note"):
+        parts.append(str(zen["note"]))
     return "; ".join(str(p) for p in parts)
 
 

@@ -126,7 +126,7 @@ def markdown(rep: dict[str, Any]) -> str:
                 if w:
                     from .who import short
                     out.append(f"- Source: {md(short(w))}")
-                zen = C.zen_text((f.get("details") or {}).get("zen"))
+                zen = C.zen_text((f.get("details") or {}).get("zen"), full=True)
                 if zen:
                     out.append(f"- Packet Zen: {md(zen)}")
                 if C.count_of(f.get("targets")):

@@ -152,7 +152,7 @@ def _finding(console: Console, f: dict, who: dict, verbose: bool) -> None:
     console.print(_indent(Text(clean(f.get("summary")))))
     facts = []
     w = _who_short(who, f.get("src"))
-    zen = C.zen_text((f.get("details") or {}).get("zen"))
+    zen = C.zen_text((f.get("details") or {}).get("zen"), full=verbose)
     if w or zen:
         facts.append(_kv("source ", clean("; ".join(x for x in (w, zen) if x))))
     tg = f.get("targets")
