@@ -161,6 +161,8 @@ def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file,
             suppress, as_json, as_ndjson, as_markdown, html_out, events_out, fail_on, resolve, verbose, no_progress):
     """Read logs (files, globs, directories, '-' for stdin) and report what they show."""
     from . import analysis, events
+    if sum(bool(x) for x in (as_json, as_ndjson, as_markdown)) > 1:
+        raise InputError("choose one of --json, --ndjson, --markdown")
     if engine == "spark":
         if not dataset or inputs or case_path:
             raise InputError("--engine spark reads a Parquet dataset: give --dataset DIR (written by `ingest --parquet DIR`)")
@@ -177,7 +179,7 @@ def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file,
         return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose)
     if not inputs and not case_path:
         raise InputError("nothing to analyse: give log files, '-' for standard input, or --case CASE.duckdb")
-    progress = not no_progress and not as_json and sys.stderr.isatty()
+    progress = not no_progress and not (as_json or as_ndjson or as_markdown) and sys.stderr.isatty()
     opts = _options(fmt, year, tz, home_net, outside_if, config, sets, progress, map_file)
     opts.suppress += _parse_suppress(suppress)
     if case_path:
@@ -290,7 +292,8 @@ def formats(as_json):
 def _register_optional() -> None:
     """Commands that live in their own modules (explain, decode, ...)."""
     import importlib
-    for mod, names in (("fwforensics.commands.explain_cmd", ("explain", "decode")),):
+    for mod, names in (("fwforensics.commands.explain_cmd", ("explain", "decode")),
+                       ("fwforensics.commands.report_cmd", ("abuse", "watch"))):
         try:
             m = importlib.import_module(mod)
         except ImportError:
