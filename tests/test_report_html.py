@@ -123,3 +123,61 @@ def test_real_scan_report_screenshot(tmp_path):
             assert page.locator("#footprints svg circle").count() > 100
         finally:
             ctx.close()
+
+
+def service_logs(tmp: Path) -> list[Path]:
+    """Web, DNS and mail records whose URLs, query names and SMTP arguments carry the payloads.
+    The line layouts are those of the real servers (Apache combined, BIND security channel,
+    Postfix smtpd); the hostile strings are what an attacker would send them."""
+    web, dns, mail = [], [], []
+    for i, p in enumerate(PAYLOADS):
+        q = p.replace(" ", "%20").replace('"', "%22")
+        web.append(f'203.0.113.{10 + i} - - [22/Nov/2026:03:40:{10 + i:02d} +0000] '
+                   f'"GET http://{q}.example/{q} HTTP/1.0" 404 199 "javascript:window.__pwned=9" "{q}"')
+        # BIND prints a name's parentheses, quotes and slashes escaped, so they are left out here
+        name = p.replace(" ", "").replace("'", "").replace("/", "").replace("(", "").replace(")", "")
+        dns.append(f"Nov 22 03:41:{10 + i:02d} ns1 named[812]: client @0x7f0 203.0.113.{30 + i}#{41000 + i} ({name}): "
+                   f"zone transfer '{name}/AXFR/IN' denied")
+        arg = p.replace(" ", "")
+        mail.append(f"Nov 22 03:42:{10 + i:02d} mx postfix/smtpd[2211]: NOQUEUE: reject: RCPT from unknown[203.0.113.{50 + i}]: "
+                    f"554 5.7.1 <victim@{arg}>: Relay access denied; from=<{arg}@example.net> to=<victim@{arg}> "
+                    f"proto=ESMTP helo=<{arg}>")
+    out = []
+    for name, lines in (("access.log", web), ("named.log", dns), ("mail.log", mail)):
+        path = tmp / name
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        out.append(path)
+    return out
+
+
+@needs_chromium
+def test_service_log_strings_do_not_run_in_chromium(tmp_path):
+    logs = service_logs(tmp_path)
+    con = events.connect()
+    rep = analysis.analyze([str(p) for p in logs], analysis.Options(year=2026), con)
+    assert rep["records_read"] == 3 * len(PAYLOADS) and rep["records_unreadable"] == 0
+    ids = {f["id"] for f in rep["findings"]}
+    assert {"http.proxy_attempt", "dns.axfr", "smtp.relay_attempt"} <= ids
+    out = tmp_path / "service.html"
+    write_html(rep, con, str(out))
+    url = out.as_uri()
+    requests, dialogs = [], []
+    with pw.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        ctx = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = ctx.new_page()
+            ctx.route("**/*", lambda r: (requests.append(r.request.url), r.abort()) if r.request.url != url
+                      else r.continue_())
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(url, wait_until="load")
+            page.wait_for_timeout(300)
+            pwned = page.evaluate("() => window.__pwned")
+            text = page.inner_text("body")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "report-service-hostile.png"), full_page=True)
+        finally:
+            ctx.close()
+    assert pwned is None, f"a script from a service log ran (window.__pwned = {pwned})"
+    assert not dialogs and not requests
+    assert "http.proxy_attempt" in text and "dns.axfr" in text and "smtp.relay_attempt" in text
+    assert "<script>window.__pwned" in text or "&lt;script" in out.read_text()  # shown as text, never markup
