@@ -178,9 +178,18 @@ class Context:
                 k = _keyed.row_key(r, cols)
                 if k in out:
                     out[k][0].files[r["source_file"]] = r["ranges"]
-        for r in self.query(f"SELECT {kn}, source_file, line, raw FROM (SELECT {ks}, source_file, line, raw, "
-                            f"row_number() OVER (PARTITION BY {', '.join(cols)} ORDER BY ts, source_file, line) AS __rn "
-                            f"FROM {t} WHERE {w}) s WHERE __rn <= {samples} ORDER BY {kn}, __rn"):
+        import duckdb
+        if isinstance(self.con, duckdb.DuckDBPyConnection):
+            # the raw lines only of the samples (joined back by rowid), not through the window of every row
+            sample_sql = (f"SELECT {', '.join('s.' + k for k in kn.split(', '))}, s.source_file, s.line, e.raw FROM ("
+                          f"SELECT {ks}, source_file, line, rowid AS __rid, row_number() OVER (PARTITION BY "
+                          f"{', '.join(cols)} ORDER BY ts, source_file, line) AS __rn FROM {t} WHERE {w}) s "
+                          f"JOIN {t} e ON e.rowid = s.__rid WHERE s.__rn <= {samples} ORDER BY {kn}, s.__rn")
+        else:
+            sample_sql = (f"SELECT {kn}, source_file, line, raw FROM (SELECT {ks}, source_file, line, raw, "
+                          f"row_number() OVER (PARTITION BY {', '.join(cols)} ORDER BY ts, source_file, line) AS __rn "
+                          f"FROM {t} WHERE {w}) s WHERE __rn <= {samples} ORDER BY {kn}, __rn")
+        for r in self.query(sample_sql):
             k = _keyed.row_key(r, cols)
             if k in out:
                 out[k][0].samples.append({"file": r["source_file"], "line": r["line"], "raw": r["raw"]})

@@ -173,6 +173,16 @@ def more_sources(rest: list[dict]) -> str:
 
 
 # -- address kinds of many addresses ----------------------------------------------------------
+def rows(ctx, sql: str):
+    """Rows of a DuckDB query as tuples, streamed (run no other query while iterating)."""
+    cur = ctx.con.execute(sql)
+    while True:
+        chunk = cur.fetchmany(4096)
+        if not chunk:
+            return
+        yield from chunk
+
+
 def column(ctx, sql: str):
     """The first column of a query, streamed (no dict per row, no list of millions of values). Run no
     other query on the connection while iterating."""
@@ -277,3 +287,12 @@ class SpecialAddresses:
             if lo <= n <= hi:
                 return cat, bogon
         return "global", False
+
+
+def own_scope(ctx, own: list[dict], rest: list[dict]) -> str:
+    """`` AND src_ip IN (...)`` naming the sources that keep their own finding, when the others were
+    aggregated (else empty). Put in front of a per-source ``src_ip = ...`` predicate, it makes the
+    grouped look-ups (detectors/_keyed.py) cover those few sources instead of every source."""
+    if not rest:
+        return ""
+    return f" AND src_ip IN {ctx.lit(sorted(r['src_ip'] for r in own))}" if own else " AND FALSE"

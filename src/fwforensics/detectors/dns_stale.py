@@ -48,6 +48,7 @@ def detect(ctx):
     rows = ctx.query(gsql + " ORDER BY src_ip")
     out = []
     rows, rest = m.split_sources(ctx, me, rows)
+    scope = m.own_scope(ctx, rows, rest)
     if rest:
         where = m.rest_where(ctx, p, rows, gsql if mn > 1 else None)
         details = m.rest_details(rest, matched_questions=sum(int(r["matched"] or 0) for r in rest))
@@ -57,7 +58,7 @@ def detect(ctx):
                     f"ports: late answers to questions already given up"))
     for r in rows:
         src = r["src_ip"]
-        where = f"{p} AND src_ip = {ctx.lit(src)}"
+        where = f"{p}{scope} AND src_ip = {ctx.lit(src)}"
         late = ""
         if r["matched"]:
             late = f"; the matching questions had been asked {r['late_min']:.1f}-{r['late_max']:.1f} s earlier"

@@ -65,6 +65,7 @@ def _simple(ctx, fid, pred, what):
         GROUP BY src_ip HAVING count(*) >= {mn}"""
     rows = ctx.query(gsql + " ORDER BY src_ip")
     rows, rest = m.split_sources(ctx, me, rows)
+    scope = m.own_scope(ctx, rows, rest)
     out = []
     if rest:
         where = m.rest_where(ctx, f"{pred} AND src_ip IS NOT NULL", rows, gsql if mn > 1 else None)
@@ -79,7 +80,7 @@ def _simple(ctx, fid, pred, what):
                        if fid == "icmp.frag_needed" else "")))
     for r in rows:
         src = r["src_ip"]
-        where = f"{pred} AND src_ip = {ctx.lit(src)}"
+        where = f"{pred}{scope} AND src_ip = {ctx.lit(src)}"
         tg = m.targets(ctx, where)
         extra, details = "", {}
         if fid == "icmp.frag_needed":
@@ -117,6 +118,7 @@ def _echo_replies(ctx):
                   f"AND q.src_ip = {t}.dst_ip AND q.dst_ip = {t}.src_ip AND {m.secs('q.ts')} <= {m.secs(t + '.ts')} "
                   f"AND {m.secs('q.ts')} >= {m.secs(t + '.ts')} - {window})")
     rows, rest = m.split_sources(ctx, me, rows)
+    scope = m.own_scope(ctx, rows, rest)
     out = []
     if rest:
         where = m.rest_where(ctx, f"{rep} AND src_ip IS NOT NULL AND {unanswered}", rows, gsql if mn > 1 else None)
@@ -127,7 +129,7 @@ def _echo_replies(ctx):
                     f"with no request in the log: answers to pings we did not log, or decoy ping sweeps"))
     for r in rows:
         src = r["src_ip"]
-        where = f"{rep} AND src_ip = {ctx.lit(src)} AND {unanswered}"
+        where = f"{rep}{scope} AND src_ip = {ctx.lit(src)} AND {unanswered}"
         hosts = int(r["hosts"])
         why = ("someone pinged this host with our addresses as decoys or forged sources"
                if hosts > 1 else
@@ -165,6 +167,7 @@ def _backscatter(ctx):
         FROM n GROUP BY src_ip HAVING count(*) >= {mn}"""
     rows = ctx.query(gsql + " ORDER BY src_ip")
     rows, rest = m.split_sources(ctx, me, rows)
+    scope = m.own_scope(ctx, rows, rest)
     out = []
     if rest:
         where = m.rest_where(ctx, f"{unr} AND src_ip IS NOT NULL AND NOT {contacted.format(u=t)}", rows,
@@ -184,7 +187,7 @@ def _backscatter(ctx):
             severity="info" if set(reasons) <= {"traceroute", "netbios", "stale-dns"} else None))
     for r in rows:
         src, n = r["src_ip"], int(r["n"])
-        where = f"{unr} AND src_ip = {ctx.lit(src)} AND NOT {contacted.format(u=t)}"
+        where = f"{unr}{scope} AND src_ip = {ctx.lit(src)} AND NOT {contacted.format(u=t)}"
         reason, why = _reason(ctx, r)
         qports = m.ports(ctx, where, col="inner_dst_port")
         out.append(ctx.finding(

@@ -51,6 +51,7 @@ def _source_route(ctx):
     pred = "(source_route = TRUE OR ip_options LIKE '%LSRR%' OR ip_options LIKE '%SSRR%')"
     out = []
     rows, rest = m.split_sources(ctx, m.short(__name__), _by_src(ctx, pred))
+    scope = m.own_scope(ctx, rows, rest)
     if rest:
         mn = int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))
         where = m.rest_where(ctx, f"{pred} AND src_ip IS NOT NULL", rows, _by_src_sql(ctx, pred) if mn > 1 else None)
@@ -63,7 +64,7 @@ def _source_route(ctx):
             details=m.rest_details(rest, options=opts)))
     for r in rows:
         src = r["src_ip"]
-        where = f"{pred} AND src_ip = {ctx.lit(src)}"
+        where = f"{pred}{scope} AND src_ip = {ctx.lit(src)}"
         opts = list(ctx.distinct(where, "ip_options", 5))
         kinds = sorted({k for o in opts for k in ("LSRR", "SSRR") if k in o})
         out.append(ctx.finding(
@@ -107,15 +108,11 @@ def _bogons(ctx):
                              "nets (no outside interface known)" if ctx.home_nets else
                         "private, shared and documentation sources were not judged: neither an outside "
                         "interface nor a home net is known")
-        pairs = [] if scope == "FALSE" else ctx.query(f"""SELECT DISTINCT src_ip, dst_ip FROM {ctx.table}
-                               WHERE {inbound} AND {scope} AND src_ip IN {ctx.lit(sorted(relaxed))} AND dst_ip IS NOT NULL
-                               ORDER BY src_ip, dst_ip""")
-        for r in pairs:
-            kd = special.kind(r["dst_ip"])
+        for src, dst in ([] if scope == "FALSE" else _pairs(ctx, inbound, scope, relaxed)):
+            kd = special.kind(dst)
             dk = kd[0] if kd else "?"
-            sk = kinds[r["src_ip"]]
-            if dk != sk and dk not in local_kinds:
-                dst_ok.setdefault(r["src_ip"], []).append(r["dst_ip"])
+            if dk != kinds[src] and dk not in local_kinds:
+                dst_ok.setdefault(src, []).append(dst)
     out = []
     judged = sorted(s for s in kinds if s not in relaxed or dst_ok.get(s))
     for src in judged:
@@ -142,6 +139,28 @@ def _bogons(ctx):
                     f"network, or a misconfigured host)",
             details=details))
     return out
+
+
+def _pairs(ctx, inbound: str, scope: str, sources: set[str]):
+    """Distinct (source, destination) of the inbound records of ``sources`` within ``scope``, in
+    order, streamed. On DuckDB the sources are a joined Arrow table (a big log has hundreds of
+    thousands of private-kind sources: as an IN list the query text alone took gigabytes)."""
+    import duckdb
+    order = "ORDER BY src_ip, dst_ip"
+    if isinstance(ctx.con, duckdb.DuckDBPyConnection):
+        import pyarrow as pa
+        ctx.con.register("fwf_sources", pa.table({"src_ip": pa.array(sorted(sources), pa.string())}))
+        try:
+            yield from m.rows(ctx, f"""SELECT DISTINCT src_ip, dst_ip FROM {ctx.table}
+                                      WHERE {inbound} AND {scope} AND dst_ip IS NOT NULL
+                                        AND src_ip IN (SELECT src_ip FROM fwf_sources) {order}""")
+        finally:
+            ctx.con.unregister("fwf_sources")
+        return
+    for r in ctx.query(f"""SELECT DISTINCT src_ip, dst_ip FROM {ctx.table}
+                           WHERE {inbound} AND {scope} AND src_ip IN {ctx.lit(sorted(sources))} AND dst_ip IS NOT NULL
+                           {order}"""):
+        yield r["src_ip"], r["dst_ip"]
 
 
 def _local_bcast(ctx):

@@ -67,6 +67,7 @@ def detect(ctx):
     out = []
     scan_hosts = int(ctx.tun(me, "SCAN_HOSTS"))
     rows, rest = m.split_sources(ctx, me, rows)
+    scope = m.own_scope(ctx, rows, rest)
     if rest:
         where = m.rest_where(ctx, look, rows, gsql if mn > 1 else None)
         flavours: dict[str, int] = {}
@@ -85,7 +86,7 @@ def detect(ctx):
     for r in rows:
         src, n = r["src_ip"], int(r["n"])
         flavour, who = _flavour(r)
-        where = f"{look} AND src_ip = {ctx.lit(src)}"
+        where = f"{look}{scope} AND src_ip = {ctx.lit(src)}"
         tg = m.targets(ctx, where)
         scan = r["hosts"] >= scan_hosts
         what = (f"a NetBIOS name scan of {r['hosts']} hosts" if scan else

@@ -217,7 +217,11 @@ def _grouped(ctx, specs: list, listed: int) -> dict[tuple, dict]:
     only the ports swept across enough hosts, as the per-finding path does."""
     from ..findings import Evidence
     H = int(ctx.tun(_m(), "HORIZONTAL_MIN_HOSTS"))
+    import pyarrow as pa
     srcs = sorted({r["src_ip"] for _, r, _, _ in specs})
+    wanted = sorted({(r["src_ip"], int(r["sess"]), r["flavour"]) for _, r, _, _ in specs})
+    keys_tbl = pa.table({"src_ip": [w[0] for w in wanted], "sess": pa.array([w[1] for w in wanted], pa.int64()),
+                         "k": [w[2] for w in wanted]})  # noqa: F841 - read by DuckDB below
     con, t = ctx.con, "_fwf_scan_groups"
     sess = sessions_sql(ctx, f"src_ip IN {ctx.lit(srcs)}").replace(
         "SELECT src_ip, dst_ip, dst_port, src_port, ts, source_file, line,",
@@ -229,12 +233,13 @@ def _grouped(ctx, specs: list, listed: int) -> dict[tuple, dict]:
           UNION ALL
           SELECT __rid, src_ip, sess, '*' AS k, dst_ip, dst_port, ts, source_file, line FROM s
           WHERE flavour <> 'echo' AND ts IS NOT NULL),
-    sw AS (SELECT src_ip, sess, k, dst_port FROM a WHERE k <> 'echo'
+    w AS (SELECT a.* FROM a JOIN keys_tbl kk ON a.src_ip = kk.src_ip AND a.sess = kk.sess AND a.k = kk.k),
+    sw AS (SELECT src_ip, sess, k, dst_port FROM w WHERE k <> 'echo'
            GROUP BY src_ip, sess, k, dst_port HAVING count(DISTINCT dst_ip) >= {H})
-    SELECT a.*, 0 AS hz FROM a
+    SELECT w.*, 0 AS hz FROM w
     UNION ALL
-    SELECT a.*, 1 AS hz FROM a JOIN sw ON a.src_ip = sw.src_ip AND a.sess = sw.sess AND a.k = sw.k
-                                    AND a.dst_port = sw.dst_port""")
+    SELECT w.*, 1 AS hz FROM w JOIN sw ON w.src_ip = sw.src_ip AND w.sess = sw.sess AND w.k = sw.k
+                                    AND w.dst_port = sw.dst_port""")
     try:
         keys = "src_ip, sess, k, hz"
         out: dict[tuple, dict] = {}

@@ -47,6 +47,7 @@ def _slammer(ctx):
         GROUP BY src_ip ORDER BY src_ip""")
     out = []
     rows, rest = m.split_sources(ctx, me, rows)
+    scope = m.own_scope(ctx, rows, rest)
     if rest:
         where = m.rest_where(ctx, f"{base} AND ({size} OR {unknown})", rows)
         sized = sum(1 for r in rest if r["sized"])
@@ -59,7 +60,7 @@ def _slammer(ctx):
                     f"SQL Slammer-infected machines elsewhere on the Internet"))
     for r in rows:
         src, n = r["src_ip"], int(r["n"])
-        where = f"{base} AND ({size} OR {unknown}) AND src_ip = {ctx.lit(src)}"
+        where = f"{base} AND ({size} OR {unknown}){scope} AND src_ip = {ctx.lit(src)}"
         span = float(r["span"] or 0)
         rate = n / span if span > 0 else None
         sized = int(r["sized"] or 0)
@@ -92,6 +93,7 @@ def _mssql(ctx):
         ORDER BY src_ip""")
     out = []
     rows, rest = m.split_sources(ctx, me, rows)
+    scope = m.own_scope(ctx, rows, rest)
     if rest:
         where = m.rest_where(ctx, f"{base} AND dst_port = 1433", rows, groups)
         details = m.rest_details(rest)
@@ -101,7 +103,7 @@ def _mssql(ctx):
                     f"worms and bots hunting for weak SQL Server logins"))
     for r in rows:
         src = r["src_ip"]
-        where = f"{base} AND dst_port = 1433 AND src_ip = {ctx.lit(src)}"
+        where = f"{base} AND dst_port = 1433{scope} AND src_ip = {ctx.lit(src)}"
         hosts = int(r["hosts"])
         out.append(ctx.finding(
             "worm.mssql", src, where,
