@@ -48,17 +48,15 @@ GNU_TIME = "/usr/bin/time"
 # --------------------------------------------------------------------------- tools
 
 def fwforensics_cmd() -> list[str] | None:
-    """How to call fwforensics: the console script if on PATH, else `python -m` on src/."""
-    exe = shutil.which("fwforensics")
-    if exe:
-        return [exe]
+    """How to call fwforensics: `python -m fwforensics` on this checkout's src/ (a console script on
+    PATH may belong to another install, e.g. an editable install of another clone, and would
+    measure that code instead)."""
     return [sys.executable, "-m", "fwforensics"]
 
 
 def fwf_env() -> dict:
     env = dict(os.environ)
-    if not shutil.which("fwforensics"):
-        env["PYTHONPATH"] = str(ROOT / "src") + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(ROOT / "src") + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 
@@ -321,8 +319,43 @@ def render(store: dict) -> str:
     if daggers:
         out += ["", "† `fwforensics analyze` had no result at this size (the command did not exist yet "
                 "when it ran), so this ratio is to the fwforensics reader alone (parse only)."]
+    out += floors(rows)
     out += ["", "Raw figures (every run): `bench/RESULTS.json`.", ""]
     return "\n".join(out)
+
+
+FLOOR_WALL_1M = 3.0       # issue 8: full analyze of 1 M lines in at most 3 s wall
+FLOOR_RSS_1M_MB = 1024.0  # ... and at most 1 GB peak RSS
+FLOOR_10M_RATIO = 11.0    # 10 M lines within 11x the time of 1 M, peak RSS no higher than at 1 M
+
+
+def floors(rows: list[dict]) -> list[str]:
+    """Issue 8's floors for `fwforensics analyze`, each said plainly as met or not, with figures."""
+    by = {(r["size"], r["tool"]): r for r in rows}
+    one, ten = by.get(("1m", "fwforensics analyze")), by.get(("10m", "fwforensics analyze"))
+    ok1 = one is not None and one.get("status") == "ok"
+    ok10 = ten is not None and ten.get("status") == "ok"
+    out = ["", "## Issue 8 floors (fwforensics analyze)", "",
+           "| floor | measured | met |", "| --- | --- | --- |"]
+
+    def row(name: str, measured: str, met: bool | None) -> None:
+        out.append(f"| {name} | {measured} | {'yes' if met else ('no' if met is False else 'not measured')} |")
+
+    if ok1:
+        row(f"1 M lines in <= {FLOOR_WALL_1M:.0f} s wall", f"{fmt_time(one['wall'])} (median of {one['runs']})",
+            one["wall"] <= FLOOR_WALL_1M)
+        row("1 M lines in <= 1 GB peak RSS", f"{one['rss_mb']:.0f} MB", one["rss_mb"] <= FLOOR_RSS_1M_MB)
+    else:
+        row("1 M lines in <= 3 s wall, <= 1 GB", "no result", None)
+    if ok1 and ok10:
+        ratio = ten["wall"] / one["wall"]
+        row(f"10 M lines within {FLOOR_10M_RATIO:.0f}x the time of 1 M",
+            f"{fmt_time(ten['wall'])} ({ten['runs']} run(s)) = {ratio:.1f}x", ratio <= FLOOR_10M_RATIO)
+        row("10 M lines with peak RSS no higher than 1 M", f"{ten['rss_mb']:.0f} MB vs {one['rss_mb']:.0f} MB",
+            ten["rss_mb"] <= one["rss_mb"])
+    else:
+        row("10 M lines: time within 11x, RSS no higher than 1 M", "no result", None)
+    return out
 
 
 # --------------------------------------------------------------------------- main
