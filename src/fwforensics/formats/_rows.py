@@ -25,6 +25,40 @@ def result(rows: list[dict], unreadable: list[tuple[int, str]], skipped: int) ->
     return ParseResult(pa.RecordBatch.from_pylist(rows, schema=EVENT_SCHEMA), sorted(unreadable), skipped)
 
 
+class Lines:
+    """The accounting every line-by-line reader shares: the rows it read, unreadable lines with
+    their number and reason, and the number of lines skipped as not being records."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self.bad: list[tuple[int, str]] = []
+        self.skipped = 0
+
+    def each(self, lines: pa.Array, first_line: int):
+        """(number, text) of every line that is neither blank (skipped) nor over-long (unreadable)."""
+        for i, line in enumerate(lines.to_pylist()):
+            n = first_line + i
+            if line is None or not line.strip():
+                self.skipped += 1
+            elif len(line) > MAX_LINE:
+                self.bad.append((n, f"line longer than {MAX_LINE} characters"))
+            else:
+                yield n, line
+
+    def each_syslog(self, lines: pa.Array, first_line: int, ctx, missing: str = "no syslog timestamp"):
+        """Like :meth:`each`, for lines that must start with a syslog header: yields
+        (number, text, header match, ts_us, ts_raw); a line without one is unreadable (``missing``)."""
+        for n, line in self.each(lines, first_line):
+            m, ts, ts_raw = syslog_head(line, ctx)
+            if m is None:
+                self.bad.append((n, missing))
+            else:
+                yield n, line, m, ts, ts_raw
+
+    def result(self) -> ParseResult:
+        return result(self.rows, self.bad, self.skipped)
+
+
 def epoch_us(v) -> int | None:
     try:
         f = float(v)

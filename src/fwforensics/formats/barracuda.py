@@ -6,7 +6,6 @@ source, source port, destination, destination port, verdict, ACL name, interface
 """
 from __future__ import annotations
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import ParseContext

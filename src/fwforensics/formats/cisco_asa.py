@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from . import ParseContext
 from ._common import blank_to_null, canonical_ip, join, map_unique
-from ._fwbase import (LineFormat, actions, action_word, const, flag_cols, ints, ips, matches, only_tcp,
+from ._fwbase import (LineFormat, actions, action_word, flag_cols, ints, ips, matches, only_tcp,
                       proto_cols, syslog_head)
 
 _S = pa.string()

@@ -14,7 +14,7 @@ import re
 import pyarrow as pa
 
 from . import Format, ParseContext
-from ._rows import MAX_LINE, base, clip, ip, port, result, syslog_head
+from ._rows import Lines, base, clip, ip, port
 
 _EXTRA = re.compile(r"^(?P<serial>\d+) (?P<cip>[0-9A-Fa-f:.]+)/(?P<cport>\d+) (?P<rest>.*)$")
 _QUERY = re.compile(r"^query\[(?P<type>[A-Za-z0-9]+)\] (?P<name>\S+) from (?P<ip>[0-9A-Fa-f:.]+)")
@@ -34,21 +34,10 @@ class Dnsmasq(Format):
         return 0.0 if hits == 0 else 0.5 + 0.45 * hits / len(lines)
 
     def parse(self, lines: pa.Array, first_line: int, ctx: ParseContext):
-        rows, bad, skipped = [], [], 0
-        for i, line in enumerate(lines.to_pylist()):
-            n = first_line + i
-            if line is None or not line.strip():
-                skipped += 1
-                continue
-            if len(line) > MAX_LINE:
-                bad.append((n, f"line longer than {MAX_LINE} characters"))
-                continue
-            m, ts, ts_raw = syslog_head(line, ctx)
-            if m is None:
-                bad.append((n, "no syslog timestamp"))
-                continue
+        acc = Lines()
+        for n, line, m, ts, ts_raw in acc.each_syslog(lines, first_line, ctx):
             if (m["prog"] or "").lower() not in ("dnsmasq", "dnsmasq-dhcp"):
-                skipped += 1
+                acc.skipped += 1
                 continue
             msg = m["msg"]
             r = base(n, ctx, "dnsmasq", line, ts, ts_raw, m["host"])
@@ -65,7 +54,7 @@ class Dnsmasq(Format):
             else:
                 a = _ANSWER.match(msg)
                 if not a:
-                    skipped += 1  # forwarded, DHCP, startup
+                    acc.skipped += 1  # forwarded, DHCP, startup
                     continue
                 val = a["val"].strip()
                 typ = "AAAA" if ":" in val and ip(val) else "A" if ip(val) else val.strip("<>") if val.startswith("<") else "?"
@@ -77,8 +66,8 @@ class Dnsmasq(Format):
                     r["src_ip"] = None
             if r.get("src_ip"):
                 r["ip_version"] = 6 if ":" in r["src_ip"] else 4
-            rows.append(r)
-        return result(rows, bad, skipped)
+            acc.rows.append(r)
+        return acc.result()
 
 
 FORMAT = Dnsmasq()

@@ -16,7 +16,7 @@ import re
 import pyarrow as pa
 
 from . import Format, ParseContext
-from ._rows import MAX_LINE, base, clip, ip, port, result, syslog_head
+from ._rows import Lines, base, clip, ip, port, syslog_head
 
 _CONN = re.compile(r"(?i)connection from (?:(?P<host>\S+) )?\(?(?P<ip>\d+\.\d+\.\d+\.\d+|[0-9a-f]*:[0-9a-f:.]+)\)?(?::(?P<port>\d+))?")
 _PIDENT = re.compile(r"from: (?P<ip>[0-9A-Fa-f:.]+)\s*\(\s*(?P<host>[^)]*?)\s*\)\s*for:\s*(?P<a>\d+)\s*,\s*(?P<b>\d+)")
@@ -39,15 +39,8 @@ class Identd(Format):
         return 0.0 if hits == 0 else 0.3 + 0.6 * hits / len(lines)
 
     def parse(self, lines: pa.Array, first_line: int, ctx: ParseContext):
-        rows, bad, skipped = [], [], 0
-        for i, line in enumerate(lines.to_pylist()):
-            n = first_line + i
-            if line is None or not line.strip():
-                skipped += 1
-                continue
-            if len(line) > MAX_LINE:
-                bad.append((n, f"line longer than {MAX_LINE} characters"))
-                continue
+        acc = Lines()
+        for n, line in acc.each(lines, first_line):
             if _NOIDENT.search(line):
                 m, ts, ts_raw = syslog_head(line, ctx)
                 if m is None:
@@ -56,14 +49,14 @@ class Identd(Format):
                 r = base(n, ctx, "identd", line, ts, ts_raw, m["host"] if m else None)
                 r.update(app_proto="ident", app_status="no-response", dst_port=113, proto="tcp", proto_num=6,
                          rule="IRC: No Ident response", app_detail=None)
-                rows.append(r)
+                acc.rows.append(r)
                 continue
             m, ts, ts_raw = syslog_head(line, ctx)
             if m is None:
-                skipped += 1  # IRC log chatter
+                acc.skipped += 1  # IRC log chatter
                 continue
             if (m["prog"] or "").lower() not in _IDENT_PROGS:
-                skipped += 1
+                acc.skipped += 1
                 continue
             msg = m["msg"]
             r = base(n, ctx, "identd", line, ts, ts_raw, m["host"])
@@ -84,12 +77,12 @@ class Identd(Format):
                 r["app_status"] = clip(f"answered {lk['user']}" if lk["user"] else "answered", 128)
                 r["rule"] = "lookup"
             else:
-                skipped += 1
+                acc.skipped += 1
                 continue
             if r.get("src_ip"):
                 r["ip_version"] = 6 if ":" in r["src_ip"] else 4
-            rows.append(r)
-        return result(rows, bad, skipped)
+            acc.rows.append(r)
+        return acc.result()
 
 
 FORMAT = Identd()

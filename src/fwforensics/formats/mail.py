@@ -26,7 +26,7 @@ import re
 import pyarrow as pa
 
 from . import Format, ParseContext
-from ._rows import MAX_LINE, base, clip, ip, result, syslog_head
+from ._rows import Lines, base, clip, ip
 
 _PF_CLIENT = re.compile(r"(?:from|client=)\s*(?P<host>[^\s\[\]]*)\[(?P<ip>[0-9A-Fa-f:.]+)\](?::(?P<port>\d+))?")
 _PF_REJECT = re.compile(r"reject: (?P<cmd>RCPT|MAIL|VRFY|EXPN|HELO|EHLO|CONNECT|DATA|END-OF-MESSAGE|ETRN|AUTH) from "
@@ -147,22 +147,11 @@ class Mail(Format):
         return 0.0 if hits == 0 else 0.5 + 0.45 * hits / len(lines)
 
     def parse(self, lines: pa.Array, first_line: int, ctx: ParseContext):
-        rows, bad, skipped = [], [], 0
-        for i, line in enumerate(lines.to_pylist()):
-            n = first_line + i
-            if line is None or not line.strip():
-                skipped += 1
-                continue
-            if len(line) > MAX_LINE:
-                bad.append((n, f"line longer than {MAX_LINE} characters"))
-                continue
-            m, ts, ts_raw = syslog_head(line, ctx)
-            if m is None:
-                bad.append((n, "no syslog timestamp"))
-                continue
+        acc = Lines()
+        for n, line, m, ts, ts_raw in acc.each_syslog(lines, first_line, ctx):
             prog = m["prog"] or ""
             if prog and not _prog_ok(prog) and not m["iso"]:
-                skipped += 1
+                acc.skipped += 1
                 continue
             host, msg = m["host"], m["msg"]
             if m["iso"] and not prog:  # Exim's own log: no host or program, the message follows the time
@@ -172,14 +161,14 @@ class Mail(Format):
             try:
                 ok = parse_message(msg, r)
             except (ValueError, TypeError) as e:
-                bad.append((n, f"unreadable mail line: {type(e).__name__}"))
+                acc.bad.append((n, f"unreadable mail line: {type(e).__name__}"))
                 continue
             if not ok:
-                skipped += 1
+                acc.skipped += 1
                 continue
             r["ip_version"] = 6 if ":" in r["src_ip"] else 4
-            rows.append(r)
-        return result(rows, bad, skipped)
+            acc.rows.append(r)
+        return acc.result()
 
 
 FORMAT = Mail()

@@ -25,7 +25,7 @@ import re
 import pyarrow as pa
 
 from . import Format, ParseContext
-from ._rows import MAX_LINE, base, clip, ip, port, result, syslog_head
+from ._rows import Lines, base, clip, ip, port
 
 _CLIENT = re.compile(r"client (?:@0x[0-9a-f]+ )?(?P<ip>[0-9A-Fa-f:.]+)#(?P<port>\d+)(?: \((?P<qn>[^)]*)\))?:?\s*(?P<rest>.*)$")
 _QUERY = re.compile(r"^query: (?P<name>\S+) (?P<cls>\S+) (?P<type>\S+) (?P<flags>\S*)(?: \((?P<srv>[0-9A-Fa-f:.]+)\))?")
@@ -131,19 +131,8 @@ class Named(Format):
         return 0.0 if hits == 0 else 0.5 + 0.45 * hits / len(lines)
 
     def parse(self, lines: pa.Array, first_line: int, ctx: ParseContext):
-        rows, bad, skipped = [], [], 0
-        for i, line in enumerate(lines.to_pylist()):
-            n = first_line + i
-            if line is None or not line.strip():
-                skipped += 1
-                continue
-            if len(line) > MAX_LINE:
-                bad.append((n, f"line longer than {MAX_LINE} characters"))
-                continue
-            m, ts, ts_raw = syslog_head(line, ctx)
-            if m is None:
-                bad.append((n, "no syslog or named timestamp"))
-                continue
+        acc = Lines()
+        for n, line, m, ts, ts_raw in acc.each_syslog(lines, first_line, ctx, "no syslog or named timestamp"):
             prog = (m["prog"] or "").lower()
             msg = m["msg"]
             host = m["host"]
@@ -151,22 +140,22 @@ class Named(Format):
                 host = None
                 msg = re.sub(r"^(?:[a-z-]+: )?(?:[a-z]+: )?", "", (m["prog"] + ": " if m["prog"] else "") + msg, count=1)
             elif prog not in ("named", "lwresd", "bind", "named-checkconf"):
-                skipped += 1  # another program's line
+                acc.skipped += 1  # another program's line
                 continue
             r = base(n, ctx, "named", line, ts, ts_raw, host)
             r["app_proto"] = "dns"
             try:
                 ok = parse_message(msg, r)
             except (ValueError, TypeError) as e:
-                bad.append((n, f"unreadable named line: {type(e).__name__}"))
+                acc.bad.append((n, f"unreadable named line: {type(e).__name__}"))
                 continue
             if not ok:
-                skipped += 1  # zone loads, startup, shutdown
+                acc.skipped += 1  # zone loads, startup, shutdown
                 continue
             if r.get("src_ip"):
                 r["ip_version"] = 6 if ":" in r["src_ip"] else 4
-            rows.append(r)
-        return result(rows, bad, skipped)
+            acc.rows.append(r)
+        return acc.result()
 
 
 FORMAT = Named()

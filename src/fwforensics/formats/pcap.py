@@ -584,7 +584,6 @@ def decode(linktype: int, d: bytes, r: dict) -> bool:
     if res is None:
         return True
     proto, t, wire_len = res
-    v6 = r["ip_version"] == 6
     if proto == 6:
         if len(t) < 20:
             if len(t) >= 4:

@@ -17,7 +17,7 @@ import re
 import pyarrow as pa
 
 from . import Format, ParseContext
-from ._rows import MAX_LINE, base, clip, ip, result, syslog_head
+from ._rows import Lines, base, clip, ip
 from ._rpc import BY_NAME, program_label
 
 _LINE = re.compile(r"(?P<refused>refused )?connect from (?P<ip>[0-9A-Fa-f:.]+) to (?P<proc>[\w/-]+)\((?P<prog>[^)]*)\)(?::\s*(?P<why>.*))?")
@@ -51,25 +51,14 @@ class Rpcbind(Format):
         return 0.0 if hits == 0 else 0.5 + 0.45 * hits / len(lines)
 
     def parse(self, lines: pa.Array, first_line: int, ctx: ParseContext):
-        rows, bad, skipped = [], [], 0
-        for i, line in enumerate(lines.to_pylist()):
-            n = first_line + i
-            if line is None or not line.strip():
-                skipped += 1
-                continue
-            if len(line) > MAX_LINE:
-                bad.append((n, f"line longer than {MAX_LINE} characters"))
-                continue
-            m, ts, ts_raw = syslog_head(line, ctx)
-            if m is None:
-                bad.append((n, "no syslog timestamp"))
-                continue
+        acc = Lines()
+        for n, line, m, ts, ts_raw in acc.each_syslog(lines, first_line, ctx):
             if (m["prog"] or "").lower() not in ("portmap", "rpcbind", "rpc.portmap", "portmapper"):
-                skipped += 1
+                acc.skipped += 1
                 continue
             x = _LINE.search(m["msg"])
             if not x or ip(x["ip"]) is None:
-                skipped += 1  # startup, warnings
+                acc.skipped += 1  # startup, warnings
                 continue
             r = base(n, ctx, "rpcbind", line, ts, ts_raw, m["host"])
             r["src_ip"] = ip(x["ip"])
@@ -84,8 +73,8 @@ class Rpcbind(Format):
             r["app_status"] = clip(status, 256)
             r["action"] = "reject" if x["refused"] else "other"
             r["rule"] = x["proc"]
-            rows.append(r)
-        return result(rows, bad, skipped)
+            acc.rows.append(r)
+        return acc.result()
 
 
 FORMAT = Rpcbind()

@@ -27,7 +27,6 @@ import pyarrow as pa
 
 from ..schema import TCP_FLAG_BITS
 from . import Format, ParseContext
-from ._common import resolve_tz
 from ._rows import MAX_LINE, clip, dt_us, ip, port, proto, result
 
 _TS = r"(?P<mon>\d\d)/(?P<day>\d\d)(?:/(?P<yr>\d\d))?-(?P<hms>\d\d:\d\d:\d\d)(?:\.(?P<frac>\d{1,6}))?"

@@ -38,7 +38,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
