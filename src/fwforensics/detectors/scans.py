@@ -26,6 +26,9 @@ one or two ports), a client retrying one port, a resolver's answers.
 """
 from __future__ import annotations
 
+import os, time
+TIMING = os.environ.get("FWF_T")
+
 from typing import Any
 
 from ..findings import compress_lines
@@ -95,21 +98,47 @@ def probe_filter(ctx) -> str:
                  AND src_port < 1024 AND dst_port >= 1024))"""
 
 
-def sessions_sql(ctx, extra: str = "TRUE") -> str:
-    """Probes with their flavour and per-source session number (columns of events + flavour, sess)."""
+def min_session_probes(ctx) -> int:
+    """Fewest probes a session needs for any scan finding: a vertical scan needs VERTICAL_MIN_PORTS
+    probes, a horizontal one HORIZONTAL_MIN_HOSTS (SWEEP_MIN_HOSTS for a ping sweep), a block scan
+    more than either."""
+    m = _m()
+    return max(1, min(int(ctx.tun(m, "VERTICAL_MIN_PORTS")), int(ctx.tun(m, "HORIZONTAL_MIN_HOSTS")),
+                      int(ctx.tun(m, "SWEEP_MIN_HOSTS"))))
+
+
+def sessions_sql(ctx, extra: str = "TRUE", cols: str = "dst_ip, dst_port, ts, tcp_window") -> str:
+    """CTEs ending in ``s``: the probes (``src_ip``, ``cols``, ``flavour``, ``sess``) of the sessions
+    that have enough probes to make any scan finding (:func:`min_session_probes`).
+
+    A session is numbered per source in time order; it ends after SESSION_GAP seconds of silence.
+    The gaps are found on the distinct (source, time) pairs only (records sharing a time stamp are
+    in one session whatever their order), and only the few sessions big enough for a scan are
+    joined back to their probes: most sources send a handful of packets per session, so the
+    aggregates then run over the scans' probes instead of over every probe. Records without a
+    time stamp belong to no session."""
     gap = int(ctx.tun(_m(), "SESSION_GAP"))
+    m = min_session_probes(ctx)
+    w = "PARTITION BY src_ip ORDER BY ts"
     return f"""
-    q AS (SELECT src_ip, dst_ip, dst_port, src_port, ts, source_file, line, ttl, tcp_window,
-                 {flavour_sql()} AS flavour
-          FROM {ctx.table} WHERE {probe_filter(ctx)} AND ({extra})),
-    g AS (SELECT q.*, CASE WHEN LAG(ts) OVER (PARTITION BY src_ip ORDER BY ts, source_file, line) IS NULL
-                             OR ts > LAG(ts) OVER (PARTITION BY src_ip ORDER BY ts, source_file, line)
-                                     + INTERVAL '{gap}' SECOND
-                           THEN 1 ELSE 0 END AS brk
-          FROM q WHERE flavour IS NOT NULL),
-    s AS (SELECT g.*, SUM(brk) OVER (PARTITION BY src_ip ORDER BY ts, source_file, line
-                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess
-          FROM g)"""
+    q AS (SELECT src_ip, {cols}, {flavour_sql()} AS flavour
+          FROM {ctx.table} WHERE {probe_filter(ctx)} AND ts IS NOT NULL AND ({extra})),
+    qt AS (SELECT src_ip, ts, count(*) AS c FROM q WHERE flavour IS NOT NULL GROUP BY src_ip, ts),
+    qn AS (SELECT src_ip, sum(c) AS total FROM qt GROUP BY src_ip HAVING sum(c) >= {m}),
+    qg AS (SELECT qt.src_ip, qt.ts, qt.c, qn.total, LAG(qt.ts) OVER (PARTITION BY qt.src_ip ORDER BY qt.ts) AS pts,
+                  SUM(qt.c) OVER (PARTITION BY qt.src_ip ORDER BY qt.ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                  - qt.c AS before
+           FROM qt JOIN qn ON qt.src_ip = qn.src_ip),
+    qb AS (SELECT src_ip, ts AS t0, before, total FROM qg
+           WHERE pts IS NULL OR ts > pts + INTERVAL '{gap}' SECOND),
+    qs AS (SELECT src_ip, t0, row_number() OVER ({w.replace("ts", "t0")}) AS sess,
+                  LEAD(t0) OVER ({w.replace("ts", "t0")}) AS t1,
+                  COALESCE(LEAD(before) OVER ({w.replace("ts", "t0")}), total) - before AS n
+           FROM qb),
+    big AS (SELECT src_ip, sess, t0, t1 FROM qs WHERE n >= {m}),
+    s AS (SELECT q.*, big.sess FROM q JOIN big ON q.src_ip = big.src_ip AND q.ts >= big.t0
+                                               AND (big.t1 IS NULL OR q.ts < big.t1)
+          WHERE q.flavour IS NOT NULL)"""
 
 
 def _ports_text(ports: list[int], limit: int = 0) -> str:
@@ -141,9 +170,9 @@ def detect(ctx):
     wins = ctx.lit(list(NMAP_WINDOWS))
     rows = ctx.query(f"""
     WITH {sessions_sql(ctx)},
-    a AS (SELECT src_ip, sess, flavour, flavour AS fl, dst_ip, dst_port, ts, ttl, tcp_window FROM s
+    a AS (SELECT src_ip, sess, flavour, flavour AS fl, dst_ip, dst_port, ts, tcp_window FROM s
           UNION ALL
-          SELECT src_ip, sess, '*' AS flavour, flavour AS fl, dst_ip, dst_port, ts, ttl, tcp_window
+          SELECT src_ip, sess, '*' AS flavour, flavour AS fl, dst_ip, dst_port, ts, tcp_window
           FROM s WHERE flavour <> 'echo'),
     hp AS (SELECT src_ip, sess, flavour, dst_ip, count(DISTINCT dst_port) AS np FROM a
            GROUP BY src_ip, sess, flavour, dst_ip),
@@ -219,30 +248,34 @@ def _grouped(ctx, specs: list, listed: int) -> dict[tuple, dict]:
     H = int(ctx.tun(_m(), "HORIZONTAL_MIN_HOSTS"))
     import pyarrow as pa
     srcs = sorted({r["src_ip"] for _, r, _, _ in specs})
-    wanted = sorted({(r["src_ip"], int(r["sess"]), r["flavour"]) for _, r, _, _ in specs})
+    wanted = sorted({_group_key(r, shape) for _, r, shape, _ in specs})
     keys_tbl = pa.table({"src_ip": [w[0] for w in wanted], "sess": pa.array([w[1] for w in wanted], pa.int64()),
-                         "k": [w[2] for w in wanted]})  # noqa: F841 - read by DuckDB below
-    con, t = ctx.con, "_fwf_scan_groups"
-    sess = sessions_sql(ctx, f"src_ip IN {ctx.lit(srcs)}").replace(
-        "SELECT src_ip, dst_ip, dst_port, src_port, ts, source_file, line,",
-        "SELECT rowid AS __rid, src_ip, dst_ip, dst_port, src_port, ts, source_file, line,", 1)
-    con.execute(f"""CREATE OR REPLACE TEMPORARY TABLE {t} AS
-    WITH {sess},
-    a AS (SELECT __rid, src_ip, sess, flavour AS k, dst_ip, dst_port, ts, source_file, line FROM s
-          WHERE ts IS NOT NULL
-          UNION ALL
-          SELECT __rid, src_ip, sess, '*' AS k, dst_ip, dst_port, ts, source_file, line FROM s
-          WHERE flavour <> 'echo' AND ts IS NOT NULL),
-    w AS (SELECT a.* FROM a JOIN keys_tbl kk ON a.src_ip = kk.src_ip AND a.sess = kk.sess AND a.k = kk.k),
-    sw AS (SELECT src_ip, sess, k, dst_port FROM w WHERE k <> 'echo'
-           GROUP BY src_ip, sess, k, dst_port HAVING count(DISTINCT dst_ip) >= {H})
-    SELECT w.*, 0 AS hz FROM w
-    UNION ALL
-    SELECT w.*, 1 AS hz FROM w JOIN sw ON w.src_ip = sw.src_ip AND w.sess = sw.sess AND w.k = sw.k
-                                    AND w.dst_port = sw.dst_port""")
+                         "k": [w[2] for w in wanted], "hz": pa.array([w[3] for w in wanted], pa.int32())})
+    con, t, kt = ctx.con, "_fwf_scan_groups", "_fwf_scan_keys"
+    con.register(kt, keys_tbl)
+    sess = sessions_sql(ctx, f"src_ip IN {ctx.lit(srcs)}", "rowid AS __rid, dst_ip, dst_port, ts, source_file, line")
+    try:
+        _t = time.time()
+        con.execute(f"""CREATE OR REPLACE TEMPORARY TABLE {t} AS
+        WITH {sess},
+        a AS (SELECT __rid, src_ip, sess, flavour AS k, dst_ip, dst_port, ts, source_file, line FROM s
+              UNION ALL
+              SELECT __rid, src_ip, sess, '*' AS k, dst_ip, dst_port, ts, source_file, line FROM s
+              WHERE flavour <> 'echo'),
+        w AS (SELECT a.*, kk.hz FROM a JOIN {kt} kk ON a.src_ip = kk.src_ip AND a.sess = kk.sess AND a.k = kk.k),
+        sw AS (SELECT src_ip, sess, k, dst_port FROM w WHERE hz = 1
+               GROUP BY src_ip, sess, k, dst_port HAVING count(DISTINCT dst_ip) >= {H})
+        SELECT * FROM w WHERE hz = 0
+        UNION ALL
+        SELECT w.* FROM w JOIN sw ON w.src_ip = sw.src_ip AND w.sess = sw.sess AND w.k = sw.k
+                                  AND w.dst_port = sw.dst_port WHERE w.hz = 1""")
+        if TIMING: print("   create", round(time.time() - _t, 2), con.execute(f"select count(*) from {t}").fetchall())
+    finally:
+        con.unregister(kt)
     try:
         keys = "src_ip, sess, k, hz"
         out: dict[tuple, dict] = {}
+        _t = time.time()
         for src, se, k, hz, nh, tg, ports, n, first, last in con.execute(f"""
                 SELECT {keys}, count(DISTINCT dst_ip), list_slice(list_sort(list_distinct(list(dst_ip))), 1, {listed + 1}),
                        list_sort(list_distinct(list(dst_port))), count(*), min(ts), max(ts)
@@ -250,6 +283,7 @@ def _grouped(ctx, specs: list, listed: int) -> dict[tuple, dict]:
             out[(src, int(se), k, int(hz))] = {
                 "nh": int(nh), "tg": list(tg), "ports": [int(p) for p in ports],
                 "ev": (Evidence(records=int(n)), {"first_seen": first, "last_seen": last, "n": n})}
+        if TIMING: print("   agg", round(time.time() - _t, 2)); _t = time.time()
         for src, se, k, hz, f, ranges in con.execute(f"""
                 WITH d AS (SELECT DISTINCT {keys}, source_file, line FROM {t}),
                      g AS (SELECT {keys}, source_file, line,
@@ -262,6 +296,7 @@ def _grouped(ctx, specs: list, listed: int) -> dict[tuple, dict]:
             got = out.get((src, int(se), k, int(hz)))
             if got is not None:
                 got["ev"][0].files[f] = ranges
+        if TIMING: print("   islands", round(time.time() - _t, 2)); _t = time.time()
         for src, se, k, hz, f, line, raw in con.execute(f"""
                 SELECT s.src_ip, s.sess, s.k, s.hz, s.source_file, s.line, e.raw FROM (
                     SELECT {keys}, __rid, source_file, line, ts,
@@ -271,6 +306,7 @@ def _grouped(ctx, specs: list, listed: int) -> dict[tuple, dict]:
             got = out.get((src, int(se), k, int(hz)))
             if got is not None:
                 got["ev"][0].samples.append({"file": f, "line": line, "raw": raw})
+        if TIMING: print("   samples", round(time.time() - _t, 2)); _t = time.time()
         return out
     finally:
         con.execute(f"DROP TABLE IF EXISTS {t}")
