@@ -160,6 +160,23 @@ def _dur(a, b) -> str:
 
 
 def detect(ctx):
+    if _can_group(ctx):   # DuckDB: the probes of the big sessions are kept for _grouped
+        _t = time.time()
+        ctx.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {PROBES} AS WITH {sessions_sql(ctx, cols=WIDE)} "
+                        f"SELECT * FROM s")
+        if TIMING: print("   probes", round(time.time() - _t, 2))
+        try:
+            return _detect(ctx, f"s AS (SELECT * FROM {PROBES})", True)
+        finally:
+            ctx.con.execute(f"DROP TABLE IF EXISTS {PROBES}")
+    return _detect(ctx, sessions_sql(ctx), False)
+
+
+PROBES = "_fwf_scan_probes"
+WIDE = "rowid AS __rid, dst_ip, dst_port, ts, tcp_window, source_file, line"
+
+
+def _detect(ctx, sess_ctes: str, grouped: bool):
     m = _m()
     V = int(ctx.tun(m, "VERTICAL_MIN_PORTS"))
     H = int(ctx.tun(m, "HORIZONTAL_MIN_HOSTS"))
@@ -169,29 +186,36 @@ def detect(ctx):
     listed = int(ctx.tun(m, "TARGETS_LISTED"))
     wins = ctx.lit(list(NMAP_WINDOWS))
     rows = ctx.query(f"""
-    WITH {sessions_sql(ctx)},
-    a AS (SELECT src_ip, sess, flavour, flavour AS fl, dst_ip, dst_port, ts, tcp_window FROM s
-          UNION ALL
-          SELECT src_ip, sess, '*' AS flavour, flavour AS fl, dst_ip, dst_port, ts, tcp_window
-          FROM s WHERE flavour <> 'echo'),
-    hp AS (SELECT src_ip, sess, flavour, dst_ip, count(DISTINCT dst_port) AS np FROM a
+    WITH {sess_ctes},
+    dp0 AS (SELECT src_ip, sess, flavour, dst_ip, dst_port FROM s GROUP BY src_ip, sess, flavour, dst_ip, dst_port),
+    dp AS (SELECT src_ip, sess, flavour, dst_ip, dst_port FROM dp0
+           UNION ALL
+           SELECT src_ip, sess, '*' AS flavour, dst_ip, dst_port FROM dp0 WHERE flavour <> 'echo'
+           GROUP BY src_ip, sess, dst_ip, dst_port),
+    hp AS (SELECT src_ip, sess, flavour, dst_ip, count(dst_port) AS np FROM dp
            GROUP BY src_ip, sess, flavour, dst_ip),
-    ph AS (SELECT src_ip, sess, flavour, dst_port, count(DISTINCT dst_ip) AS nh FROM a
+    ph AS (SELECT src_ip, sess, flavour, dst_port, count(*) AS nh FROM dp
            GROUP BY src_ip, sess, flavour, dst_port),
-    hv AS (SELECT src_ip, sess, flavour, sum(CASE WHEN np >= {V} THEN 1 ELSE 0 END) AS vhosts
+    hv AS (SELECT src_ip, sess, flavour, sum(CASE WHEN np >= {V} THEN 1 ELSE 0 END) AS vhosts, count(*) AS hosts
            FROM hp GROUP BY src_ip, sess, flavour),
-    pv AS (SELECT src_ip, sess, flavour,
+    pv AS (SELECT src_ip, sess, flavour, count(dst_port) AS ports,
                   sum(CASE WHEN nh >= (CASE WHEN flavour = 'echo' THEN {SW} ELSE {H} END) THEN 1 ELSE 0 END) AS hports
            FROM ph GROUP BY src_ip, sess, flavour),
-    ag AS (SELECT src_ip, sess, flavour, count(*) AS n, count(DISTINCT dst_ip) AS hosts,
-                  count(DISTINCT dst_port) AS ports, min(ts) AS first_seen, max(ts) AS last_seen,
-                  sum(CASE WHEN tcp_window IN {wins} THEN 1 ELSE 0 END) AS nmap_windows,
-                  {', '.join(f"sum(CASE WHEN fl = '{k}' THEN 1 ELSE 0 END) AS n_{k}" for k in FLAVOUR_IDS)}
-           FROM a GROUP BY src_ip, sess, flavour)
-    SELECT ag.*, hv.vhosts, pv.hports FROM ag
+    ag0 AS (SELECT src_ip, sess, flavour, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen,
+                   sum(CASE WHEN tcp_window IN {wins} THEN 1 ELSE 0 END) AS nmap_windows
+            FROM s GROUP BY src_ip, sess, flavour),
+    ag AS (SELECT src_ip, sess, flavour, n, first_seen, last_seen, nmap_windows,
+                  {', '.join(f"CASE WHEN flavour = '{k}' THEN n ELSE 0 END AS n_{k}" for k in FLAVOUR_IDS)}
+           FROM ag0
+           UNION ALL
+           SELECT src_ip, sess, '*' AS flavour, sum(n) AS n, min(first_seen) AS first_seen,
+                  max(last_seen) AS last_seen, sum(nmap_windows) AS nmap_windows,
+                  {', '.join(f"sum(CASE WHEN flavour = '{k}' THEN n ELSE 0 END) AS n_{k}" for k in FLAVOUR_IDS)}
+           FROM ag0 WHERE flavour <> 'echo' GROUP BY src_ip, sess)
+    SELECT ag.*, hv.hosts, pv.ports, hv.vhosts, pv.hports FROM ag
       JOIN hv ON ag.src_ip = hv.src_ip AND ag.sess = hv.sess AND ag.flavour = hv.flavour
       JOIN pv ON ag.src_ip = pv.src_ip AND ag.sess = pv.sess AND ag.flavour = pv.flavour
-    WHERE hv.vhosts >= 1 OR pv.hports >= 1 OR (ag.flavour <> 'echo' AND ag.hosts >= {H} AND ag.ports >= {V})
+    WHERE hv.vhosts >= 1 OR pv.hports >= 1 OR (ag.flavour <> 'echo' AND hv.hosts >= {H} AND pv.ports >= {V})
     ORDER BY ag.src_ip, ag.first_seen, ag.flavour""")
 
     sessions: dict[tuple, dict[str, dict]] = {}
@@ -216,7 +240,7 @@ def detect(ctx):
                 specs.append((fid, r, shape, counts))
                 if key != "*":
                     break   # one flavour finding per flavour and session, with its main shape
-    pre = _grouped(ctx, specs, listed) if len(specs) > 1 and _can_group(ctx) else None
+    pre = _grouped(ctx, specs, listed) if len(specs) > 1 and grouped else None
     prof = zen.profile(ctx)
     if hasattr(prof, "prefetch"):
         prof.prefetch(r["src_ip"] for _, r, _, _ in specs)
@@ -247,63 +271,63 @@ def _grouped(ctx, specs: list, listed: int) -> dict[tuple, dict]:
     from ..findings import Evidence
     H = int(ctx.tun(_m(), "HORIZONTAL_MIN_HOSTS"))
     import pyarrow as pa
-    srcs = sorted({r["src_ip"] for _, r, _, _ in specs})
     wanted = sorted({_group_key(r, shape) for _, r, shape, _ in specs})
     keys_tbl = pa.table({"src_ip": [w[0] for w in wanted], "sess": pa.array([w[1] for w in wanted], pa.int64()),
-                         "k": [w[2] for w in wanted], "hz": pa.array([w[3] for w in wanted], pa.int32())})
+                         "k": [w[2] for w in wanted], "hz": pa.array([w[3] for w in wanted], pa.int32()),
+                         "gid": pa.array(range(len(wanted)), pa.int32())})
     con, t, kt = ctx.con, "_fwf_scan_groups", "_fwf_scan_keys"
     con.register(kt, keys_tbl)
-    sess = sessions_sql(ctx, f"src_ip IN {ctx.lit(srcs)}", "rowid AS __rid, dst_ip, dst_port, ts, source_file, line")
     try:
         _t = time.time()
+        # one row per record and finding group (gid: the group's index in ``wanted``)
         con.execute(f"""CREATE OR REPLACE TEMPORARY TABLE {t} AS
-        WITH {sess},
+        WITH s AS (SELECT * FROM {PROBES}),
         a AS (SELECT __rid, src_ip, sess, flavour AS k, dst_ip, dst_port, ts, source_file, line FROM s
               UNION ALL
               SELECT __rid, src_ip, sess, '*' AS k, dst_ip, dst_port, ts, source_file, line FROM s
               WHERE flavour <> 'echo'),
-        w AS (SELECT a.*, kk.hz FROM a JOIN {kt} kk ON a.src_ip = kk.src_ip AND a.sess = kk.sess AND a.k = kk.k),
-        sw AS (SELECT src_ip, sess, k, dst_port FROM w WHERE hz = 1
-               GROUP BY src_ip, sess, k, dst_port HAVING count(DISTINCT dst_ip) >= {H})
-        SELECT * FROM w WHERE hz = 0
+        w AS (SELECT kk.gid, kk.hz, a.__rid, a.dst_ip, a.dst_port, a.ts, a.source_file, a.line
+              FROM a JOIN {kt} kk ON a.src_ip = kk.src_ip AND a.sess = kk.sess AND a.k = kk.k),
+        sw AS (SELECT gid, dst_port FROM w WHERE hz = 1 GROUP BY gid, dst_port HAVING count(DISTINCT dst_ip) >= {H})
+        SELECT gid, __rid, dst_ip, dst_port, ts, source_file, line FROM w WHERE hz = 0
         UNION ALL
-        SELECT w.* FROM w JOIN sw ON w.src_ip = sw.src_ip AND w.sess = sw.sess AND w.k = sw.k
-                                  AND w.dst_port = sw.dst_port WHERE w.hz = 1""")
+        SELECT w.gid, w.__rid, w.dst_ip, w.dst_port, w.ts, w.source_file, w.line
+        FROM w JOIN sw ON w.gid = sw.gid AND w.dst_port = sw.dst_port WHERE w.hz = 1""")
         if TIMING: print("   create", round(time.time() - _t, 2), con.execute(f"select count(*) from {t}").fetchall())
     finally:
         con.unregister(kt)
     try:
-        keys = "src_ip, sess, k, hz"
         out: dict[tuple, dict] = {}
+        byid: list[dict | None] = [None] * len(wanted)
         _t = time.time()
-        for src, se, k, hz, nh, tg, ports, n, first, last in con.execute(f"""
-                SELECT {keys}, count(DISTINCT dst_ip), list_slice(list_sort(list_distinct(list(dst_ip))), 1, {listed + 1}),
+        for gid, nh, tg, ports, n, first, last in con.execute(f"""
+                SELECT gid, count(DISTINCT dst_ip), list_slice(list_sort(list_distinct(list(dst_ip))), 1, {listed + 1}),
                        list_sort(list_distinct(list(dst_port))), count(*), min(ts), max(ts)
-                FROM {t} GROUP BY {keys}""").fetchall():
-            out[(src, int(se), k, int(hz))] = {
+                FROM {t} GROUP BY gid""").fetchall():
+            out[wanted[gid]] = byid[gid] = {
                 "nh": int(nh), "tg": list(tg), "ports": [int(p) for p in ports],
                 "ev": (Evidence(records=int(n)), {"first_seen": first, "last_seen": last, "n": n})}
         if TIMING: print("   agg", round(time.time() - _t, 2)); _t = time.time()
-        for src, se, k, hz, f, ranges in con.execute(f"""
-                WITH d AS (SELECT DISTINCT {keys}, source_file, line FROM {t}),
-                     g AS (SELECT {keys}, source_file, line,
-                                  line - row_number() OVER (PARTITION BY {keys}, source_file ORDER BY line) AS grp FROM d),
-                     i AS (SELECT {keys}, source_file, min(line) AS lo, max(line) AS hi FROM g
-                           GROUP BY {keys}, source_file, grp)
-                SELECT {keys}, source_file, string_agg(CASE WHEN lo = hi THEN CAST(lo AS VARCHAR) ELSE
+        for gid, f, ranges in con.execute(f"""
+                WITH d AS (SELECT DISTINCT gid, source_file, line FROM {t}),
+                     g AS (SELECT gid, source_file, line,
+                                  line - row_number() OVER (PARTITION BY gid, source_file ORDER BY line) AS grp FROM d),
+                     i AS (SELECT gid, source_file, min(line) AS lo, max(line) AS hi FROM g
+                           GROUP BY gid, source_file, grp)
+                SELECT gid, source_file, string_agg(CASE WHEN lo = hi THEN CAST(lo AS VARCHAR) ELSE
                        CAST(lo AS VARCHAR) || '-' || CAST(hi AS VARCHAR) END, ',' ORDER BY lo)
-                FROM i GROUP BY {keys}, source_file ORDER BY {keys}, source_file""").fetchall():
-            got = out.get((src, int(se), k, int(hz)))
+                FROM i GROUP BY gid, source_file ORDER BY gid, source_file""").fetchall():
+            got = byid[gid]
             if got is not None:
                 got["ev"][0].files[f] = ranges
         if TIMING: print("   islands", round(time.time() - _t, 2)); _t = time.time()
-        for src, se, k, hz, f, line, raw in con.execute(f"""
-                SELECT s.src_ip, s.sess, s.k, s.hz, s.source_file, s.line, e.raw FROM (
-                    SELECT {keys}, __rid, source_file, line, ts,
-                           row_number() OVER (PARTITION BY {keys} ORDER BY ts, source_file, line) AS rn FROM {t}) s
+        for gid, f, line, raw in con.execute(f"""
+                SELECT s.gid, s.source_file, s.line, e.raw FROM (
+                    SELECT gid, __rid, source_file, line,
+                           row_number() OVER (PARTITION BY gid ORDER BY ts, source_file, line) AS rn FROM {t}) s
                 JOIN {ctx.table} e ON e.rowid = s.__rid
-                WHERE s.rn <= {SAMPLES} ORDER BY s.src_ip, s.sess, s.k, s.hz, s.rn""").fetchall():
-            got = out.get((src, int(se), k, int(hz)))
+                WHERE s.rn <= {SAMPLES} ORDER BY s.gid, s.rn""").fetchall():
+            got = byid[gid]
             if got is not None:
                 got["ev"][0].samples.append({"file": f, "line": line, "raw": raw})
         if TIMING: print("   samples", round(time.time() - _t, 2)); _t = time.time()
