@@ -16,7 +16,7 @@ and stay silent.
 """
 from __future__ import annotations
 
-from . import zen
+from . import _bulk, zen
 
 IDS = ("proxy.scan",)
 ORDER = 40
@@ -46,8 +46,20 @@ def detect(ctx):
     probe = (f"proto = 'tcp' AND src_ip IS NOT NULL AND dst_port IS NOT NULL AND MOD({bits}, 64) = 2 "
              f"AND coalesce(action, 'other') <> 'accept'")
     w = "PARTITION BY src_ip ORDER BY ts, source_file, line"
+    # Only sources that could qualify in some session get sessions: each test below needs, within
+    # one session, at least that many distinct proxy ports, RingZero ports or swept hosts, and a
+    # session never has more than its source.
+    rzp, cp = ctx.lit(rz), ctx.lit(sorted(set(ctx.tun(m, "PROXY_PORTS")) | set(rz)))
+    need_pp = max(1, int(ctx.tun(m, "MIN_PROXY_PORTS")))
+    need_rz = max(1, len(set(rz)))
+    need_sw = max(1, int(ctx.tun(m, "SWEEP_MIN_HOSTS")))
     rows = ctx.query(f"""
-    WITH b AS (SELECT src_ip, dst_ip, dst_port, ts, source_file, line FROM {t} WHERE {probe}),
+    WITH c AS (SELECT src_ip FROM {t} WHERE {probe} AND dst_port IN {cp} GROUP BY src_ip
+               HAVING count(DISTINCT CASE WHEN dst_port IN {pp} THEN dst_port END) >= {need_pp}
+                   OR count(DISTINCT CASE WHEN dst_port IN {rzp} THEN dst_port END) >= {need_rz}
+                   OR count(DISTINCT CASE WHEN dst_port IN {pp} AND dst_port <> 80 THEN dst_ip END) >= {need_sw}),
+    b AS (SELECT src_ip, dst_ip, dst_port, ts, source_file, line FROM {t}
+          WHERE {probe} AND src_ip IN (SELECT src_ip FROM c)),
     g AS (SELECT b.*, CASE WHEN LAG(ts) OVER ({w}) IS NULL OR ts > LAG(ts) OVER ({w}) + INTERVAL '{gap}' SECOND
                            THEN 1 ELSE 0 END AS brk FROM b),
     s AS (SELECT g.*, SUM(brk) OVER ({w} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess FROM g),
@@ -72,20 +84,35 @@ def detect(ctx):
             LEFT JOIN sw ON ag.src_ip = sw.src_ip AND ag.sess = sw.sess
     WHERE ag.proxy_ports >= 1
     ORDER BY ag.src_ip, ag.first_seen""")
-    out = []
+    hits = []
     for r in rows:
         hunt = (r["proxy_ports"] >= int(ctx.tun(m, "MIN_PROXY_PORTS"))
                 and r["proxy_ports"] >= float(ctx.tun(m, "PROXY_SHARE")) * r["ports"])
         ring = r["rz_hosts"] >= 1
         sweep = r["sweep_hosts"] >= int(ctx.tun(m, "SWEEP_MIN_HOSTS"))
-        if not (hunt or ring or sweep):
-            continue
+        if hunt or ring or sweep:
+            hits.append((r, hunt, ring, sweep))
+    base = f"{probe} AND dst_port IN {pp}"
+    _bulk.prefetch_zen(ctx, [r["src_ip"] for r, *_ in hits])
+    if len(hits) > 1 and _bulk.can_group(ctx):   # ports, targets and evidence of every finding at once
+        with _bulk.Groups(ctx, base, ["src_ip"], [(r["src_ip"], r["first_seen"], r["last_seen"]) for r, *_ in hits],
+                          ("dst_ip", "dst_port")) as g:
+            ports_of, targets_of, ev_of = g.distinct("dst_port"), g.distinct("dst_ip", 65), g.evidence()
+        pre = [(ports_of.get(i, []), targets_of.get(i, []), ev_of.get(i) or _bulk.empty()) for i in range(len(hits))]
+    else:
+        pre = None
+    out = []
+    for i, (r, hunt, ring, sweep) in enumerate(hits):
         src = r["src_ip"]
-        where = (f"{probe} AND src_ip = {ctx.lit(src)} AND dst_port IN {pp} "
+        where = (f"{base} AND src_ip = {ctx.lit(src)} "
                  f"AND ts >= {ctx.lit(r['first_seen'])} AND ts <= {ctx.lit(r['last_seen'])}")
-        ports = [x["dst_port"] for x in ctx.query(f"SELECT DISTINCT dst_port FROM {t} WHERE {where} ORDER BY dst_port")]
-        targets = [x["dst_ip"] for x in ctx.query(
-            f"SELECT DISTINCT dst_ip FROM {t} WHERE {where} ORDER BY dst_ip LIMIT 65")]
+        if pre is not None:
+            ports, targets, ev = pre[i]
+        else:
+            ports = [x["dst_port"] for x in ctx.query(f"SELECT DISTINCT dst_port FROM {t} WHERE {where} ORDER BY dst_port")]
+            targets = [x["dst_ip"] for x in ctx.query(
+                f"SELECT DISTINCT dst_ip FROM {t} WHERE {where} ORDER BY dst_ip LIMIT 65")]
+            ev = None
         how = []
         if hunt:
             how.append(f"{r['proxy_ports']} proxy ports")
@@ -98,5 +125,5 @@ def detect(ctx):
             summary=f"{src} was hunting for open proxies: " + ", ".join(how) + f" ({', '.join(map(str, ports))})",
             targets=targets if len(targets) <= 64 else r["hosts"], ports=ports,
             details={"variant": "RingZero" if ring else None, "proxy_ports": r["proxy_ports"],
-                     "ringzero_hosts": r["rz_hosts"], "zen": zen.short(ctx, src)}))
+                     "ringzero_hosts": r["rz_hosts"], "zen": zen.short(ctx, src)}, evidence=ev))
     return out
