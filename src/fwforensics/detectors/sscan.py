@@ -16,7 +16,7 @@ top 1000 ports, which covers the whole list, is not called sscan.
 """
 from __future__ import annotations
 
-from . import zen
+from . import _bulk, zen
 
 IDS = ("sscan",)
 ORDER = 40
@@ -48,13 +48,24 @@ def detect(ctx):
     fp = "(src_port BETWEEN 1 AND 5)"
     syn = f"(MOD({bits}, 64) = 2 AND src_port > 5)"
     w = "PARTITION BY src_ip ORDER BY ts, source_file, line"
+    tcp = "proto = 'tcp' AND src_ip IS NOT NULL AND dst_port IS NOT NULL AND coalesce(action, 'other') <> 'accept'"
+    # Sessions only for the sources that could qualify: a session needs MIN_ACK_PINGS ACK-ping ports,
+    # MIN_FINGERPRINT fingerprinting packets or MIN_LIST_PORTS list ports (and at least one of the
+    # three), and never has more of them than its source.
+    need = [int(ctx.tun(m, n)) for n in ("MIN_ACK_PINGS", "MIN_FINGERPRINT", "MIN_LIST_PORTS")]
+    if min(need) < 1:   # a phase that needs nothing: any session with one sign of the three qualifies
+        need = [1, 1, 1]
     rows = ctx.query(f"""
-    WITH b AS (SELECT src_ip, dst_ip, dst_port, ts, source_file, line,
+    WITH c AS (SELECT src_ip FROM {t} WHERE {tcp} AND ({ackping} OR {fp} OR ({syn} AND dst_port IN {lst}))
+               GROUP BY src_ip
+               HAVING count(DISTINCT CASE WHEN {ackping} THEN dst_port END) >= {need[0]}
+                   OR sum(CASE WHEN {fp} THEN 1 ELSE 0 END) >= {need[1]}
+                   OR count(DISTINCT CASE WHEN {syn} AND dst_port IN {lst} THEN dst_port END) >= {need[2]}),
+    b AS (SELECT src_ip, dst_ip, dst_port, ts, source_file, line,
                       CASE WHEN {ackping} THEN 1 ELSE 0 END AS is_ack,
                       CASE WHEN {fp} THEN 1 ELSE 0 END AS is_fp,
                       CASE WHEN {syn} THEN 1 ELSE 0 END AS is_syn
-               FROM {t} WHERE proto = 'tcp' AND src_ip IS NOT NULL AND dst_port IS NOT NULL
-                 AND coalesce(action, 'other') <> 'accept'),
+               FROM {t} WHERE {tcp} AND src_ip IN (SELECT src_ip FROM c)),
     g AS (SELECT b.*, CASE WHEN LAG(ts) OVER ({w}) IS NULL OR ts > LAG(ts) OVER ({w}) + INTERVAL '{gap}' SECOND
                            THEN 1 ELSE 0 END AS brk FROM b),
     s AS (SELECT g.*, SUM(brk) OVER ({w} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess FROM g)

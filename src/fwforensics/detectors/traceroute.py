@@ -15,7 +15,7 @@ Look-alikes kept out: a single UDP datagram that happens to use a port in the ra
 """
 from __future__ import annotations
 
-from . import zen
+from . import _bulk, zen
 
 IDS = ("traceroute.unix", "traceroute.windows", "traceroute.from_inside")
 ORDER = 25
@@ -57,6 +57,18 @@ def detect(ctx):
     return _unix(ctx) + _windows(ctx) + _inside(ctx)
 
 
+def _evidence(ctx, base: str, keys: list[str], rows: list[dict], key_cols: tuple[str, ...]):
+    """Evidence of every finding of ``rows`` (the ``where`` of each: ``base``, the keys, the time
+    span) from one grouped table, or None when each finding is to look up its own."""
+    if len(rows) < 2 or not _bulk.can_group(ctx):
+        return None
+    _bulk.prefetch_zen(ctx, [r["src_ip"] for r in rows])
+    with _bulk.Groups(ctx, base, keys, [tuple(r[c] for c in key_cols) + (r["first_seen"], r["last_seen"])
+                                        for r in rows]) as g:
+        ev = g.evidence()
+    return [ev.get(i) or _bulk.empty() for i in range(len(rows))]
+
+
 def _unix(ctx):
     m, t = _m(), ctx.table
     lo, hi = ctx.tun(m, "PORT_RANGE")
@@ -74,9 +86,10 @@ def _unix(ctx):
         ORDER BY src_ip, dst_ip, min(ts)""")
     out = []
     per_hop = int(ctx.tun(m, "PROBES_PER_HOP"))
-    for r in rows:
-        if r["steps"] and r["rising"] < share * r["steps"]:
-            continue
+    rows = [r for r in rows if not (r["steps"] and r["rising"] < share * r["steps"])]
+    ev = _evidence(ctx, f"proto = 'udp' AND dst_port BETWEEN {int(lo)} AND {int(hi)}", ["src_ip", "dst_ip"], rows,
+                   ("src_ip", "dst_ip"))
+    for i, r in enumerate(rows):
         hops = (r["first_port"] - int(lo)) // per_hop
         where = (f"proto = 'udp' AND src_ip = {ctx.lit(r['src_ip'])} AND dst_ip = {ctx.lit(r['dst_ip'])} "
                  f"AND dst_port BETWEEN {int(lo)} AND {int(hi)} AND ts >= {ctx.lit(r['first_seen'])} "
@@ -88,7 +101,7 @@ def _unix(ctx):
             severity="info", targets=[r["dst_ip"]], ports=range(r["first_port"], r["last_port"] + 1),
             details={"probes": r["n"], "first_port": r["first_port"], "last_port": r["last_port"],
                      "hops_estimate": hops, "arrival_ttl": [r["ttl_min"], r["ttl_max"]],
-                     "zen": zen.short(ctx, r["src_ip"])}))
+                     "zen": zen.short(ctx, r["src_ip"])}, evidence=ev[i] if ev else None))
     return out
 
 
@@ -97,7 +110,12 @@ def _windows(ctx):
     minp, share = int(ctx.tun(m, "MIN_PROBES")), float(ctx.tun(m, "RISING_SHARE"))
     low = int(ctx.tun(m, "LOW_TTL"))
     echo = "((proto = 'icmp' AND icmp_type = 8) OR (proto = 'ipv6-icmp' AND icmp_type = 128))"
+    # only the (source, destination) pairs with an echo arriving at LOW_TTL or less get sessions: a
+    # trace needs one (an empty string stands for a missing destination on both sides of the join)
+    low_pairs = (f"SELECT src_ip AS lo_src, coalesce(dst_ip, '') AS lo_dst FROM {t} "
+                 f"WHERE {echo} AND src_ip IS NOT NULL AND ttl <= {low} GROUP BY src_ip, coalesce(dst_ip, '')")
     base = (f"SELECT src_ip, dst_ip, ttl, icmp_seq, ts, source_file, line FROM {t} "
+            f"JOIN ({low_pairs}) lp ON src_ip = lp.lo_src AND coalesce(dst_ip, '') = lp.lo_dst "
             f"WHERE {echo} AND src_ip IS NOT NULL AND ttl IS NOT NULL")
     rows = ctx.query(f"""WITH {_sessions(ctx, base, 'src_ip, dst_ip', 'ttl')}
         SELECT src_ip, dst_ip, sess, count(*) AS n, count(DISTINCT ttl) AS ttls, min(ttl) AS ttl_min,
@@ -109,9 +127,9 @@ def _windows(ctx):
         HAVING count(*) >= {minp} AND count(DISTINCT ttl) >= 2 AND min(ttl) <= {low}
         ORDER BY src_ip, dst_ip, min(ts)""")
     out = []
-    for r in rows:
-        if not r["steps"] or r["rising"] < share * r["steps"] or r["ups"] < 1:
-            continue
+    rows = [r for r in rows if not (not r["steps"] or r["rising"] < share * r["steps"] or r["ups"] < 1)]
+    ev = _evidence(ctx, echo, ["src_ip", "dst_ip"], rows, ("src_ip", "dst_ip"))
+    for i, r in enumerate(rows):
         where = (f"{echo} AND src_ip = {ctx.lit(r['src_ip'])} AND dst_ip = {ctx.lit(r['dst_ip'])} "
                  f"AND ts >= {ctx.lit(r['first_seen'])} AND ts <= {ctx.lit(r['last_seen'])}")
         out.append(ctx.finding(
@@ -120,7 +138,7 @@ def _windows(ctx):
                      f"{r['ttl_min']} to {r['ttl_max']} ({r['n']} probes): Windows tracert or traceroute -I"),
             severity="info", targets=[r["dst_ip"]],
             details={"probes": r["n"], "arrival_ttl": [r["ttl_min"], r["ttl_max"]], "first_seq": r["first_seq"],
-                     "zen": zen.short(ctx, r["src_ip"])}))
+                     "zen": zen.short(ctx, r["src_ip"])}, evidence=ev[i] if ev else None))
     return out
 
 
@@ -144,16 +162,36 @@ def _inside(ctx):
         HAVING count(*) >= {need} OR count(DISTINCT CASE WHEN is_te = 1 THEN src_ip END) >= 2
         ORDER BY tracer, min(ts)""")
     out = []
-    for r in rows:
+    pre = None
+    base = f"({te} OR {pu}) AND {probe}"
+    if len(rows) > 1 and _bulk.can_group(ctx):   # every finding's lists and evidence at once
+        with _bulk.Groups(ctx, base, [tracer], [(r["tracer"], r["first_seen"], r["last_seen"]) for r in rows],
+                          ("src_ip", "inner_dst_ip", "proto", "icmp_type")) as g:
+            routers_of: dict[int, list] = {}
+            for gid, ip in g.rows(f"SELECT gid, src_ip FROM {{g}} WHERE {te} GROUP BY gid, src_ip "
+                                  f"ORDER BY gid, min(ts), src_ip"):
+                routers_of.setdefault(gid, []).append(ip)
+            dests_of = g.distinct("inner_dst_ip")
+            answ_of = g.distinct("src_ip")
+            for gid, in g.rows("SELECT gid FROM {g} GROUP BY gid HAVING count(*) > count(src_ip)"):
+                answ_of.setdefault(gid, []).append(None)   # DISTINCT keeps NULL, sorted last
+            ev_of = g.evidence()
+        pre = [(routers_of.get(i, []), dests_of.get(i, []), answ_of.get(i, []), ev_of.get(i) or _bulk.empty())
+               for i in range(len(rows))]
+    for i, r in enumerate(rows):
         tr = r["tracer"]
-        where = (f"({te} OR {pu}) AND {probe} AND {tracer} = {ctx.lit(tr)} "
+        where = (f"{base} AND {tracer} = {ctx.lit(tr)} "
                  f"AND ts >= {ctx.lit(r['first_seen'])} AND ts <= {ctx.lit(r['last_seen'])}")
-        routers = [x["src_ip"] for x in ctx.query(
-            f"SELECT src_ip FROM {t} WHERE {where} AND {te} GROUP BY src_ip ORDER BY min(ts), src_ip")]
-        dests = [x["d"] for x in ctx.query(
-            f"SELECT DISTINCT inner_dst_ip AS d FROM {t} WHERE {where} AND inner_dst_ip IS NOT NULL ORDER BY d")]
-        answerers = [x["src_ip"] for x in ctx.query(
-            f"SELECT DISTINCT src_ip FROM {t} WHERE {where} ORDER BY src_ip")]
+        if pre is not None:
+            routers, dests, answerers, ev = pre[i]
+        else:
+            ev = None
+            routers = [x["src_ip"] for x in ctx.query(
+                f"SELECT src_ip FROM {t} WHERE {where} AND {te} GROUP BY src_ip ORDER BY min(ts), src_ip")]
+            dests = [x["d"] for x in ctx.query(
+                f"SELECT DISTINCT inner_dst_ip AS d FROM {t} WHERE {where} AND inner_dst_ip IS NOT NULL ORDER BY d")]
+            answerers = [x["src_ip"] for x in ctx.query(
+                f"SELECT DISTINCT src_ip FROM {t} WHERE {where} ORDER BY src_ip")]
         out.append(ctx.finding(
             "traceroute.from_inside", tr, where,
             summary=(f"{tr} (inside) ran a traceroute to {', '.join(dests[:3]) or 'somewhere'}: {r['te']} time-exceeded "
@@ -161,5 +199,5 @@ def _inside(ctx):
                      f"logged"),
             severity="info", targets=dests,
             details={"routers": routers, "answering_hosts": answerers, "time_exceeded": r["te"],
-                     "port_unreachable": r["n"] - r["te"], "traced": dests}))
+                     "port_unreachable": r["n"] - r["te"], "traced": dests}, evidence=ev))
     return out
