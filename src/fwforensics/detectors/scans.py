@@ -240,7 +240,8 @@ def _detect(ctx, sess_ctes: str, grouped: bool):
                 specs.append((fid, r, shape, counts))
                 if key != "*":
                     break   # one flavour finding per flavour and session, with its main shape
-    pre = _grouped(ctx, specs, listed) if len(specs) > 1 and grouped else None
+    star_n = {k: int(v["*"]["n"]) for k, v in sessions.items() if "*" in v}
+    pre = _grouped(ctx, specs, listed, star_n) if len(specs) > 1 and grouped else None
     prof = zen.profile(ctx)
     if hasattr(prof, "prefetch"):
         prof.prefetch(r["src_ip"] for _, r, _, _ in specs)
@@ -258,7 +259,7 @@ def _group_key(r: dict, shape: str) -> tuple:
     return (r["src_ip"], int(r["sess"]), r["flavour"], 1 if shape == "horizontal" and r["flavour"] != "echo" else 0)
 
 
-def _grouped(ctx, specs: list, listed: int) -> dict[tuple, dict]:
+def _grouped(ctx, specs: list, listed: int, star_n: dict[tuple, int]) -> dict[tuple, dict]:
     """Targets, ports, host count and evidence of every scan finding from a few grouped queries over
     the probes of the scanning sources (instead of five full-table queries per finding).
 
@@ -271,7 +272,17 @@ def _grouped(ctx, specs: list, listed: int) -> dict[tuple, dict]:
     from ..findings import Evidence
     H = int(ctx.tun(_m(), "HORIZONTAL_MIN_HOSTS"))
     import pyarrow as pa
-    wanted = sorted({_group_key(r, shape) for _, r, shape, _ in specs})
+    # A flavour's probes are among the session's probes of every flavour ("*"); when they are as
+    # many, they are the same records, so the flavour finding reads the "*" group's answers.
+    alias: dict[tuple, tuple] = {}
+    for _, r, shape, _ in specs:
+        key = _group_key(r, shape)
+        src, se, k, hz = key
+        if k not in ("*", "echo") and star_n.get((src, r["sess"])) == int(r["n"]):
+            alias[key] = (src, se, "*", hz)
+        else:
+            alias[key] = key
+    wanted = sorted(set(alias.values()))
     keys_tbl = pa.table({"src_ip": [w[0] for w in wanted], "sess": pa.array([w[1] for w in wanted], pa.int64()),
                          "k": [w[2] for w in wanted], "hz": pa.array([w[3] for w in wanted], pa.int32()),
                          "gid": pa.array(range(len(wanted)), pa.int32())})
@@ -331,6 +342,13 @@ def _grouped(ctx, specs: list, listed: int) -> dict[tuple, dict]:
             if got is not None:
                 got["ev"][0].samples.append({"file": f, "line": line, "raw": raw})
         if TIMING: print("   samples", round(time.time() - _t, 2)); _t = time.time()
+        for key, canon in alias.items():
+            got = out.get(canon)
+            if key != canon and got is not None:
+                ev, span = got["ev"]
+                out[key] = {"nh": got["nh"], "tg": list(got["tg"]), "ports": list(got["ports"]),
+                            "ev": (Evidence(records=ev.records, files=dict(ev.files),
+                                            samples=[dict(x) for x in ev.samples]), dict(span))}
         return out
     finally:
         con.execute(f"DROP TABLE IF EXISTS {t}")
