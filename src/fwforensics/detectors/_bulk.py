@@ -101,12 +101,18 @@ def evidence(con, table: str, events: str, samples: int = SAMPLES) -> dict[int, 
         got = out.get(gid)
         if got is not None:
             got[0].files[f] = ranges
+    # the samples: the first records by (ts, file, line) of each group, among the records no later
+    # than the group's n-th earliest time stamp (the window then sorts a few rows per group)
+    n = int(samples)
     for gid, f, line, raw in con.execute(f"""
+            WITH th AS (SELECT gid, list_max(min(ts, {n})) AS tmax FROM {table} GROUP BY gid),
+                 c AS (SELECT x.gid, x.__rid, x.source_file, x.line, x.ts FROM {table} x JOIN th ON x.gid = th.gid
+                       WHERE x.ts IS NULL OR th.tmax IS NULL OR x.ts <= th.tmax)
             SELECT s.gid, s.source_file, s.line, e.raw FROM (
                 SELECT gid, __rid, source_file, line,
-                       row_number() OVER (PARTITION BY gid ORDER BY ts, source_file, line) AS rn FROM {table}) s
+                       row_number() OVER (PARTITION BY gid ORDER BY ts, source_file, line) AS rn FROM c) s
             JOIN {events} e ON e.rowid = s.__rid
-            WHERE s.rn <= {int(samples)} ORDER BY s.gid, s.rn""").fetchall():
+            WHERE s.rn <= {n} ORDER BY s.gid, s.rn""").fetchall():
         got = out.get(gid)
         if got is not None:
             got[0].samples.append({"file": f, "line": line, "raw": raw})

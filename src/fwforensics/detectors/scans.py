@@ -32,7 +32,7 @@ TIMING = os.environ.get("FWF_T")
 from typing import Any
 
 from ..findings import compress_lines
-from . import SAMPLES, zen
+from . import _bulk, zen
 
 IDS = ("scan.vertical", "scan.horizontal", "scan.block", "scan.syn", "scan.fin", "scan.null",
        "scan.xmas", "scan.ack", "scan.udp", "ping.sweep")
@@ -311,36 +311,17 @@ def _grouped(ctx, specs: list, listed: int, star_n: dict[tuple, int]) -> dict[tu
         out: dict[tuple, dict] = {}
         byid: list[dict | None] = [None] * len(wanted)
         _t = time.time()
-        for gid, nh, tg, ports, n, first, last in con.execute(f"""
+        for gid, nh, tg, ports in con.execute(f"""
                 SELECT gid, count(DISTINCT dst_ip), list_slice(list_sort(list_distinct(list(dst_ip))), 1, {listed + 1}),
-                       list_sort(list_distinct(list(dst_port))), count(*), min(ts), max(ts)
+                       list_sort(list_distinct(list(dst_port)))
                 FROM {t} GROUP BY gid""").fetchall():
-            out[wanted[gid]] = byid[gid] = {
-                "nh": int(nh), "tg": list(tg), "ports": [int(p) for p in ports],
-                "ev": (Evidence(records=int(n)), {"first_seen": first, "last_seen": last, "n": n})}
+            out[wanted[gid]] = byid[gid] = {"nh": int(nh), "tg": list(tg), "ports": [int(p) for p in ports],
+                                            "ev": _bulk.empty()}
         if TIMING: print("   agg", round(time.time() - _t, 2)); _t = time.time()
-        for gid, f, ranges in con.execute(f"""
-                WITH d AS (SELECT DISTINCT gid, source_file, line FROM {t}),
-                     g AS (SELECT gid, source_file, line,
-                                  line - row_number() OVER (PARTITION BY gid, source_file ORDER BY line) AS grp FROM d),
-                     i AS (SELECT gid, source_file, min(line) AS lo, max(line) AS hi FROM g
-                           GROUP BY gid, source_file, grp)
-                SELECT gid, source_file, string_agg(CASE WHEN lo = hi THEN CAST(lo AS VARCHAR) ELSE
-                       CAST(lo AS VARCHAR) || '-' || CAST(hi AS VARCHAR) END, ',' ORDER BY lo)
-                FROM i GROUP BY gid, source_file ORDER BY gid, source_file""").fetchall():
+        for gid, ev in _bulk.evidence(con, t, ctx.table).items():
             got = byid[gid]
             if got is not None:
-                got["ev"][0].files[f] = ranges
-        if TIMING: print("   islands", round(time.time() - _t, 2)); _t = time.time()
-        for gid, f, line, raw in con.execute(f"""
-                SELECT s.gid, s.source_file, s.line, e.raw FROM (
-                    SELECT gid, __rid, source_file, line,
-                           row_number() OVER (PARTITION BY gid ORDER BY ts, source_file, line) AS rn FROM {t}) s
-                JOIN {ctx.table} e ON e.rowid = s.__rid
-                WHERE s.rn <= {SAMPLES} ORDER BY s.gid, s.rn""").fetchall():
-            got = byid[gid]
-            if got is not None:
-                got["ev"][0].samples.append({"file": f, "line": line, "raw": raw})
+                got["ev"] = ev
         if TIMING: print("   samples", round(time.time() - _t, 2)); _t = time.time()
         for key, canon in alias.items():
             got = out.get(canon)
