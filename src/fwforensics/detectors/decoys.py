@@ -65,7 +65,7 @@ def detect(ctx):
     min_shared = int(ctx.tun(m, "DECOY_MIN_SHARED"))
     min_overlap = float(ctx.tun(m, "DECOY_MIN_OVERLAP"))
     t = ctx.table
-    probe = f"{scans.probe_filter(ctx)} AND ({scans.flavour_sql()}) IS NOT NULL AND ({scans.flavour_sql()}) <> 'echo'"
+    probe = scans.probe_sql(ctx, echo=False)
     pairs = ctx.query(f"""
     WITH f AS (SELECT src_ip, dst_ip, dst_port, min(ts) AS t, min(ip_id) AS ipid, min(src_port) AS sport,
                       min(line) AS ln, min(source_file) AS sf

@@ -98,6 +98,20 @@ def probe_filter(ctx) -> str:
                  AND src_port < 1024 AND dst_port >= 1024))"""
 
 
+def probe_sql(ctx, echo: bool = True) -> str:
+    """SQL predicate: the record is a probe (``probe_filter`` and a flavour; ``echo=False``: a probe
+    of a flavour other than echo), written so that each record is tested once for its protocol."""
+    acc = "" if ctx.tun(_m(), "COUNT_ACCEPTED") else "AND coalesce(action, 'other') <> 'accept'"
+    lo, hi = TRACEROUTE_PORTS
+    reply = "(src_port < 1024 AND dst_port >= 1024)"
+    ping = ("OR ((proto = 'icmp' AND icmp_type = 8) OR (proto = 'ipv6-icmp' AND icmp_type = 128))" if echo else "")
+    return f"""(src_ip IS NOT NULL AND dst_ip IS NOT NULL {acc}
+        AND ((proto = 'tcp' AND dst_port IS NOT NULL
+              AND (MOD({BITS}, 64) IN (2, 1, 0, 41) OR (MOD({BITS}, 64) = 16 AND NOT {reply})))
+             OR (proto = 'udp' AND dst_port IS NOT NULL AND NOT (dst_port BETWEEN {lo} AND {hi}) AND NOT {reply})
+             {ping}))"""
+
+
 def min_session_probes(ctx) -> int:
     """Fewest probes a session needs for any scan finding: a vertical scan needs VERTICAL_MIN_PORTS
     probes, a horizontal one HORIZONTAL_MIN_HOSTS (SWEEP_MIN_HOSTS for a ping sweep), a block scan
@@ -122,8 +136,8 @@ def sessions_sql(ctx, extra: str = "TRUE", cols: str = "dst_ip, dst_port, ts, tc
     w = "PARTITION BY src_ip ORDER BY ts"
     return f"""
     q AS (SELECT src_ip, {cols}, {flavour_sql()} AS flavour
-          FROM {ctx.table} WHERE {probe_filter(ctx)} AND ts IS NOT NULL AND ({extra})),
-    qt AS (SELECT src_ip, ts, count(*) AS c FROM q WHERE flavour IS NOT NULL GROUP BY src_ip, ts),
+          FROM {ctx.table} WHERE {probe_sql(ctx)} AND ts IS NOT NULL AND ({extra})),
+    qt AS (SELECT src_ip, ts, count(*) AS c FROM q GROUP BY src_ip, ts),
     qn AS (SELECT src_ip, sum(c) AS total FROM qt GROUP BY src_ip HAVING sum(c) >= {m}),
     qg AS (SELECT qt.src_ip, qt.ts, qt.c, qn.total, LAG(qt.ts) OVER (PARTITION BY qt.src_ip ORDER BY qt.ts) AS pts,
                   SUM(qt.c) OVER (PARTITION BY qt.src_ip ORDER BY qt.ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
@@ -137,8 +151,7 @@ def sessions_sql(ctx, extra: str = "TRUE", cols: str = "dst_ip, dst_port, ts, tc
            FROM qb),
     big AS (SELECT src_ip, sess, t0, t1 FROM qs WHERE n >= {m}),
     s AS (SELECT q.*, big.sess FROM q JOIN big ON q.src_ip = big.src_ip AND q.ts >= big.t0
-                                               AND (big.t1 IS NULL OR q.ts < big.t1)
-          WHERE q.flavour IS NOT NULL)"""
+                                               AND (big.t1 IS NULL OR q.ts < big.t1))"""
 
 
 def _ports_text(ports: list[int], limit: int = 0) -> str:
