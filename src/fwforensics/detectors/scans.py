@@ -154,8 +154,11 @@ def sessions_sql(ctx, extra: str = "TRUE", cols: str = "dst_ip, dst_port, ts, tc
                                                AND (big.t1 IS NULL OR q.ts < big.t1))"""
 
 
-def _ports_text(ports: list[int], limit: int = 0) -> str:
-    text = compress_lines(ports) if ports else "-"
+def _ports_text(ports: list[int], limit: int = 0, text: str | None = None) -> str:
+    """Ports as ranges ("1-1024,3389"), cut after ``limit`` characters; ``text``: the uncut ranges
+    when already known."""
+    if text is None:
+        text = compress_lines(ports) if ports else "-"
     if limit and len(text) > limit:
         text = text[:limit].rsplit(",", 1)[0] + ",..."
     return text
@@ -328,7 +331,7 @@ def _grouped(ctx, specs: list, listed: int, star_n: dict[tuple, int]) -> dict[tu
                 SELECT gid, count(DISTINCT dst_ip), list_slice(list_sort(list_distinct(list(dst_ip))), 1, {listed + 1}),
                        list_sort(list_distinct(list(dst_port)))
                 FROM {t} GROUP BY gid""").fetchall():
-            out[wanted[gid]] = byid[gid] = {"nh": int(nh), "tg": list(tg), "ports": [int(p) for p in ports],
+            out[wanted[gid]] = byid[gid] = {"nh": int(nh), "tg": list(tg), "ports": list(ports),
                                             "ev": _bulk.empty()}
         if TIMING: print("   agg", round(time.time() - _t, 2)); _t = time.time()
         for gid, ev in _bulk.evidence(con, t, ctx.table).items():
@@ -391,9 +394,10 @@ def _finding(ctx, fid: str, r: dict, shape: str, counts: dict[str, int], listed:
     targets: Any = tg if len(tg) <= listed else int(nhosts)
     main = key if key != "*" else (next(iter(counts)) if counts else None)
     z = zen.short(ctx, src)
+    ranges = _ports_text(ports)
     details: dict[str, Any] = {
         "shape": shape, "scan_type": main, "scan_types": counts if key == "*" else {key: r["n"]},
-        "hosts": int(nhosts), "ports": len(ports), "port_ranges": _ports_text(ports),
+        "hosts": int(nhosts), "ports": len(ports), "port_ranges": ranges,
         "session_gap_seconds": int(ctx.tun(_m(), "SESSION_GAP")), "zen": z,
     }
     hints = []
@@ -411,11 +415,11 @@ def _finding(ctx, fid: str, r: dict, shape: str, counts: dict[str, int], listed:
     if fid == "ping.sweep":
         summary = f"{src} pinged {nhosts} hosts{span} (ICMP echo requests): a ping sweep looking for live addresses"
     elif shape == "vertical":
-        summary = f"{src} probed {len(ports)} ports ({_ports_text(ports, 60)}) on {tdesc} with {what} packets{span}"
+        summary = f"{src} probed {len(ports)} ports ({_ports_text(ports, 60, ranges)}) on {tdesc} with {what} packets{span}"
     elif shape == "horizontal":
-        summary = f"{src} swept port(s) {_ports_text(ports, 60)} across {nhosts} hosts with {what} packets{span}"
+        summary = f"{src} swept port(s) {_ports_text(ports, 60, ranges)} across {nhosts} hosts with {what} packets{span}"
     else:
-        summary = f"{src} probed {len(ports)} ports ({_ports_text(ports, 60)}) across {nhosts} hosts with {what} packets{span}"
+        summary = f"{src} probed {len(ports)} ports ({_ports_text(ports, 60, ranges)}) across {nhosts} hosts with {what} packets{span}"
     if key not in ("*", "echo"):
         summary = f"{FLAVOUR_WORDS[key]} scan ({shape}): " + summary
     return ctx.finding(fid, src, where, summary, targets=targets, ports=ports, details=details,
