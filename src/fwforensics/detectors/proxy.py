@@ -94,7 +94,7 @@ def detect(ctx):
             hits.append((r, hunt, ring, sweep))
     base = f"{probe} AND dst_port IN {pp}"
     _bulk.prefetch_zen(ctx, [r["src_ip"] for r, *_ in hits])
-    if len(hits) > 1 and _bulk.can_group(ctx):   # ports, targets and evidence of every finding at once
+    if hits and _bulk.can_group(ctx):   # ports, targets and evidence of every finding at once
         with _bulk.Groups(ctx, base, ["src_ip"], [(r["src_ip"], r["first_seen"], r["last_seen"]) for r, *_ in hits],
                           ("dst_ip", "dst_port")) as g:
             ports_of, targets_of, ev_of = g.distinct("dst_port"), g.distinct("dst_ip", 65), g.evidence()

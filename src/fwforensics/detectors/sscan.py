@@ -79,7 +79,7 @@ def detect(ctx):
     HAVING count(DISTINCT CASE WHEN is_ack = 1 THEN dst_port END) >= 1 OR sum(is_fp) >= 1
         OR count(DISTINCT CASE WHEN is_syn = 1 AND dst_port IN {lst} THEN dst_port END) >= 1
     ORDER BY src_ip, min(ts)""")
-    out = []
+    hits = []
     for r in rows:
         phases = []
         if r["ack_pings"] >= int(ctx.tun(m, "MIN_ACK_PINGS")):
@@ -92,6 +92,17 @@ def detect(ctx):
             phases.append("port-list")
         if not phases or phases == ["port-list"] and not list_ok:
             continue
+        hits.append((r, phases))
+    base = f"proto = 'tcp' AND ({ackping} OR {fp} OR ({syn} AND dst_port IN {lst}))"
+    pre = None
+    if hits and _bulk.can_group(ctx):   # ports, targets and evidence of every finding at once
+        _bulk.prefetch_zen(ctx, [r["src_ip"] for r, _ in hits])
+        with _bulk.Groups(ctx, base, ["src_ip"], [(r["src_ip"], r["first_seen"], r["last_seen"]) for r, _ in hits],
+                          ("dst_ip", "dst_port")) as g:
+            ports_of, targets_of, ev_of = g.distinct("dst_port"), g.distinct("dst_ip", 65), g.evidence()
+        pre = [(ports_of.get(i, []), targets_of.get(i, []), ev_of.get(i) or _bulk.empty()) for i in range(len(hits))]
+    out = []
+    for i, (r, phases) in enumerate(hits):
         src = r["src_ip"]
         conf = "high" if len(phases) >= 2 else "medium"
         parts = []
@@ -103,15 +114,19 @@ def detect(ctx):
             parts.append(f"connection attempts to {r['list_ports']} port(s) of sscan's usual list")
         where = (f"proto = 'tcp' AND src_ip = {ctx.lit(src)} AND ts >= {ctx.lit(r['first_seen'])} "
                  f"AND ts <= {ctx.lit(r['last_seen'])} AND ({ackping} OR {fp} OR ({syn} AND dst_port IN {lst}))")
-        ports = [x["dst_port"] for x in ctx.query(
-            f"SELECT DISTINCT dst_port FROM {t} WHERE {where} ORDER BY dst_port")]
-        targets = [x["dst_ip"] for x in ctx.query(
-            f"SELECT DISTINCT dst_ip FROM {t} WHERE {where} ORDER BY dst_ip LIMIT 65")]
+        if pre is not None:
+            ports, targets, ev = pre[i]
+        else:
+            ev = None
+            ports = [x["dst_port"] for x in ctx.query(
+                f"SELECT DISTINCT dst_port FROM {t} WHERE {where} ORDER BY dst_port")]
+            targets = [x["dst_ip"] for x in ctx.query(
+                f"SELECT DISTINCT dst_ip FROM {t} WHERE {where} ORDER BY dst_ip LIMIT 65")]
         out.append(ctx.finding(
             "sscan", src, where,
             summary=f"{src} behaved like the sscan scanner: " + "; ".join(parts),
             targets=targets if len(targets) <= 64 else r["hosts"], ports=ports,
             confidence=f"{conf}: {len(phases)} of sscan's 3 recognisable phases seen",
             details={"phases": phases, "ack_pings": r["ack_pings"], "fingerprint_packets": r["fingerprint"],
-                     "list_ports": r["list_ports"], "zen": zen.short(ctx, src)}))
+                     "list_ports": r["list_ports"], "zen": zen.short(ctx, src)}, evidence=ev))
     return out

@@ -60,7 +60,7 @@ def detect(ctx):
 def _evidence(ctx, base: str, keys: list[str], rows: list[dict], key_cols: tuple[str, ...]):
     """Evidence of every finding of ``rows`` (the ``where`` of each: ``base``, the keys, the time
     span) from one grouped table, or None when each finding is to look up its own."""
-    if len(rows) < 2 or not _bulk.can_group(ctx):
+    if not rows or not _bulk.can_group(ctx):
         return None
     _bulk.prefetch_zen(ctx, [r["src_ip"] for r in rows])
     with _bulk.Groups(ctx, base, keys, [tuple(r[c] for c in key_cols) + (r["first_seen"], r["last_seen"])
@@ -164,7 +164,7 @@ def _inside(ctx):
     out = []
     pre = None
     base = f"({te} OR {pu}) AND {probe}"
-    if len(rows) > 1 and _bulk.can_group(ctx):   # every finding's lists and evidence at once
+    if rows and _bulk.can_group(ctx):   # every finding's lists and evidence at once
         with _bulk.Groups(ctx, base, [tracer], [(r["tracer"], r["first_seen"], r["last_seen"]) for r in rows],
                           ("src_ip", "inner_dst_ip", "proto", "icmp_type")) as g:
             routers_of: dict[int, list] = {}
