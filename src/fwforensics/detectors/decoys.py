@@ -66,12 +66,17 @@ def detect(ctx):
     min_overlap = float(ctx.tun(m, "DECOY_MIN_OVERLAP"))
     t = ctx.table
     probe = scans.probe_sql(ctx, echo=False)
+    # Probes of one (host, port) within DECOY_WINDOW seconds fall in the same or adjacent time
+    # buckets of that width: joining on the bucket (each probe also stands in its two neighbours)
+    # keeps the self-join from pairing every two scanners of a popular port.
     pairs = ctx.query(f"""
     WITH f AS (SELECT src_ip, dst_ip, dst_port, min(ts) AS t, min(ip_id) AS ipid, min(src_port) AS sport,
                       min(line) AS ln, min(source_file) AS sf
                FROM {t} WHERE {probe} AND src_ip IN {ctx.lit(cands)}
                GROUP BY src_ip, dst_ip, dst_port),
     tot AS (SELECT src_ip, count(*) AS n FROM f GROUP BY src_ip),
+    fb AS (SELECT f.*, FLOOR(EPOCH(t) / {max(win, 1)}) AS bk FROM f),
+    fx AS (SELECT fb.*, fb.bk + v.d AS xbk FROM fb CROSS JOIN (VALUES (-1), (0), (1)) AS v(d)),
     j AS (SELECT a.src_ip AS a, b.src_ip AS b, count(*) AS shared,
                  sum(CASE WHEN a.ipid = b.ipid THEN 1 ELSE 0 END) AS same_id,
                  sum(CASE WHEN a.sport = b.sport THEN 1 ELSE 0 END) AS same_sport,
@@ -80,7 +85,8 @@ def detect(ctx):
                  min(a.ln) AS a_lo, max(a.ln) AS a_hi, min(b.ln) AS b_lo, max(b.ln) AS b_hi,
                  min(a.t) AS a_t0, max(a.t) AS a_t1, min(b.t) AS b_t0, max(b.t) AS b_t1,
                  sum(CASE WHEN a.sf = b.sf THEN 1 ELSE 0 END) AS same_file
-          FROM f a JOIN f b ON a.dst_ip = b.dst_ip AND a.dst_port = b.dst_port AND a.src_ip < b.src_ip
+          FROM fb a JOIN fx b ON a.dst_ip = b.dst_ip AND a.dst_port = b.dst_port AND a.bk = b.xbk
+               AND a.src_ip < b.src_ip
                AND b.t >= a.t - INTERVAL '{win}' SECOND AND b.t <= a.t + INTERVAL '{win}' SECOND
           GROUP BY a.src_ip, b.src_ip)
     SELECT j.*, ta.n AS na, tb.n AS nb FROM j JOIN tot ta ON j.a = ta.src_ip JOIN tot tb ON j.b = tb.src_ip
