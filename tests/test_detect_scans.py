@@ -206,3 +206,16 @@ def test_deterministic():
     a = analysis.analyze(paths, analysis.Options())
     b = analysis.analyze(list(reversed(paths))[::-1], analysis.Options())
     assert json.dumps(a["findings"], default=str) == json.dumps(b["findings"], default=str)
+
+
+@needs_psad
+def test_record_without_time_stamp_is_in_no_session():
+    # the first line of this psad file carries a prefix before its syslog date, so the record has
+    # no time stamp: it belongs to no scan session, and each finding's per-flavour counts add up
+    # to the records it cites (the ts-less record used to be counted into the last session only)
+    rep = run(PSAD / "ipv6_tcp_connect_nmap_default_scan", PSAD / "ipv6_ms_sql_server_sig_match")
+    f = one(rep, "scan.vertical", "2001:db8:0:f101::2")
+    assert sum(f["details"]["scan_types"].values()) == f["count"] == f["evidence"]["records"]
+    assert "1" not in f["evidence"]["files"].get(str(PSAD / "ipv6_ms_sql_server_sig_match"), "").split(",")
+    flav = one(rep, "scan.syn", "2001:db8:0:f101::2")
+    assert flav["details"]["scan_types"] == {"syn": flav["count"]}
