@@ -1,7 +1,8 @@
 """Port scans (vertical, horizontal, block), their TCP/UDP flavours, and ping sweeps (FAQ 1.1, 2.8).
 
 How a scan is reported. Each source's probes are cut into *sessions*: a new session starts when
-the source has been quiet for more than ``SESSION_GAP`` seconds. Inside one session:
+the source has been quiet for more than ``SESSION_GAP`` seconds (records without a time stamp belong
+to no session). Inside one session:
 
 * the **shape** finding (``scan.vertical`` / ``scan.horizontal`` / ``scan.block``) covers every
   TCP/UDP probe of the session whatever its flags; ``details.scan_type`` names the main flavour
@@ -25,9 +26,6 @@ Look-alikes that stay silent: a busy web server's many clients (each source touc
 one or two ports), a client retrying one port, a resolver's answers.
 """
 from __future__ import annotations
-
-import os, time
-TIMING = os.environ.get("FWF_T")
 
 from typing import Any
 
@@ -177,10 +175,8 @@ def _dur(a, b) -> str:
 
 def detect(ctx):
     if _can_group(ctx):   # DuckDB: the probes of the big sessions are kept for _grouped
-        _t = time.time()
         ctx.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {PROBES} AS WITH {sessions_sql(ctx, cols=WIDE)} "
                         f"SELECT * FROM s")
-        if TIMING: print("   probes", round(time.time() - _t, 2))
         try:
             return _detect(ctx, f"s AS (SELECT * FROM {PROBES})", True)
         finally:
@@ -267,8 +263,7 @@ def _detect(ctx, sess_ctes: str, grouped: bool):
 def _can_group(ctx) -> bool:
     """The grouped path needs DuckDB (temporary table, list functions, rowid); other engines (Spark)
     run one set of queries per finding, with the same results."""
-    import duckdb
-    return bool(ctx.batch_lookups) and isinstance(ctx.con, duckdb.DuckDBPyConnection)
+    return _bulk.can_group(ctx)
 
 
 def _group_key(r: dict, shape: str) -> tuple:
@@ -283,7 +278,7 @@ def _grouped(ctx, specs: list, listed: int, star_n: dict[tuple, int]) -> dict[tu
     non-echo flavour, between the first and last probe of the session) are exactly the rows of one
     (source, session, flavour) group: sessions of a source are separated by more than SESSION_GAP
     seconds of silence, so no other session's probe falls between them (records without a time stamp
-    are outside every time range, so they are left out here too). Horizontal findings keep
+    are in no session and outside every time range). Horizontal findings keep
     only the ports swept across enough hosts, as the per-finding path does."""
     from ..findings import Evidence
     H = int(ctx.tun(_m(), "HORIZONTAL_MIN_HOSTS"))
@@ -305,7 +300,6 @@ def _grouped(ctx, specs: list, listed: int, star_n: dict[tuple, int]) -> dict[tu
     con, t, kt = ctx.con, "_fwf_scan_groups", "_fwf_scan_keys"
     con.register(kt, keys_tbl)
     try:
-        _t = time.time()
         # one row per record and finding group (gid: the group's index in ``wanted``)
         con.execute(f"""CREATE OR REPLACE TEMPORARY TABLE {t} AS
         WITH s AS (SELECT * FROM {PROBES}),
@@ -320,25 +314,21 @@ def _grouped(ctx, specs: list, listed: int, star_n: dict[tuple, int]) -> dict[tu
         UNION ALL
         SELECT w.gid, w.__rid, w.dst_ip, w.dst_port, w.ts, w.source_file, w.line
         FROM w JOIN sw ON w.gid = sw.gid AND w.dst_port = sw.dst_port WHERE w.hz = 1""")
-        if TIMING: print("   create", round(time.time() - _t, 2), con.execute(f"select count(*) from {t}").fetchall())
     finally:
         con.unregister(kt)
     try:
         out: dict[tuple, dict] = {}
         byid: list[dict | None] = [None] * len(wanted)
-        _t = time.time()
         for gid, nh, tg, ports in con.execute(f"""
                 SELECT gid, count(DISTINCT dst_ip), list_slice(list_sort(list_distinct(list(dst_ip))), 1, {listed + 1}),
                        list_sort(list_distinct(list(dst_port)))
                 FROM {t} GROUP BY gid""").fetchall():
             out[wanted[gid]] = byid[gid] = {"nh": int(nh), "tg": list(tg), "ports": list(ports),
                                             "ev": _bulk.empty()}
-        if TIMING: print("   agg", round(time.time() - _t, 2)); _t = time.time()
         for gid, ev in _bulk.evidence(con, t, ctx.table).items():
             got = byid[gid]
             if got is not None:
                 got["ev"] = ev
-        if TIMING: print("   samples", round(time.time() - _t, 2)); _t = time.time()
         for key, canon in alias.items():
             got = out.get(canon)
             if key != canon and got is not None:
