@@ -31,7 +31,7 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any, Iterable
 
-from ..findings import Evidence, Finding, compress_lines
+from ..findings import Evidence, Finding
 from . import _keyed
 
 SAMPLES = 3
@@ -133,16 +133,31 @@ class Context:
                 ev, span = got
                 return Evidence(records=ev.records, files=dict(ev.files), samples=[dict(x) for x in ev.samples]), dict(span)
         t = self.table
-        rows = self.query(f"SELECT source_file, line FROM {t} WHERE {where} ORDER BY source_file, line")
-        files: dict[str, list[int]] = {}
-        for r in rows:
-            files.setdefault(r["source_file"], []).append(r["line"])
         span = self.query(f"SELECT min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM {t} WHERE {where}")[0]
+        files = self._line_ranges(where)
         sample_rows = self.query(
             f"SELECT source_file, line, raw FROM {t} WHERE {where} ORDER BY ts, source_file, line LIMIT {int(samples)}")
-        ev = Evidence(records=len(rows), files={f: compress_lines(v) for f, v in files.items()},
+        ev = Evidence(records=int(span["n"] or 0), files=files,
                       samples=[{"file": s["source_file"], "line": s["line"], "raw": s["raw"]} for s in sample_rows])
         return ev, span
+
+    def _line_ranges(self, where: str) -> dict[str, str]:
+        """{file: "1-40,52,60-61"} of the records of ``where``, built from runs of consecutive lines
+        (gaps and islands) in the engine, so memory follows the number of runs, not of records."""
+        t = self.table
+        islands = (f"SELECT source_file, min(line) AS lo, max(line) AS hi FROM ("
+                   f"SELECT source_file, line, line - row_number() OVER (PARTITION BY source_file ORDER BY line) AS g "
+                   f"FROM (SELECT DISTINCT source_file, line FROM {t} WHERE {where}) d) x GROUP BY source_file, g")
+        if hasattr(self.con, "query_dicts"):  # another engine: portable SQL, strings joined here
+            out: dict[str, list[str]] = {}
+            for r in self.query(islands + " ORDER BY source_file, lo"):
+                lo, hi = r["lo"], r["hi"]
+                out.setdefault(r["source_file"], []).append(str(lo) if lo == hi else f"{lo}-{hi}")
+            return {f: ",".join(v) for f, v in out.items()}
+        return {r["source_file"]: r["ranges"] for r in self.query(
+            f"SELECT source_file, string_agg(CASE WHEN lo = hi THEN CAST(lo AS VARCHAR) ELSE CAST(lo AS VARCHAR) "
+            f"|| '-' || CAST(hi AS VARCHAR) END, ',' ORDER BY lo) AS ranges FROM ({islands}) i "
+            f"GROUP BY source_file ORDER BY source_file")}
 
     def _keyed_where(self, base: str, cols: tuple[str, ...]) -> str:
         return f"({base})" + "".join(f" AND {c} IS NOT NULL" for c in cols)
