@@ -15,6 +15,15 @@ from fwforensics.reader import ReadStats, read_events
 CORPUS = os.environ.get("FWF_CORPUS", "/work/shared/corpus")
 
 
+def unavailable(reason: str):
+    """Skip a test whose real server software or privileges are missing here; under
+    ``FWF_REQUIRE_LAB=1`` (CI, as for tests/lab) a missing prerequisite is a failure instead."""
+    import pytest
+    if os.environ.get("FWF_REQUIRE_LAB") == "1":
+        pytest.fail(f"required by FWF_REQUIRE_LAB=1 but cannot run: {reason}")
+    pytest.skip(reason)
+
+
 def corpus(rel: str) -> str:
     return os.path.join(CORPUS, rel)
 
@@ -66,7 +75,7 @@ options {{
 }};
 logging {{
   channel q {{ file "{d}/query.log"; print-time yes; print-category yes; print-severity yes; severity info; }};
-  channel s {{ file "{d}/security.log"; print-time yes; print-category yes; print-severity yes; severity info; }};
+  channel s {{ file "{d}/security.log"; print-time yes; print-category yes; print-severity yes; severity {sev}; }};
   category queries {{ q; }};
   category security {{ s; }};
   category xfer-out {{ s; }};
@@ -104,7 +113,7 @@ def run_named(tmp_path) -> tuple[str, str] | None:
     if os.geteuid() != 0 or not all(shutil.which(x) for x in ("named", "dig", "unshare")):
         return None
     d = str(tmp_path)
-    (tmp_path / "named.conf").write_text(NAMED_CONF.format(d=d))
+    (tmp_path / "named.conf").write_text(NAMED_CONF.format(d=d, sev="info"))
     (tmp_path / "example.com.zone").write_text(ZONE)
     (tmp_path / "run.sh").write_text(RUN.format(d=d))
     subprocess.run(["timeout", "60", "unshare", "-n", "bash", str(tmp_path / "run.sh")], capture_output=True)
@@ -112,6 +121,47 @@ def run_named(tmp_path) -> tuple[str, str] | None:
     if not q.exists() or not s.exists():
         return None
     return str(q), str(s)
+
+
+UNASKED_RUN = """\
+ip link set lo up
+ip addr add 192.0.2.1/24 dev lo
+ip addr add 192.0.2.9/24 dev lo
+ip addr add 203.0.113.66/24 dev lo
+named -c {d}/named.conf -u root -f &
+P=$!
+for i in $(seq 1 30); do dig +short +tries=1 +time=1 @192.0.2.1 ns.example.com a >/dev/null 2>&1 && break; sleep 0.2; done
+dig +short +tries=1 +time=2 @192.0.2.1 -b 192.0.2.9 www.example.com a
+python3 - <<'EOP'
+import socket, struct
+# Three DNS answers (QR=1, www.example.com A 203.0.113.66) that named never asked for, sent
+# from 203.0.113.66 port 53 to the server's listening port.
+q = b"\\x03www\\x07example\\x03com\\x00" + struct.pack("!HH", 1, 1)
+a = b"\\xc0\\x0c" + struct.pack("!HHIH", 1, 1, 300, 4) + socket.inet_aton("203.0.113.66")
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("203.0.113.66", 53))
+for qid in (0x1234, 0x1235, 0x1236):
+    s.sendto(struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q + a, ("192.0.2.1", 53))
+EOP
+sleep 0.5
+kill $P; wait $P
+"""
+
+
+def run_named_unasked(tmp_path) -> str | None:
+    """Run named (security category at severity debug 10, where BIND 9 reports packets it
+    drops) in a private namespace; an ordinary query from 192.0.2.9, then three DNS answers
+    sent from 203.0.113.66#53 to the server's port 53 that it never asked for. Returns the
+    security log, or None when the tools or privileges are missing."""
+    if os.geteuid() != 0 or not all(shutil.which(x) for x in ("named", "dig", "unshare")):
+        return None
+    d = str(tmp_path)
+    (tmp_path / "named.conf").write_text(NAMED_CONF.format(d=d, sev="debug 10"))
+    (tmp_path / "example.com.zone").write_text(ZONE)
+    (tmp_path / "run.sh").write_text(UNASKED_RUN.format(d=d))
+    subprocess.run(["timeout", "60", "unshare", "-n", "bash", str(tmp_path / "run.sh")], capture_output=True)
+    s = tmp_path / "security.log"
+    return str(s) if s.exists() else None
 
 
 POSTFIX_RUN = """\

@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from fwforensics import formats
 from fwforensics.formats import ParseContext, parse_line
 
-from service_helpers import corpus, ini_lines, read, run_named, write_lines
+from service_helpers import corpus, ini_lines, read, run_named, run_named_unasked, unavailable, write_lines
 
 FILES = [
     ("zeek-trickbot-tsv/conn.log", "zeek_conn"),
@@ -161,7 +161,7 @@ def test_iis_with_fields_header(tmp_path):
 def named_logs(tmp_path_factory):
     res = run_named(tmp_path_factory.mktemp("named"))
     if res is None:
-        pytest.skip("needs root, unshare, named and dig (apt-get install -y bind9 dnsutils)")
+        unavailable("needs root, unshare, named and dig (apt-get install -y bind9 dnsutils)")
     return res
 
 
@@ -175,6 +175,22 @@ def test_real_named_logs(named_logs):
     assert any(r["app_detail"] == "version.bind CH TXT" and r["app_status"] == "denied" for r in rows)
     assert any(r["app_detail"] == "example.com IN AXFR" and r["app_status"] == "denied" and r["action"] == "reject" for r in rows)
     assert all(r["ts"] is not None for r in rows)
+
+
+def test_real_named_unasked_answer_lines(tmp_path):
+    """BIND 9 at security debug 10: the dropped unasked answers become events with the sender's
+    address and port; debug-level client housekeeping ('UDP request', 'reset client') is skipped."""
+    log = run_named_unasked(tmp_path)
+    if log is None:
+        unavailable("needs root, unshare, named and dig (apt-get install -y bind9 dnsutils)")
+    t, st_ = read(log)
+    assert st_.files[0].format == "named" and st_.files[0].unreadable_count == 0
+    rows = t.to_pylist()
+    unasked = [r for r in rows if r["app_status"] == "unexpected-response"]
+    assert len(unasked) == 3
+    assert {(r["src_ip"], r["src_port"], r["action"], r["app_proto"]) for r in unasked} == {("203.0.113.66", 53, "drop", "dns")}
+    assert not any(r["rule"] == "client" for r in rows)
+    assert any(r["app_detail"] == "www.example.com IN A" and r["src_ip"] == "192.0.2.9" for r in rows)
 
 
 def test_mail_rpc_identd_lines():
