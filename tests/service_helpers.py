@@ -164,49 +164,64 @@ def run_named_unasked(tmp_path) -> str | None:
     return str(s) if s.exists() else None
 
 
-POSTFIX_RUN = """\
-W={w}
-readlink /proc/self/ns/net > $W/netns
-mkdir -p $W/etc $W/spool $W/data
-cp -a /etc/postfix/. $W/etc/
-cat >> $W/etc/main.cf <<EOC
-maillog_file_prefixes = /var, /dev/stdout, /tmp
-maillog_file = $W/maillog
-inet_interfaces = 192.0.2.25
-inet_protocols = ipv4
-myhostname = mail.example.com
-mydestination = example.com
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-data_directory = $W/data
+PRIVATE_SYSLOG = """\
+# A private /dev (the host's /dev stays untouched) with a real rsyslogd on /dev/log writing
+# every message to $W/syslog in the traditional file format, as a mail host's syslog does.
+mkdir -p $W/hostdev $W/rs
+mount --rbind /dev $W/hostdev
+mount -t tmpfs -o mode=755 fwfdev /dev
+for x in null zero random urandom full tty; do touch /dev/$x; mount --bind $W/hostdev/$x /dev/$x; done
+ln -s /proc/self/fd /dev/fd
+mkdir /dev/pts /dev/shm
+cat > $W/rsyslog.conf <<EOC
+global(workDirectory="$W/rs")
+module(load="imuxsock" SysSock.Name="/dev/log")
+*.* action(type="omfile" file="$W/syslog" template="RSYSLOG_TraditionalFileFormat")
 EOC
-grep -q '^postlog' $W/etc/master.cf || echo 'postlog   unix-dgram n  -       n       -       1       postlogd' >> $W/etc/master.cf
-chown postfix $W/data
-mount --bind $W/etc /etc/postfix
-mount --bind $W/spool /var/spool/postfix
-ip link set lo up
-ip addr add 192.0.2.25/24 dev lo
-ip addr add 198.51.100.7/24 dev lo
-postfix post-install create-missing >/dev/null 2>&1 || true
-postfix check >/dev/null 2>&1 || true
-timeout 20 postfix start >/dev/null 2>&1
-sleep 2
+rsyslogd -n -f $W/rsyslog.conf -i $W/rs/rsyslogd.pid &
+RS=$!
+for i in $(seq 1 50); do [ -S /dev/log ] && break; sleep 0.1; done
+"""
+
+SMTP_PROBE = """\
 python3 - <<'EOP'
 import smtplib
-s = smtplib.SMTP('192.0.2.25', 25, source_address=('198.51.100.7', 0), timeout=8)
+s = smtplib.SMTP('192.0.2.25', 25, source_address=('198.51.100.7', 0), timeout=15)
 s.ehlo('probe.example.net')
 s.verify('root')
 s.docmd('EXPN', 'staff')
+s.docmd('VRFY', 'A' * 600)
 s.mail('spam@example.net')
 s.rcpt('victim@example.org')
 s.quit()
 EOP
-sleep 1
-timeout 10 postfix stop >/dev/null 2>&1 || true
-M=$(cat /var/spool/postfix/pid/master.pid 2>/dev/null | tr -d ' ')
-for i in $(seq 1 20); do [ -n "$M" ] && kill -0 "$M" 2>/dev/null || break; sleep 0.25; done
-[ -n "$M" ] && kill -9 "$M" 2>/dev/null || true
 """
+
+
+def run_in_namespaces(script: str, w: str, timeout: float = 60) -> None:
+    """Run ``script`` (bash) in private mount and network namespaces. Mail daemons misbehave
+    when started with stdin at end of file (as under pytest), so the run gets a pipe that stays
+    open until it is over. Afterwards every process still in the run's network namespace (only
+    processes this run started can be there) and the script's process group are killed."""
+    import signal
+    path = os.path.join(w, "run.sh")
+    with open(path, "w") as f:
+        f.write(script)
+    with open(os.path.join(w, "run.out"), "w") as out:
+        proc = subprocess.Popen(["unshare", "-m", "-n", "bash", path], stdin=subprocess.PIPE,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            _kill_namespace(os.path.join(w, "netns"))
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.stdin.close()
+            proc.wait()
 
 
 def _kill_namespace(netns_file: str) -> None:
@@ -229,51 +244,141 @@ def _kill_namespace(netns_file: str) -> None:
             pass
 
 
-def run_postfix(dest) -> str | None:
-    """Run a real Postfix in private mount and network namespaces (its configuration and spool
-    are bind-mounted from a temporary directory, so the host's stay untouched), talk SMTP to it
-    from 198.51.100.7: VRFY root, EXPN staff, then a relay attempt to victim@example.org.
-    Returns the path of its mail log (copied into ``dest``), or None when Postfix, root or
-    unshare are missing or Postfix did not answer."""
-    import tempfile
-    if os.geteuid() != 0 or not shutil.which("postfix") or not shutil.which("unshare") \
-            or not os.path.isdir("/etc/postfix") or not os.path.isdir("/var/spool/postfix"):
-        return None
-    w = tempfile.mkdtemp(prefix="fwf-postfix-")
-    os.chmod(w, 0o755)
-    script = os.path.join(w, "run.sh")
-    with open(script, "w") as f:
-        f.write(POSTFIX_RUN.format(w=w))
-    # Postfix's daemons misbehave when started with stdin at end of file (as under pytest):
-    # give the run a pipe that stays open until it is over. Everything it starts is killed
-    # afterwards: the script's process group, and the master daemon by the pid in its lock file.
-    import signal
-    with open(os.path.join(w, "run.out"), "w") as out:
-        proc = subprocess.Popen(["unshare", "-m", "-n", "bash", script], stdin=subprocess.PIPE,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            proc.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            pass
-        finally:
-            for pid_file in (os.path.join(w, "data", "master.lock"), os.path.join(w, "spool", "pid", "master.pid")):
-                try:
-                    os.kill(int(open(pid_file).read().split()[0]), signal.SIGKILL)
-                except (OSError, ValueError, IndexError):
-                    pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            _kill_namespace(os.path.join(w, "netns"))
-            proc.stdin.close()
-            proc.wait()
-    log = os.path.join(w, "maillog")
+def _syslog_result(w: str, dest, marker: str) -> str | None:
+    log = os.path.join(w, "syslog")
     text = open(log, errors="replace").read() if os.path.exists(log) else ""
-    shutil.rmtree(w, ignore_errors=True)
-    if "smtpd[" not in text:
-        return None  # Postfix did not come up or did not answer here
+    if marker not in text:
+        return None
     out = os.path.join(str(dest), "maillog")
     with open(out, "w") as f:
         f.write(text)
     return out
+
+
+POSTFIX_RUN = """\
+W={w}
+readlink /proc/self/ns/net > $W/netns
+""" + PRIVATE_SYSLOG + """\
+mkdir -p $W/etc $W/spool $W/data
+cp -a /etc/postfix/. $W/etc/
+sed -i '/^postlog/d' $W/etc/master.cf
+postconf -c $W/etc -e inet_interfaces=192.0.2.25 inet_protocols=ipv4 myhostname=mail.example.com \
+    mydestination=example.com mynetworks=127.0.0.0/8 maillog_file= \
+    'smtpd_relay_restrictions=permit_mynetworks, reject_unauth_destination' data_directory=$W/data
+chown postfix $W/data
+mount --bind $W/etc /etc/postfix
+mount --bind $W/spool /var/spool/postfix
+ip link set lo up
+ip addr add 192.0.2.25/24 dev lo
+ip addr add 198.51.100.7/24 dev lo
+postfix post-install create-missing >/dev/null 2>&1 || true
+timeout 20 postfix start
+for i in $(seq 1 40); do python3 -c "import socket; socket.create_connection(('192.0.2.25', 25), 0.5).close()" 2>/dev/null && break; sleep 0.25; done
+""" + SMTP_PROBE + """\
+sleep 1
+timeout 10 postfix stop || true
+sleep 0.5
+kill $RS
+"""
+
+
+def run_postfix(dest) -> str | None:
+    """Run a real Postfix in private mount and network namespaces (its configuration and spool
+    are bind-mounted from a temporary directory, so the host's stay untouched), logging through
+    syslog to a real rsyslogd on a private /dev/log. A client at 198.51.100.7 sends VRFY root,
+    EXPN staff, a 600-character VRFY, then a relay attempt to victim@example.org. Returns the
+    path of the syslog file (copied into ``dest``), or None when Postfix, rsyslogd, root or
+    unshare are missing or Postfix did not answer."""
+    import tempfile
+    if os.geteuid() != 0 or not all(shutil.which(x) for x in ("postfix", "unshare", "rsyslogd")) \
+            or not os.path.isdir("/etc/postfix") or not os.path.isdir("/var/spool/postfix"):
+        return None
+    w = tempfile.mkdtemp(prefix="fwf-postfix-")
+    os.chmod(w, 0o755)
+    try:
+        run_in_namespaces(POSTFIX_RUN.format(w=w), w)
+        return _syslog_result(w, dest, "smtpd[")
+    finally:
+        shutil.rmtree(w, ignore_errors=True)
+
+
+MTA_ROOT = os.environ.get("FWF_MTA_ROOT", "/opt/fwforensics-mta")
+
+
+def mta_path(rel: str) -> str | None:
+    """A file of an unpacked mail server (scripts/fetch-mtas.sh), or of an installed one."""
+    for root in (MTA_ROOT, "/"):
+        p = os.path.join(root, rel.lstrip("/"))
+        if os.path.exists(p):
+            return p
+    return None
+
+
+EXIM_CONF = """\
+keep_environment =
+exim_user = mail
+exim_group = mail
+spool_directory = {w}/spool
+log_file_path = {w}/%slog
+log_selector = +smtp_syntax_error +smtp_protocol_error
+primary_hostname = mail.example.com
+domainlist local_domains = example.com
+hostlist relay_from_hosts = 127.0.0.1
+acl_smtp_rcpt = acl_rcpt
+acl_smtp_vrfy = acl_vrfy
+acl_smtp_expn = acl_expn
+begin acl
+acl_rcpt:
+  accept hosts = +relay_from_hosts
+  deny message = relay not permitted
+       !domains = +local_domains
+  accept
+acl_vrfy:
+  deny
+acl_expn:
+  deny
+begin routers
+begin transports
+"""
+
+
+def run_exim(dest) -> tuple[str, str] | None:
+    """Run the real Exim 4 (Debian's exim4-daemon-light binary, unpacked by
+    scripts/fetch-mtas.sh) with a private configuration: an SMTP session on stdin (``-bs``) that
+    Exim treats as coming from 198.51.100.7 (``-oMa``, allowed to root): VRFY root@example.com,
+    VRFY root (unqualified), EXPN staff, a 700-character MAIL FROM, a relay attempt to
+    victim@example.org. Exim writes its own mainlog and rejectlog; returns both (copied into
+    ``dest``), or None when root or the binary is missing or Exim wrote nothing."""
+    import pwd
+    import tempfile
+    exim = mta_path("usr/sbin/exim4")
+    if os.geteuid() != 0 or not exim:
+        return None
+    try:
+        mail = pwd.getpwnam("mail")
+    except KeyError:
+        return None
+    w = tempfile.mkdtemp(prefix="fwf-exim-")
+    try:
+        os.chmod(w, 0o755)
+        os.mkdir(os.path.join(w, "spool"))
+        for p in (w, os.path.join(w, "spool")):
+            os.chown(p, mail.pw_uid, mail.pw_gid)  # Exim writes its logs and spool as its own user
+        conf = os.path.join(w, "exim.conf")
+        with open(conf, "w") as f:
+            f.write(EXIM_CONF.format(w=w))
+        long_from = "C" * 700 + "@example.net"
+        session = ("EHLO probe.example.net\r\nVRFY root@example.com\r\nVRFY root\r\nEXPN staff\r\n"
+                   f"MAIL FROM:<{long_from}>\r\nMAIL FROM:<spam@example.net>\r\nRCPT TO:<victim@example.org>\r\nQUIT\r\n")
+        subprocess.run(["timeout", "30", exim, "-C", conf, "-bs", "-oMa", "198.51.100.7", "-oMi", "192.0.2.25"],
+                       input=session.encode(), capture_output=True)
+        out = []
+        for name in ("mainlog", "rejectlog"):
+            p = os.path.join(w, name)
+            if not os.path.exists(p):
+                return None
+            shutil.copy(p, os.path.join(str(dest), name))
+            out.append(os.path.join(str(dest), name))
+        return out[0], out[1]
+    finally:
+        shutil.rmtree(w, ignore_errors=True)

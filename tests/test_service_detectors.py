@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from service_helpers import corpus, findings, run_named, run_named_unasked, run_postfix, unavailable, write_lines
+from service_helpers import corpus, findings, run_exim, run_named, run_named_unasked, run_postfix, unavailable, write_lines
 
 SMTP_PCAP = "suricata-verify-pcaps/tests/firewall/ruletype-firewall-127-smtp-interactive-commands/smtp-interactive.pcap"
 SERVICE_IDS = {"dns.version_query", "dns.axfr", "dns.unexpected_source", "http.proxy_attempt", "worm.http",
@@ -115,18 +115,49 @@ def test_smtp_recon_from_capture():
 def postfix_log(tmp_path_factory):
     log = run_postfix(tmp_path_factory.mktemp("postfix"))
     if log is None:
-        pytest.skip("needs root, unshare and a Postfix that starts here (apt-get install -y postfix); "
-                    "it did not answer SMTP in this run")
+        unavailable("needs root, unshare, rsyslogd and a Postfix that starts here "
+                    "(apt-get install -y postfix rsyslog); it did not answer SMTP in this run")
     return log
 
 
 def test_smtp_relay_and_recon_from_real_postfix(postfix_log):
+    """Postfix logging through syslog to a real rsyslogd (its default: maillog_file unset)."""
     fs = by_src(findings([postfix_log], {"smtp.relay_attempt", "smtp.recon"}))
+    assert set(fs) == {("smtp.relay_attempt", "198.51.100.7"), ("smtp.recon", "198.51.100.7")}
     relay = fs[("smtp.relay_attempt", "198.51.100.7")]
     assert relay.details["recipients"] == ["victim@example.org"] and relay.count == 1
     recon = fs[("smtp.recon", "198.51.100.7")]
-    # Postfix logs the refused VRFY and counts it in the session summary (vrfy=0/1)
-    assert recon.details["probes"] == ["VRFY root"] and recon.count == 2
+    # Postfix logs both refused VRFYs and counts them in the session summary (vrfy=0/2); it
+    # does not know EXPN (counted as unknown=0/1, not named)
+    assert recon.details["probes"] == ["VRFY " + "A" * 600, "VRFY root"]
+    assert recon.details["long_arguments"] == 1 and recon.count == 3 and recon.severity == "medium"
+    assert "(605 characters)" in recon.summary and "A" * 100 not in recon.summary
+
+
+@pytest.fixture(scope="module")
+def exim_logs(tmp_path_factory):
+    logs = run_exim(tmp_path_factory.mktemp("exim"))
+    if logs is None:
+        unavailable("needs root and Exim (scripts/fetch-mtas.sh unpacks Debian's exim4-daemon-light "
+                    "into /opt/fwforensics-mta, or set FWF_MTA_ROOT)")
+    return logs
+
+
+def test_smtp_relay_and_recon_from_real_exim(exim_logs):
+    mainlog, rejectlog = exim_logs
+    fs = by_src(findings([mainlog], {"smtp.relay_attempt", "smtp.recon"}))
+    assert set(fs) == {("smtp.relay_attempt", "198.51.100.7"), ("smtp.recon", "198.51.100.7")}
+    relay = fs[("smtp.relay_attempt", "198.51.100.7")]
+    assert relay.details["recipients"] == ["victim@example.org"] and relay.count == 1
+    recon = fs[("smtp.recon", "198.51.100.7")]
+    # 'rejected VRFY root@example.com', 'unqualified verify rejected: <root>', 'rejected EXPN
+    # staff' and the 'SMTP syntax error in "MAIL FROM:<CCC...>"' of the 724-character command
+    assert recon.details == {"probes": ["EXPN staff", "VRFY root", "VRFY root@example.com"], "long_arguments": 1}
+    assert recon.count == 4 and recon.severity == "medium"
+    # the rejectlog repeats the rejections (Exim writes them to both files)
+    fr = by_src(findings([rejectlog], {"smtp.relay_attempt", "smtp.recon"}))
+    assert fr[("smtp.relay_attempt", "198.51.100.7")].count == 1
+    assert fr[("smtp.recon", "198.51.100.7")].details["probes"] == ["EXPN staff", "VRFY root", "VRFY root@example.com"]
 
 
 def test_smtp_relay_attempt_sendmail_exim(tmp_path):

@@ -46,6 +46,10 @@ RECON_ADVICE = (
     "on a current server; on an old one, upgrade.")
 
 
+def _short(probe: str, n: int = 60) -> str:
+    return probe if len(probe) <= n else f"{probe[:n - 20]}... ({len(probe)} characters)"
+
+
 def detect(ctx):
     mod = __name__.rsplit(".", 1)[-1]
     minimum = int(ctx.tun(mod, "MIN_RECORDS"))
@@ -74,7 +78,7 @@ def detect(ctx):
     out += [f for f in per_source(
         ctx, "smtp.recon", recon, CLIENT,
         summary=lambda r, d: (f"{r['src']} probed the mail server"
-                              + (f" with {', '.join(d['probes'][:6])}" if d["probes"] else "")
+                              + (f" with {', '.join(_short(p) for p in d['probes'][:6])}" if d["probes"] else "")
                               + (f"; {d['long_arguments']} over-long command(s)" if d["long_arguments"] else "")),
         details=recon_details,
         severity=lambda c, cond, r, d: "medium" if d["long_arguments"] else "low",

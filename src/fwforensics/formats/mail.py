@@ -12,6 +12,10 @@ Events (``app_proto`` = smtp, ``src_ip`` = the SMTP client):
   ``EXPN x``, Exim ``rejected VRFY``/``EXPN``, and the per-session command counts of Postfix
   ``disconnect from host[ip] ... vrfy=1/2 expn=...`` -> ``app_detail`` = ``VRFY x`` (or
   ``session vrfy=1/2 ...``);
+* Exim ``unqualified verify rejected: <root>`` -> ``VRFY root``; Exim ``SMTP syntax error in
+  "<command>" H=... <reason>`` (and ``protocol error``, ``dropped: too many syntax or protocol
+  errors (last command was "...")``) -> ``app_detail`` = the quoted command line in full (so an
+  over-long argument shows its length), ``app_status`` = the reason;
 * over-long commands: Postfix ``... line too long``/``too many errors``, Sendmail ``Command too
   long``/``Possible SMTP RCPT flood`` -> ``app_status`` says so;
 * other ``reject``/``connect from``/``lost connection`` lines -> events with the text in ``app_status``.
@@ -41,6 +45,10 @@ _SM_LONG = re.compile(r"(?P<what>Command too long|Possible SMTP RCPT flood|too m
 _SM_RELAYHOST = re.compile(r"relay=[^\[\s]*\s?\[(?P<ip>[0-9A-Fa-f:.]+)\]")
 _EXIM_H = re.compile(r"\bH=(?:\S+ )?(?:\([^)]*\) )?\[(?P<ip>[0-9A-Fa-f:.]+)\](?::(?P<port>\d+))?")
 _EXIM_REJ = re.compile(r"rejected (?P<cmd>RCPT|VRFY|EXPN|MAIL|EHLO|HELO|connection)\s*(?P<arg>[^:]*?)(?::\s*(?P<why>.*))?$")
+_EXIM_UNQUAL = re.compile(r"^unqualified verify rejected: <(?P<arg>[^>]*)>")
+_EXIM_SYNTAX = re.compile(r'^SMTP (?P<kind>syntax|protocol) error in "(?P<cmd>.*?)" H=(?:\S+ )?(?:\([^)]*\) )?\[[^\]]*\]'
+                          r'(?::\d+)?(?: I=\[[^\]]*\](?::\d+)?)?(?: U=\S+)?\s*(?P<why>.*)$')
+_EXIM_DROPPED = re.compile(r'^SMTP call from .*? dropped: (?P<why>too many [a-z ]*errors)(?: \(last command was "(?P<cmd>.*)")?')
 _RELAY_WORDS = re.compile(r"(?i)relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited)|not permitted to relay|"
                           r"unable to relay|relaying denied|we do not relay|relay not permitted")
 
@@ -94,6 +102,19 @@ def parse_message(msg: str, r: dict) -> bool:
     m = _EXIM_H.search(msg)
     if m:
         r["src_ip"] = ip(m["ip"])
+        u = _EXIM_UNQUAL.match(msg)
+        if u:  # Exim: VRFY of a bare local part, refused before any ACL
+            r["app_detail"] = clip(f"VRFY {u['arg']}".strip())
+            r.update(app_status="rejected (unqualified)", action="reject", rule="VRFY")
+            return r["src_ip"] is not None
+        x = _EXIM_SYNTAX.match(msg) or _EXIM_DROPPED.match(msg)
+        if x:  # Exim quotes the offending command line in full
+            r["app_detail"] = clip(x["cmd"]) if x["cmd"] else None
+            kind = x.groupdict().get("kind")
+            r["app_status"] = clip((f"{kind} error: " if kind else "") + x["why"], 512)
+            r["action"] = "reject"
+            r["rule"] = f"SMTP {kind} error" if kind else "too many errors"
+            return r["src_ip"] is not None
         j = _EXIM_REJ.search(msg)
         if j:
             cmd = j["cmd"]
