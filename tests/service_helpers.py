@@ -199,7 +199,7 @@ EOP
 
 
 def run_in_namespaces(script: str, w: str, timeout: float = 60) -> None:
-    """Run ``script`` (bash) in private mount and network namespaces. Mail daemons misbehave
+    """Run ``script`` (bash) in private mount, network and UTS namespaces. Mail daemons misbehave
     when started with stdin at end of file (as under pytest), so the run gets a pipe that stays
     open until it is over. Afterwards every process still in the run's network namespace (only
     processes this run started can be there) and the script's process group are killed."""
@@ -208,7 +208,7 @@ def run_in_namespaces(script: str, w: str, timeout: float = 60) -> None:
     with open(path, "w") as f:
         f.write(script)
     with open(os.path.join(w, "run.out"), "w") as out:
-        proc = subprocess.Popen(["unshare", "-m", "-n", "bash", path], stdin=subprocess.PIPE,
+        proc = subprocess.Popen(["unshare", "-m", "-n", "-u", "bash", path], stdin=subprocess.PIPE,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             proc.wait(timeout=timeout)
@@ -382,3 +382,103 @@ def run_exim(dest) -> tuple[str, str] | None:
         return out[0], out[1]
     finally:
         shutil.rmtree(w, ignore_errors=True)
+
+
+SENDMAIL_MC = """\
+divert(-1)
+divert(0)dnl
+include(`{cf}/m4/cf.m4')dnl
+VERSIONID(`fwforensics test')dnl
+OSTYPE(`linux')dnl
+define(`confDOMAIN_NAME', `mail.example.com')dnl
+define(`QUEUE_DIR', `{w}/mqueue')dnl
+define(`confPID_FILE', `{w}/sendmail.pid')dnl
+define(`ALIAS_FILE', `')dnl
+define(`STATUS_FILE', `{w}/statistics')dnl
+define(`confCW_FILE', `{w}/local-host-names')dnl
+define(`confPRIVACY_FLAGS', `authwarnings,noexpn')dnl
+define(`confLOG_LEVEL', `9')dnl
+define(`confDONT_PROBE_INTERFACES', `True')dnl
+FEATURE(`no_default_msa')dnl
+DAEMON_OPTIONS(`Port=smtp, Addr=192.0.2.25, Name=MTA')dnl
+FEATURE(`nocanonify')dnl
+FEATURE(`accept_unresolvable_domains')dnl
+MAILER(`local')dnl
+MAILER(`smtp')dnl
+"""
+
+SENDMAIL_RUN = """\
+W={w}
+readlink /proc/self/ns/net > $W/netns
+hostname mail.example.com
+""" + PRIVATE_SYSLOG + """\
+printf '127.0.0.1 localhost\\n192.0.2.25 mail.example.com mail\\n198.51.100.7 probe.example.net\\n' > $W/hosts
+mount --bind $W/hosts /etc/hosts
+ip link set lo up
+ip addr add 192.0.2.25/24 dev lo
+ip addr add 198.51.100.7/24 dev lo
+{sendmail} -C $W/sendmail.cf -bD &
+SM=$!
+for i in $(seq 1 40); do python3 -c "import socket; socket.create_connection(('192.0.2.25', 25), 0.5).close()" 2>/dev/null && break; sleep 0.25; done
+python3 - <<'EOP'
+import smtplib
+s = smtplib.SMTP('192.0.2.25', 25, source_address=('198.51.100.7', 0), timeout=15)
+s.ehlo('probe.example.net')
+s.verify('root')                 # smtplib sends it in lower case: 'vrfy root'
+s.docmd('EXPN', 'staff')
+s.docmd('VRFY', 'A' * 600)
+s.mail('spam@example.net')
+s.rcpt('victim@example.org')
+try:
+    s.docmd('VRFY', 'B' * 3000)  # longer than Sendmail's input line: it hangs up
+except smtplib.SMTPException:
+    pass
+EOP
+sleep 0.5
+kill $SM
+sleep 0.3
+kill $RS
+"""
+
+
+def run_sendmail(dest) -> str | None:
+    """Run the real Sendmail 8 daemon (Debian's sendmail-bin, unpacked by scripts/fetch-mtas.sh)
+    with a sendmail.cf built by m4 from Debian's sendmail-cf (noexpn, LogLevel 9), in private
+    mount/network/UTS namespaces, logging through syslog to a real rsyslogd on a private
+    /dev/log. A client at 198.51.100.7 sends vrfy root, EXPN staff, a 600-character VRFY, a
+    relay attempt to victim@example.org and a 3000-character VRFY. Returns the syslog file
+    (copied into ``dest``) or None when root, m4, rsyslogd or the binaries are missing."""
+    import tempfile
+    sendmail = mta_path("usr/libexec/sendmail/sendmail")
+    cf = mta_path("usr/share/sendmail/cf")
+    if os.geteuid() != 0 or not sendmail or not cf or not all(shutil.which(x) for x in ("m4", "unshare", "rsyslogd")):
+        return None
+    w = tempfile.mkdtemp(prefix="fwf-sendmail-")
+    try:
+        os.chmod(w, 0o755)
+        os.mkdir(os.path.join(w, "mqueue"), 0o700)
+        for name in ("local-host-names", "statistics"):
+            open(os.path.join(w, name), "w").close()
+        with open(os.path.join(w, "sendmail.mc"), "w") as f:
+            f.write(SENDMAIL_MC.format(cf=cf, w=w))
+        with open(os.path.join(w, "sendmail.cf"), "w") as f:
+            subprocess.run(["m4", os.path.join(w, "sendmail.mc")], stdout=f, timeout=30, check=True)
+        run_in_namespaces(SENDMAIL_RUN.format(w=w, sendmail=sendmail), w)
+        return _syslog_result(w, dest, "sendmail[")
+    finally:
+        shutil.rmtree(w, ignore_errors=True)
+
+
+_ONCE: dict = {}
+
+
+def once(run):
+    """The result of ``run(dest)`` (run_postfix, run_exim, run_sendmail), run at most once per
+    test process: the reader tests and the detector tests share one server run."""
+    if run.__name__ not in _ONCE:
+        import atexit
+        import tempfile
+        dest = tempfile.mkdtemp(prefix="fwf-svc-")
+        atexit.register(shutil.rmtree, dest, True)
+        _ONCE[run.__name__] = run(dest)
+    return _ONCE[run.__name__]

@@ -63,9 +63,10 @@ def detect(ctx):
             c, cond + " AND UPPER(app_detail) LIKE 'RCPT TO:%'", "app_detail", 10)]},
         severity="low", explanation=RELAY_EXPLANATION, advice=RELAY_ADVICE) if f.count >= minimum]
 
-    recon = (f"app_proto = 'smtp' AND app_detail IS NOT NULL AND (UPPER(app_detail) LIKE 'VRFY%' "
+    # A refused over-long line may carry no command at all (Sendmail: 'SMTP violation, input too long')
+    recon = (f"app_proto = 'smtp' AND ((app_detail IS NOT NULL AND (UPPER(app_detail) LIKE 'VRFY%' "
              f"OR UPPER(app_detail) LIKE 'EXPN%' OR UPPER(app_detail) LIKE 'SESSION %VRFY=%' "
-             f"OR UPPER(app_detail) LIKE 'SESSION %EXPN=%' OR LENGTH(app_detail) > {long_arg} "
+             f"OR UPPER(app_detail) LIKE 'SESSION %EXPN=%' OR LENGTH(app_detail) > {long_arg})) "
              f"OR LOWER(COALESCE(app_status, '')) LIKE '%too long%')")
 
     def recon_details(c, cond, r):
