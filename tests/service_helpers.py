@@ -473,12 +473,13 @@ _ONCE: dict = {}
 
 
 def once(run):
-    """The result of ``run(dest)`` (run_postfix, run_exim, run_sendmail), run at most once per
+    """The result of ``run(dest)`` (run_named, run_postfix, run_exim, ...), run at most once per
     test process: the reader tests and the detector tests share one server run."""
     if run.__name__ not in _ONCE:
         import atexit
         import tempfile
+        import pathlib
         dest = tempfile.mkdtemp(prefix="fwf-svc-")
         atexit.register(shutil.rmtree, dest, True)
-        _ONCE[run.__name__] = run(dest)
+        _ONCE[run.__name__] = run(pathlib.Path(dest))
     return _ONCE[run.__name__]

@@ -159,8 +159,8 @@ def test_iis_with_fields_header(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def named_logs(tmp_path_factory):
-    res = run_named(tmp_path_factory.mktemp("named"))
+def named_logs():
+    res = once(run_named)
     if res is None:
         unavailable("needs root, unshare, named and dig (apt-get install -y bind9 dnsutils)")
     return res
@@ -181,7 +181,7 @@ def test_real_named_logs(named_logs):
 def test_real_named_unasked_answer_lines(tmp_path):
     """BIND 9 at security debug 10: the dropped unasked answers become events with the sender's
     address and port; debug-level client housekeeping ('UDP request', 'reset client') is skipped."""
-    log = run_named_unasked(tmp_path)
+    log = once(run_named_unasked)
     if log is None:
         unavailable("needs root, unshare, named and dig (apt-get install -y bind9 dnsutils)")
     t, st_ = read(log)

@@ -19,8 +19,8 @@ def by_src(fs):
 
 
 @pytest.fixture(scope="module")
-def named_logs(tmp_path_factory):
-    res = run_named(tmp_path_factory.mktemp("named"))
+def named_logs():
+    res = once(run_named)
     if res is None:
         unavailable("needs root, unshare, named and dig (apt-get install -y bind9 dnsutils)")
     return list(res)
@@ -46,7 +46,7 @@ def test_dns_unexpected_source_from_real_named(tmp_path):
     """BIND 9 writes 'client @0x.. 203.0.113.66#53: dropped request: unexpected response' (security,
     debug 10) for each answer that reaches its listening port unasked; the ordinary query from
     192.0.2.9 in the same run must give nothing."""
-    log = run_named_unasked(tmp_path)
+    log = once(run_named_unasked)
     if log is None:
         unavailable("needs root, unshare, named and dig (apt-get install -y bind9 dnsutils)")
     assert "dropped request: unexpected response" in open(log).read()

@@ -561,7 +561,7 @@ def _app_verdict(rec) -> tuple[str, str | None] | None:
             return f"Relaying refused for {src}: the mail server correctly declined to pass on mail for a domain it does not serve.", "smtp.relay_attempt"
         if up.startswith(("EXPN", "VRFY")):
             return f"{src} probed for accounts with {up.split()[0]}: reconnaissance.", "smtp.recon"
-        if any(len(w) > 256 for w in det.split()):
+        if any(len(w) > 256 for w in det.split()) or "too long" in st.lower():
             return f"{src} sent an SMTP command with a very long argument: an overflow attempt or a vulnerability scanner.", "smtp.recon"
         return None
     if app == "rpc":
