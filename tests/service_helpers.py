@@ -131,7 +131,7 @@ ip addr add 203.0.113.66/24 dev lo
 named -c {d}/named.conf -u root -f &
 P=$!
 for i in $(seq 1 30); do dig +short +tries=1 +time=1 @192.0.2.1 ns.example.com a >/dev/null 2>&1 && break; sleep 0.2; done
-dig +short +tries=1 +time=2 @192.0.2.1 -b 192.0.2.9 www.example.com a
+dig +short +tries=2 +time=3 @192.0.2.1 -b 192.0.2.9 www.example.com a
 python3 - <<'EOP'
 import socket, struct
 # Three DNS answers (QR=1, www.example.com A 203.0.113.66) that named never asked for, sent
@@ -143,7 +143,7 @@ s.bind(("203.0.113.66", 53))
 for qid in (0x1234, 0x1235, 0x1236):
     s.sendto(struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q + a, ("192.0.2.1", 53))
 EOP
-sleep 0.5
+for i in $(seq 1 50); do [ "$(grep -c 'unexpected response' {d}/security.log)" -ge 3 ] && break; sleep 0.1; done
 kill $P; wait $P
 """
 
