@@ -65,18 +65,19 @@ _TCP = (r"^(?:Flags \[(?P<flags>[^\]]*)\]|(?P<oflags>[FSRPUWE.]+) \d+:\d+\(\d+\)
 _UDP = r"^(?:\[[^\]]*\] )?UDP, length (?P<ulen>\d+)"
 # ICMP as tcpdump's print-icmp.c / print-icmp6.c words it
 _ICMP = (
-    r"^(?P<v6>ICMP6|ICMP)(?:,| ) ?(?:"
+    r"^(?:\[[^\]]*\] )?(?P<v6>ICMP6|ICMP)(?:,| ) ?(?:"   # -v: "[icmp6 sum ok] ICMP6, ..."
     r"echo (?P<echo>request|reply)(?:, id (?P<id>\d+), seq (?P<seq>\d+))?"
     r"|(?P<uscope>net |host )?(?P<uaddr>" + _A4 + r") (?:(?P<uproto>tcp|udp) port (?P<uport>\d+) "
     r"|protocol (?P<upnum>\d+) (?:port (?P<upport>\d+) )?)?unreachable(?: - (?P<ureason>[^,(]*[^,( ]))?"
     r"(?: \(mtu (?P<mtu>\d+)\))?"
     r"|redirect(?P<rtos>-tos|-#\d+)? (?P<raddr>" + _A4 + r") to (?P<rscope>net |host )?(?P<rgw>" + _A4 + r")"
-    r"|(?P<named>time exceeded in-transit|ip reassembly time exceeded|source quench|router advertisement"
+    r"|(?P<named>time exceeded in-transit|ip6? reassembly time exceeded|source quench|router advertisement"
     r"|router solicitation|information request|information reply|address mask request|address mask is"
     r"|time stamp query|time stamp request|time stamp reply|destination unreachable|packet too big"
     r"|time exceeded|parameter problem|neighbor solicitation|neighbor advertisement|multicast listener query"
     r"|multicast listener report v2|multicast listener report|multicast listener done)"
     r"(?: - (?:octet (?P<ppoct>\d+)|code (?P<ppcode>\d+)))?(?: id (?P<tsid>\d+) seq (?P<tsseq>\d+))?"
+    r"(?:, mtu (?P<mtu6>\d+))?"
     r"|time exceeded-#(?P<txcode>\d+)|type-#(?P<typenum>\d+))"
 )
 _ICMP_NAMED = {  # (type, code) by the words tcpdump prints; code None = not said
@@ -88,6 +89,7 @@ _ICMP_NAMED = {  # (type, code) by the words tcpdump prints; code None = not sai
 }
 _ICMP6_NAMED = {
     "destination unreachable": (1, None), "packet too big": (2, 0), "time exceeded": (3, None),
+    "time exceeded in-transit": (3, 0), "ip6 reassembly time exceeded": (3, 1),
     "parameter problem": (4, None), "router solicitation": (133, 0), "router advertisement": (134, 0),
     "neighbor solicitation": (135, 0), "neighbor advertisement": (136, 0), "redirect": (137, 0),
     "multicast listener query": (130, 0), "multicast listener report": (131, 0),
@@ -149,7 +151,7 @@ class Pf(LineFormat):
 
     def sniff(self, sample: list[str]) -> float:
         # -v output: only the pflog lines count, not the indented packet decodes under them
-        return super().sniff([s for s in sample if not s[:1] in (" ", "\t")])
+        return super().sniff([s for s in sample if s[:1] not in (" ", "\t") or _HEAD_RE.search(s)])
 
     def skippable(self, work):
         return pc.or_(super().skippable(work), matches(work, r"^(?:reading from file|\s+0x[0-9a-f]{4}:|\s)"))
@@ -157,13 +159,13 @@ class Pf(LineFormat):
     # -- -v output: the IP header ends the pflog line, the packet follows on indented lines ---------
     def parse(self, lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
         pending = ctx.state.pop("pf_pending", None)   # (line number, text) of a -v head cut off by the batch end
-        cont = pc.fill_null(pc.match_substring_regex(lines, r"^[ \t]+\S"), False)
+        cont = pc.fill_null(pc.and_(pc.match_substring_regex(lines, r"^[ \t]+\S"),
+                                    pc.invert(pc.match_substring_regex(lines, _HEAD))), False)
         if pending is None and not pc.any(cont).as_py():
             return super().parse(lines, first_line, ctx)
         texts = lines.to_pylist()
         conts = cont.to_pylist()
         n = len(texts)
-        head_re = re.compile(_HEAD)
         fix_line: dict[int, int] = {}   # index in this batch -> line number of the record's first line
         out: list[str | None] = list(texts)
         i = 0
@@ -187,7 +189,7 @@ class Pf(LineFormat):
                 i += 1
                 continue
             t = texts[i]
-            head = i if t is not None and head_re.search(t) else None
+            head = i if t is not None and _HEAD_RE.search(t) else None
             i += 1
         # a -v IPv4 head whose packet line is in the next batch: carry it over (it counts as skipped here)
         if head is not None and "\n" not in out[head] and _incomplete_v(out[head]):
@@ -294,7 +296,7 @@ class Pf(LineFormat):
                                 pa.int32())
         # "need to frag" without "(mtu N)": the router sent a next-hop MTU of 0 (the pre-RFC 1191 form)
         frag = pc.fill_null(pc.equal(group(icmp, "ureason"), "need to frag"), False)
-        cols["icmp_mtu"] = pc.coalesce(ints(group(icmp, "mtu"), pa.int32()),
+        cols["icmp_mtu"] = pc.coalesce(ints(group(icmp, "mtu"), pa.int32()), ints(group(icmp, "mtu6"), pa.int32()),
                                        pc.if_else(frag, pa.scalar(0, pa.int32()), pa.scalar(None, pa.int32())))
         cols["icmp_gateway"] = ips(group(icmp, "rgw"))
         cols["icmp_parameter"] = ints(group(icmp, "ppoct"), pa.int32())
@@ -348,6 +350,7 @@ def _incomplete_v(text: str) -> bool:
     return _INCOMPLETE.search(text) is not None
 
 
+_HEAD_RE = re.compile(_HEAD)
 _INCOMPLETE = re.compile(_HEAD + r"(?:\[[^\]]*\] )?\(" + _PAREN + r"\)\s*$")
 
 
