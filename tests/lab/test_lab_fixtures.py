@@ -9,8 +9,6 @@ strict.
 """
 from __future__ import annotations
 
-import json
-
 import pytest
 
 import labcheck as lc
