@@ -503,3 +503,18 @@ def test_pf_verbose_record_cut_by_a_batch_boundary():
     assert (ra["line"], rb["line"]) == (1, 3)
     assert (rb["ttl"], rb["ip_id"], rb["dst_port"], rb["tcp_flags"]) == (51, 63428, 135, "SYN")
     assert rb["raw"] == head + "\n" + pkt
+
+
+def test_pf_verbose_record_cut_by_the_end_of_the_input(tmp_path):
+    # The last -v head has no packet line (the file ends): it is accounted for, not silently
+    # left as skipped, and what the head holds is read if it can be.
+    head = ("2026-11-22 03:52:17.357775 rule 1/0(match): block in on eth0: (tos 0x0, ttl 51, id 63428, offset 0, "
+            "flags [none], proto TCP (6), length 44)")
+    pkt = ("    198.51.100.66.52131 > 192.0.2.10.135: Flags [S], cksum 0x60d0 (correct), seq 3517294853, win 1024, "
+           "options [mss 1460], length 0")
+    p = tmp_path / "pf.txt"
+    p.write_text("\n".join([head, pkt, head]) + "\n")
+    table, fs = read(p)
+    assert fs.records == 1 and fs.unreadable_count == 1
+    assert fs.records + fs.unreadable_count + fs.skipped == fs.lines == 3
+    assert fs.unreadable[0][0] == 3

@@ -288,3 +288,16 @@ def test_zeek_columnar_and_row_paths_agree():
     assert fast.num_rows == slow.num_rows == 13001
     drop = ["line"]
     assert fast.drop_columns(drop).to_pylist() == slow.drop_columns(drop).to_pylist()
+
+
+def test_snort_full_block_cut_by_the_end_of_the_input(tmp_path):
+    # A file that ends inside an alert_full block: the block is still read (its address line is
+    # there) and every line is accounted for; one that ends before the address line is unreadable.
+    lines = open(corpus("elastic-integrations/snort/test-log-full.log")).read().split("\n")
+    for keep, rows, bad in ((9, 2, 0), (7, 1, 1)):
+        p = tmp_path / f"cut{keep}.log"
+        p.write_text("\n".join(lines[:keep]) + "\n")
+        t, stats = read(str(p))
+        f = stats.files[0]
+        assert (t.num_rows, len(f.unreadable)) == (rows, bad)
+        assert f.records + len(f.unreadable) + f.skipped == f.lines == keep

@@ -279,6 +279,13 @@ def read_file(path: str, stats: FileStats, fmt_name: str | None = None, year: in
                 on_progress(consumed())
             if res.batch.num_rows:
                 yield res.batch
+        end = getattr(fmt, "end", None)
+        if end is not None:
+            res = end(ctx)
+            if res is not None:
+                _account(stats, res)
+                if res.batch.num_rows:
+                    yield res.batch
     finally:
         if path != "-":
             stream.close()

@@ -156,6 +156,19 @@ class Pf(LineFormat):
     def skippable(self, work):
         return pc.or_(super().skippable(work), matches(work, r"^(?:reading from file|\s+0x[0-9a-f]{4}:|\s)"))
 
+    def end(self, ctx: ParseContext):
+        """A -v head whose packet line never came (the input ended): read what the head holds.
+        It was counted as skipped when carried over; this result moves it to read or unreadable."""
+        pending = ctx.state.pop("pf_pending", None)
+        if pending is None:
+            return None
+        res = super().parse(pa.array([pending[1]], _S), pending[0], ctx)
+        if not res.batch.num_rows and not res.unreadable:
+            res.unreadable.append((pending[0], "record cut off by the end of the input"))
+            res.skipped = 0
+        res.skipped -= 1
+        return res
+
     # -- -v output: the IP header ends the pflog line, the packet follows on indented lines ---------
     def parse(self, lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
         pending = ctx.state.pop("pf_pending", None)   # (line number, text) of a -v head cut off by the batch end
