@@ -154,7 +154,7 @@ def rest_where(ctx, pred: str, own: list[dict], groups_sql: str | None = None) -
     detectors whose per-source query drops some sources (HAVING count(*) >= MIN_RECORDS > 1)."""
     w = f"({pred})"
     if groups_sql:
-        w += f" AND src_ip IN (SELECT src_ip FROM ({groups_sql}) __grp)"
+        w += f" AND src_ip IN {src_set(ctx, groups_sql)}"
     if own:
         w += f" AND src_ip NOT IN {ctx.lit([r['src_ip'] for r in own])}"
     return w
@@ -296,3 +296,66 @@ def own_scope(ctx, own: list[dict], rest: list[dict]) -> str:
     if not rest:
         return ""
     return f" AND src_ip IN {ctx.lit(sorted(r['src_ip'] for r in own))}" if own else " AND FALSE"
+
+
+# -- cheaper look-ups for big logs --------------------------------------------------------------
+def is_duckdb(ctx) -> bool:
+    import duckdb
+    return isinstance(ctx.con, duckdb.DuckDBPyConnection)
+
+
+def src_set(ctx, sql: str) -> str:
+    """A sub-query text for "the ``src_ip`` values that ``sql`` returns", for use as
+    ``src_ip [NOT] IN <this>`` in predicates that many queries repeat (evidence, targets, ports).
+    On DuckDB the set is computed once into a temporary table (an aggregate over the whole log is
+    then not re-run by every look-up); on another engine it is ``sql`` itself (portable)."""
+    if not is_duckdb(ctx):
+        return f"(SELECT src_ip FROM ({sql}) __s)"
+    import hashlib
+    made = ctx.__dict__.setdefault("_fwf_src_sets", {})
+    tname = f"fwf_set_{hashlib.sha1((ctx.table + sql).encode()).hexdigest()[:16]}"
+    if made.get(tname) != sql:
+        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {tname} AS SELECT DISTINCT src_ip FROM ({sql}) __s "
+                        f"WHERE src_ip IS NOT NULL")
+        made[tname] = sql
+    return f"(SELECT src_ip FROM {tname})"
+
+
+def scope(ctx, srcs) -> str:
+    """`` AND src_ip IN (...)`` naming the sources that get their own finding (empty when none).
+    Put in front of a per-source ``src_ip = ...`` predicate: the grouped look-ups then read those
+    few sources' records only (a plain filter the engine applies first) instead of every source's."""
+    srcs = sorted({s for s in srcs if s is not None})
+    return f" AND src_ip IN {ctx.lit(srcs)}" if srcs else " AND FALSE"
+
+
+def evidence(ctx, where: str, samples: int = 3):
+    """What :meth:`Context.evidence` returns for ``where`` (records, line ranges per file, samples,
+    time span), with the line ranges built by the engine: no per-record row reaches Python."""
+    from ..findings import Evidence
+    t = ctx.table
+    span = ctx.query(f"SELECT min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM {t} WHERE {where}")[0]
+    n = int(span["n"] or 0)
+    if not n:
+        return Evidence(), {"first_seen": None, "last_seen": None, "n": 0}
+    islands = (f"SELECT source_file, min(line) AS lo, max(line) AS hi FROM ("
+               f"SELECT source_file, line, line - row_number() OVER (PARTITION BY source_file ORDER BY line) AS g "
+               f"FROM (SELECT DISTINCT source_file, line FROM {t} WHERE {where}) d) x GROUP BY source_file, g")
+    files: dict[str, str] = {}
+    if is_duckdb(ctx):
+        for r in ctx.query(
+                f"SELECT source_file, string_agg(CASE WHEN lo = hi THEN CAST(lo AS VARCHAR) ELSE "
+                f"CAST(lo AS VARCHAR) || '-' || CAST(hi AS VARCHAR) END, ',' ORDER BY lo) AS ranges "
+                f"FROM ({islands}) i GROUP BY source_file ORDER BY source_file"):
+            files[r["source_file"]] = r["ranges"]
+    else:
+        parts: dict[str, list[str]] = {}
+        for r in ctx.query(islands + " ORDER BY source_file, lo"):
+            lo, hi = r["lo"], r["hi"]
+            parts.setdefault(r["source_file"], []).append(str(lo) if lo == hi else f"{lo}-{hi}")
+        files = {f: ",".join(v) for f, v in parts.items()}
+    rows = ctx.query(f"SELECT source_file, line, raw FROM {t} WHERE {where} "
+                     f"ORDER BY ts, source_file, line LIMIT {int(samples)}")
+    ev = Evidence(records=n, files=files,
+                  samples=[{"file": s["source_file"], "line": s["line"], "raw": s["raw"]} for s in rows])
+    return ev, span
