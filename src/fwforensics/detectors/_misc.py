@@ -359,3 +359,43 @@ def evidence(ctx, where: str, samples: int = 3):
     ev = Evidence(records=n, files=files,
                   samples=[{"file": s["source_file"], "line": s["line"], "raw": s["raw"]} for s in rows])
     return ev, span
+
+
+_NARROWED = [0]
+
+
+class narrowed:
+    """``with narrowed(ctx, where):`` the findings built inside read a copy of only the records of
+    ``where`` (a temporary table on DuckDB; ``ctx.table`` names it meanwhile), so that their
+    evidence, target and port look-ups scan those records instead of the whole log. The rows are
+    the same rows, so the findings are the same. Another engine (Spark) reads the log itself.
+    Predicates built inside must name the table as ``ctx.table`` read at that time (correlated
+    sub-queries over the whole log should use the outer name given by :attr:`full`)."""
+
+    def __init__(self, ctx, where: str):
+        self.ctx, self.where = ctx, where
+        self.full = ctx.table
+        self.name: str | None = None
+
+    def __enter__(self):
+        if self.where is not None and is_duckdb(self.ctx):
+            _NARROWED[0] += 1
+            self.name = f"fwf_rows_{_NARROWED[0]}"
+            # the matching rowids first: a filter that the engine turns into a join would otherwise
+            # make the scan read every column of every row
+            self.ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {self.name} AS SELECT * FROM {self.full} "
+                                 f"WHERE rowid IN (SELECT rowid FROM {self.full} WHERE {self.where})")
+            self.ctx.table = self.name
+        return self
+
+    def __exit__(self, *exc):
+        if self.name:
+            self.ctx.table = self.full
+            self.ctx.con.execute(f"DROP TABLE IF EXISTS {self.name}")
+        return False
+
+
+def sources_only(ctx, srcs) -> narrowed:
+    """:class:`narrowed` to the records of the given sources (nothing copied when there are none)."""
+    srcs = sorted({s for s in srcs if s is not None})
+    return narrowed(ctx, f"src_ip IN {ctx.lit(srcs)}" if srcs else None)
