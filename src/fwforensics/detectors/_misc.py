@@ -253,6 +253,34 @@ class SpecialAddresses:
             return True
         return ip.ipv4_mapped is not None or self._inside(6, int(ip))
 
+    def _safe(self, v: int, bits: int) -> list[int]:
+        """First octets (IPv4) or first hextets (IPv6) whose whole block holds no knowledge-base block."""
+        shift = (32 if v == 4 else 128) - bits
+        bad = set()
+        for lo, hi in zip(self._lo[v], self._hi[v]):
+            bad.update(range(lo >> shift, (hi >> shift) + 1))
+        return [x for x in range(1 << bits) if x not in bad]
+
+    def unsure(self, arr) -> list[str]:
+        """The strings of an Arrow string array that may not be plain global unicast: all but the
+        addresses in canonical form whose first octet (IPv4) or hextet (IPv6) starts a block that
+        holds no knowledge-base block. For those :meth:`kind` would say ("global", False), or None
+        for text that is no address: either way not a special address. Vectorised: a big log has
+        hundreds of thousands of distinct sources, most of them ordinary addresses."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        safe = getattr(self, "_safe_sets", None)
+        if safe is None:
+            safe = self._safe_sets = (pa.array([str(o) for o in self._safe(4, 8)], pa.string()),
+                                      pa.array([format(h, "x") for h in self._safe(6, 16)], pa.string()))
+        octet = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+        arr = pc.cast(arr, pa.string())
+        v4 = pc.struct_field(pc.extract_regex(arr, rf"^(?P<a>{octet})\.{octet}\.{octet}\.{octet}$"), [0])
+        v6 = pc.struct_field(pc.extract_regex(arr, r"^(?P<h>[1-9a-f][0-9a-f]{0,3}):[0-9a-f:]*$"), [0])
+        plain = pc.or_(pc.fill_null(pc.is_in(v4, value_set=safe[0]), False),
+                       pc.fill_null(pc.is_in(v6, value_set=safe[1]), False))
+        return pc.filter(arr, pc.and_(pc.invert(plain), pc.is_valid(arr))).to_pylist()
+
     def _kb_kind(self, text: str) -> tuple[str, bool] | None:
         a = self._k.address(text)
         return (a.category, bool(a.bogon)) if a is not None else None
@@ -302,6 +330,13 @@ def own_scope(ctx, own: list[dict], rest: list[dict]) -> str:
 def is_duckdb(ctx) -> bool:
     import duckdb
     return isinstance(ctx.con, duckdb.DuckDBPyConnection)
+
+
+def arrow_column(ctx, sql: str):
+    """The first column of a DuckDB query as one Arrow array (no Python object per row)."""
+    rel = ctx.con.sql(sql)
+    tab = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+    return tab.column(0).combine_chunks()
 
 
 def src_set(ctx, sql: str) -> str:
