@@ -87,7 +87,12 @@ def _bogons(ctx):
     special = m.SpecialAddresses(k)
     wanted = always | same_ok
     kinds: dict[str, str] = {}
-    for src in m.column(ctx, f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {inbound} AND src_ip IS NOT NULL"):
+    q = f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {inbound} AND src_ip IS NOT NULL"
+    if m.is_duckdb(ctx):   # ordinary addresses set aside in one vectorised pass
+        srcs = special.unsure(m.arrow_column(ctx, q))
+    else:
+        srcs = m.column(ctx, q)
+    for src in srcs:
         kd = special.kind(src)
         if kd is not None and kd[1] and kd[0] in wanted:
             kinds[src] = kd[0]
