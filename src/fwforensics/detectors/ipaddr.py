@@ -188,7 +188,8 @@ def _local_bcast(ctx):
 
 def _directed(ctx):
     bc, guessed = m.broadcast_pred(ctx)
-    pred = f"({bc} AND dst_ip <> '255.255.255.255' AND dst_ip NOT LIKE '%:%')"
+    # (ARP asks by Ethernet broadcast as a matter of course: not a directed broadcast)
+    pred = f"({bc} AND dst_ip <> '255.255.255.255' AND dst_ip NOT LIKE '%:%' AND coalesce(proto, '') <> 'arp')"
     skip = []
     try:
         from . import smurf
