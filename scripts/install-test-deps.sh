@@ -12,5 +12,7 @@ if command -v apt-get >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     # shellcheck disable=SC2046
     $SUDO apt-get install -y -qq --no-install-recommends $(grep -hv '^#' scripts/apt-test-packages.txt) >/dev/null
+    # Exim and Sendmail conflict with Postfix as packages: unpacked, not installed
+    $SUDO sh scripts/fetch-mtas.sh >/dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'

@@ -1,5 +1,5 @@
 """source_route, bogon.source, broadcast.local, broadcast.directed on lab runs and psad's corpus."""
-from _detect_util import CORPUS, ids, lab, one, run
+from _detect_util import CORPUS, LAB, ids, lab, one, run
 
 
 def test_source_route():
@@ -39,3 +39,13 @@ def test_ordinary_sources_and_multicast_are_quiet():
     assert not ids(run(CORPUS / "psad" / "ipv4_igmp", home=False), "bogon.source")  # private -> multicast
     assert not ids(lab("smurf"), "broadcast.directed")      # reported as smurf
     assert not ids(lab("nmap_syn"), "broadcast.directed")
+
+
+def test_arp_requests_are_not_directed_broadcasts():
+    # The capture of the source-route scenario holds ARP who-has requests (Ethernet broadcast, as
+    # ARP always asks): they are not packets to a subnet broadcast address.
+    fs = run(LAB / "source_route.pcap", home=False)
+    assert ids(fs, "source_route")
+    assert not ids(fs, "broadcast.directed")
+    # an IP packet to a broadcast address in a capture still is one
+    assert ids(run(LAB / "broadcasts.pcap", home=False), "broadcast.directed")

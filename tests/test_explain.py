@@ -442,6 +442,7 @@ from fwforensics.explain import explain_record  # noqa: E402
     ("dns", "VERSION.BIND CHAOS TXT", "denied", "dns.version_query"),
     ("dns", "example.com IN AXFR", "denied", "dns.axfr"),
     ("dns", "example.com A", "response from unexpected source", "dns.unexpected_source"),
+    ("dns", None, "unexpected-response", "dns.unexpected_source"),  # BIND 9: dropped request: unexpected response
     ("http", "GET http://www.example.com/ HTTP/1.0", "200", "http.proxy_attempt"),
     ("http", "CONNECT 192.0.2.1:25 HTTP/1.0", "405", "http.proxy_attempt"),
     ("http", "GET /default.ida?NNNNNNNN%u9090 HTTP/1.0", "404", "worm.http"),
@@ -450,6 +451,7 @@ from fwforensics.explain import explain_record  # noqa: E402
     ("smtp", "RCPT TO:<test@example.net>", "550 5.7.1 Relaying denied", "smtp.relay_attempt"),
     ("smtp", "VRFY root", "252", "smtp.recon"),
     ("smtp", "HELO " + "x" * 600, "501", "smtp.recon"),
+    ("smtp", None, "command too long: 3007 bytes (SMTP violation)", "smtp.recon"),  # Sendmail: input too long
     ("rpc", "DUMP", "", "rpc.portmap"),
     ("rpc", "GETPORT program 100083", "", "rpc.portmap"),
     ("ident", "No Ident response", "", "identd.blocked"),

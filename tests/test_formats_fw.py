@@ -389,3 +389,132 @@ def test_junos_plain_syslog_sessions():
     assert (r[0]["action"], r[0]["rule"], r[0]["proto"], r[0]["dst_port"]) == ("drop", "deny-all", "tcp", 23)
     assert (r[1]["action"], r[1]["proto"], r[1]["dst_ip"]) == ("accept", "udp", "198.51.100.53")
     assert (r[2]["rule"], r[2]["src_port"], r[2]["dst_port"]) == ("allow-web", 51300, 443)
+
+
+# ---------------------------------------------------------------------------------------------
+# pf: the other tcpdump print styles (-v, ICMP wordings, delta stamps), all from the real tcpdump
+def _tcpdump_pflog(tmp_path, *opts, icmp=False):
+    pcap = tmp_path / "pflog.pcap"
+    args = ["--icmp", str(pcap)] if icmp else [str(pcap)]
+    subprocess.run([sys.executable, str(SAMPLES / "make_pflog.py"), *args], check=True)
+    out = subprocess.run(["tcpdump", "-e", "-n", *opts, "-r", str(pcap)], capture_output=True, text=True,
+                         check=True, env={"TZ": "UTC", "PATH": "/usr/bin:/usr/sbin:/bin"}).stdout
+    txt = tmp_path / f"pf{''.join(opts)}.txt"
+    txt.write_text(out)
+    return pcap, txt
+
+
+_needs_tcpdump = pytest.mark.skipif(shutil.which("tcpdump") is None,
+                                    reason="tcpdump not installed (apt-get install -y tcpdump)")
+
+
+@_needs_tcpdump
+@pytest.mark.parametrize("opts", [("-tttt", "-v"), ("-tttt", "-vv"), ("-tt", "-v")])
+def test_pf_verbose_records(tmp_path, opts):
+    _pcap, txt = _tcpdump_pflog(tmp_path, *opts)
+    assert len(txt.read_text().splitlines()) > 6          # the IPv4 packets are on lines of their own
+    table, fs = read(txt)
+    assert fs.format == "pf" and fs.records == 6 and fs.unreadable_count == 0
+    assert fs.records + fs.skipped == fs.lines
+    _check_pf(table)
+    r = rows(table)
+    assert [x["line"] for x in r] == [1, 3, 5, 7, 9, 10]
+    assert (r[0]["ttl"], r[0]["ip_id"], r[0]["ip_len"], r[0]["ip_tos"], r[0]["df"]) == (64, 1, 40, 0, False)
+    assert (r[5]["ttl"], r[5]["ip_id"]) == (50, 4242)
+    assert (r[4]["ttl"], r[4]["ip_len"], r[4]["ip_id"]) == (64, 20, None)   # IPv6: hop limit, payload length
+    assert r[0]["raw"].count("\n") == 1 and r[0]["raw"].endswith("length 0")
+
+
+@_needs_tcpdump
+@pytest.mark.parametrize("opts", [("-tttt",), ("-tttt", "-v")])
+def test_pf_icmp_wordings(tmp_path, opts):
+    """Every ICMP type/code tcpdump words differently: the type and code we put in come back."""
+    sys.path.insert(0, str(SAMPLES))
+    import make_pflog
+    cases = make_pflog.icmp_cases()
+    pcap, txt = _tcpdump_pflog(tmp_path, *opts, icmp=True)
+    table, fs = read(txt)
+    assert fs.format == "pf" and fs.records == len(cases) and fs.unreadable_count == 0
+    got = [(x["icmp_type"], x["icmp_code"]) for x in rows(table)]
+    # an unknown type is printed "type-#42" without its code: the code stays null
+    assert got == [(t, None if t == 42 else c) for t, c, _p in cases]
+    cap = rows(read(pcap)[0])                                      # the capture reader on the same file
+    for t, c in zip(rows(table), cap):
+        for k in ("icmp_mtu", "icmp_gateway", "icmp_parameter", "icmp_id", "icmp_seq", "inner_dst_ip",
+                  "inner_dst_port", "inner_proto", "inner_src_ip", "inner_src_port", "inner_ttl", "inner_ip_id"):
+            assert t[k] is None or t[k] == c[k], (t["raw"], k, t[k], c[k])
+    r = rows(table)
+    assert (r[3]["inner_dst_ip"], r[3]["inner_proto"], r[3]["inner_dst_port"]) == ("198.51.100.9", "udp", 33434)
+    assert r[16]["icmp_mtu"] == 1280 and r[4]["icmp_mtu"] == 0
+    assert r[19]["icmp_gateway"] == "203.0.113.254"
+    assert r[24]["icmp_parameter"] == 20
+    if "-v" in opts:                                               # the quoted packet, whole
+        assert (r[22]["inner_src_ip"], r[22]["inner_src_port"], r[22]["inner_ttl"]) == ("192.0.2.10", 41000, 64)
+
+
+@_needs_tcpdump
+@pytest.mark.parametrize("opts", [(), ("-ttt",), ("-ttttt",)])
+def test_pf_undated_stamps_read_without_a_date(tmp_path, opts):
+    """Time of day (the default) and the delta stamps have no date: read, ts null, not guessed."""
+    _pcap, txt = _tcpdump_pflog(tmp_path, *opts)
+    table, fs = read(txt)
+    assert fs.format == "pf" and fs.records == 6 and fs.unreadable_count == 0
+    assert table.column("ts").null_count == 6
+    assert table.column("ts_raw").null_count == 0
+    _r = rows(table)
+    assert (_r[0]["src_ip"], _r[0]["dst_port"], _r[0]["tcp_flags"]) == ("203.0.113.9", 23, "SYN")
+
+
+def test_pf_null_scan_flags_and_relative_numbers():
+    lines = [  # real tcpdump 4.99 lines (lab nmap_null and background_noise, printed as pf logs)
+        "2026-11-22 03:52:31.761663 rule 1/0(match): block in on eth0: 198.51.100.66.52000 > 192.0.2.10.80: "
+        "Flags [none], win 1024, length 0",
+        "2026-11-22 03:55:39.856925 rule 2/0(match): pass in on eth0: 198.51.100.80.52509 > 192.0.2.10.80: "
+        "Flags [S], seq 353539499, win 64480, options [mss 1240,sackOK,TS val 1435300994 ecr 0,nop,wscale 10], length 0",
+        "2026-11-22 03:55:39.856976 rule 3/0(match): pass out on eth0: 192.0.2.10.80 > 198.51.100.80.52509: "
+        "Flags [S.], seq 2911527240, ack 353539500, win 65160, options [mss 1460,sackOK,TS val 3248977465 ecr "
+        "1435300994,nop,wscale 10], length 0",
+        "2026-11-22 03:55:39.857021 rule 2/0(match): pass in on eth0: 198.51.100.80.52509 > 192.0.2.10.80: "
+        "Flags [.], ack 1, win 63, options [nop,nop,TS val 1435300994 ecr 3248977465], length 0",
+        "2026-11-22 03:55:39.861543 rule 2/0(match): pass in on eth0: 198.51.100.80.52509 > 192.0.2.10.80: "
+        "Flags [P.], seq 1:64, ack 1, win 63, options [nop,nop,TS val 1435300999 ecr 3248977465], length 63: "
+        "HTTP: GET / HTTP/1.1",
+    ]
+    res = get("pf").parse(pa.array(lines), 1, ParseContext())
+    r = res.batch.to_pylist()
+    assert (r[0]["tcp_flags"], r[0]["tcp_flag_bits"]) == ("", 0)
+    assert (r[1]["tcp_seq"], r[2]["tcp_seq"], r[2]["tcp_ack"]) == (353539499, 2911527240, 353539500)
+    # tcpdump prints later numbers of a connection relative to its first: not the packet's own
+    assert [(x["tcp_seq"], x["tcp_ack"]) for x in r[3:]] == [(None, None), (None, None)]
+    assert r[4]["payload_len"] == 63
+
+
+def test_pf_verbose_record_cut_by_a_batch_boundary():
+    head = ("2026-11-22 03:52:17.357775 rule 1/0(match): block in on eth0: (tos 0x0, ttl 51, id 63428, offset 0, "
+            "flags [none], proto TCP (6), length 44)")
+    pkt = ("    198.51.100.66.52131 > 192.0.2.10.135: Flags [S], cksum 0x60d0 (correct), seq 3517294853, win 1024, "
+           "options [mss 1460], length 0")
+    ctx, fmt = ParseContext(), get("pf")
+    a = fmt.parse(pa.array([head, pkt, head]), 1, ctx)
+    b = fmt.parse(pa.array([pkt]), 4, ctx)
+    assert (a.batch.num_rows, len(a.unreadable), a.skipped) == (1, 0, 2)
+    assert (b.batch.num_rows, len(b.unreadable), b.skipped) == (1, 0, 0)
+    ra, rb = a.batch.to_pylist()[0], b.batch.to_pylist()[0]
+    assert (ra["line"], rb["line"]) == (1, 3)
+    assert (rb["ttl"], rb["ip_id"], rb["dst_port"], rb["tcp_flags"]) == (51, 63428, 135, "SYN")
+    assert rb["raw"] == head + "\n" + pkt
+
+
+def test_pf_verbose_record_cut_by_the_end_of_the_input(tmp_path):
+    # The last -v head has no packet line (the file ends): it is accounted for, not silently
+    # left as skipped, and what the head holds is read if it can be.
+    head = ("2026-11-22 03:52:17.357775 rule 1/0(match): block in on eth0: (tos 0x0, ttl 51, id 63428, offset 0, "
+            "flags [none], proto TCP (6), length 44)")
+    pkt = ("    198.51.100.66.52131 > 192.0.2.10.135: Flags [S], cksum 0x60d0 (correct), seq 3517294853, win 1024, "
+           "options [mss 1460], length 0")
+    p = tmp_path / "pf.txt"
+    p.write_text("\n".join([head, pkt, head]) + "\n")
+    table, fs = read(p)
+    assert fs.records == 1 and fs.unreadable_count == 1
+    assert fs.records + fs.unreadable_count + fs.skipped == fs.lines == 3
+    assert fs.unreadable[0][0] == 3

@@ -12,7 +12,8 @@ from hypothesis import given, settings, strategies as st
 from fwforensics import formats
 from fwforensics.formats import ParseContext, parse_line
 
-from service_helpers import corpus, ini_lines, read, run_named, write_lines
+from service_helpers import (corpus, ini_lines, once, read, run_exim, run_named, run_named_unasked, run_postfix,
+                             run_sendmail, unavailable, write_lines)
 
 FILES = [
     ("zeek-trickbot-tsv/conn.log", "zeek_conn"),
@@ -158,10 +159,10 @@ def test_iis_with_fields_header(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def named_logs(tmp_path_factory):
-    res = run_named(tmp_path_factory.mktemp("named"))
+def named_logs():
+    res = once(run_named)
     if res is None:
-        pytest.skip("needs root, unshare, named and dig (apt-get install -y bind9 dnsutils)")
+        unavailable("needs root, unshare, named and dig (apt-get install -y bind9 dnsutils)")
     return res
 
 
@@ -175,6 +176,72 @@ def test_real_named_logs(named_logs):
     assert any(r["app_detail"] == "version.bind CH TXT" and r["app_status"] == "denied" for r in rows)
     assert any(r["app_detail"] == "example.com IN AXFR" and r["app_status"] == "denied" and r["action"] == "reject" for r in rows)
     assert all(r["ts"] is not None for r in rows)
+
+
+def test_real_named_unasked_answer_lines(tmp_path):
+    """BIND 9 at security debug 10: the dropped unasked answers become events with the sender's
+    address and port; debug-level client housekeeping ('UDP request', 'reset client') is skipped."""
+    log = once(run_named_unasked)
+    if log is None:
+        unavailable("needs root, unshare, named and dig (apt-get install -y bind9 dnsutils)")
+    t, st_ = read(log)
+    assert st_.files[0].format == "named" and st_.files[0].unreadable_count == 0
+    rows = t.to_pylist()
+    unasked = [r for r in rows if r["app_status"] == "unexpected-response"]
+    assert len(unasked) == 3
+    assert {(r["src_ip"], r["src_port"], r["action"], r["app_proto"]) for r in unasked} == {("203.0.113.66", 53, "drop", "dns")}
+    housekeeping = [r["raw"] for r in rows if r["rule"] == "client" and ": debug " in r["raw"]]
+    assert housekeeping == []
+    assert any(r["app_detail"] == "www.example.com IN A" and r["src_ip"] == "192.0.2.9" for r in rows)
+
+
+def _mail_rows(run, why):
+    logs = once(run)
+    if logs is None:
+        unavailable(why)
+    t, st_ = read(list(logs) if isinstance(logs, tuple) else logs)
+    assert {f.format for f in st_.files} == {"mail"} and all(f.unreadable_count == 0 for f in st_.files)
+    return [r for r in t.to_pylist() if r["src_ip"] == "198.51.100.7"], logs
+
+
+def test_real_exim_lines():
+    rows, (mainlog, _) = _mail_rows(run_exim, "needs root and Exim (scripts/fetch-mtas.sh)")
+    main = [r for r in rows if r["source_file"] == mainlog]
+    got = [(r["rule"], r["app_detail"][:24], r["action"]) for r in main]
+    assert got == [("rejected", "VRFY root@example.com", "reject"), ("VRFY", "VRFY root", "reject"),
+                   ("rejected", "EXPN staff", "reject"), ("SMTP syntax error", "MAIL FROM:<" + "C" * 13, "reject"),
+                   ("rejected", "RCPT TO:<victim@example.", "reject")]
+    assert len(main[3]["app_detail"]) == len("MAIL FROM:<" + "C" * 700 + "@example.net>")
+    assert main[3]["app_status"].startswith("syntax error: address is ridiculously long")
+    assert main[4]["app_status"] == "relay denied: relay not permitted"
+    assert all(r["ts"] is not None and r["app_proto"] == "smtp" for r in rows)
+
+
+def test_real_sendmail_lines():
+    rows, _ = _mail_rows(run_sendmail, "needs root, m4, rsyslogd and Sendmail (scripts/fetch-mtas.sh)")
+    got = [(r["rule"], (r["app_detail"] or "")[:12], r["app_status"]) for r in rows]
+    assert got[:2] == [("VRFY", "VRFY root", None), ("EXPN", "EXPN staff", "rejected")]
+    assert got[3] == ("check_rcpt", "RCPT TO:<vic", "relay denied: 550 5.7.1 <victim@example.org>... Relaying denied")
+    assert got[4] == ("input too long", "", "command too long: 3007 bytes (SMTP violation)")
+    assert all(r["log_host"] == "mail" for r in rows)  # rsyslogd's host field (the namespace's hostname)
+
+
+def test_real_postfix_lines():
+    rows, _ = _mail_rows(run_postfix, "needs root, rsyslogd and Postfix (apt-get install -y postfix rsyslog)")
+    rules = [r["rule"] for r in rows]
+    assert rules == ["session", "reject", "reject", "reject", "disconnect"]
+    assert rows[1]["app_detail"] == "VRFY root" and rows[3]["app_detail"] == "RCPT TO:<victim@example.org>"
+    assert rows[4]["app_detail"].startswith("session ehlo=1 mail=1 rcpt=0/1 vrfy=0/2")
+
+
+def test_sendmail_relaying_temporarily_denied():
+    """Copied from a Sendmail 8.17 run of run_sendmail() before the client's PTR record was
+    resolvable: the temporary refusal is a relay refusal too."""
+    r = parse_line("Nov 22 08:15:22 mail sendmail[24509]: 6AM8FMwM024509: ruleset=check_rcpt, arg1=<victim@example.org>, "
+                   "relay=[198.51.100.7], reject=450 4.4.0 <victim@example.org>... Relaying temporarily denied. "
+                   "Cannot resolve PTR record for 198.51.100.7")
+    assert (r["format"], r["src_ip"], r["app_detail"], r["action"]) == ("mail", "198.51.100.7", "RCPT TO:<victim@example.org>", "reject")
+    assert r["app_status"].startswith("relay denied: 450 4.4.0")
 
 
 def test_mail_rpc_identd_lines():
@@ -221,3 +288,16 @@ def test_zeek_columnar_and_row_paths_agree():
     assert fast.num_rows == slow.num_rows == 13001
     drop = ["line"]
     assert fast.drop_columns(drop).to_pylist() == slow.drop_columns(drop).to_pylist()
+
+
+def test_snort_full_block_cut_by_the_end_of_the_input(tmp_path):
+    # A file that ends inside an alert_full block: the block is still read (its address line is
+    # there) and every line is accounted for; one that ends before the address line is unreadable.
+    lines = open(corpus("elastic-integrations/snort/test-log-full.log")).read().split("\n")
+    for keep, rows, bad in ((9, 2, 0), (7, 1, 1)):
+        p = tmp_path / f"cut{keep}.log"
+        p.write_text("\n".join(lines[:keep]) + "\n")
+        t, stats = read(str(p))
+        f = stats.files[0]
+        assert (t.num_rows, len(f.unreadable)) == (rows, bad)
+        assert f.records + len(f.unreadable) + f.skipped == f.lines == keep

@@ -148,3 +148,16 @@ def test_markdown_neutralises_log_strings(tmp_path):
     assert fence is None, "the evidence fence was closed early by the log's own backticks"
     assert any("<img" in ln for ln in inside), "evidence keeps the raw record inside the fence"
     assert not any("<img" in ln for ln in outside), "a raw tag outside the fence would render in a tracker"
+
+
+def test_json_written_a_finding_at_a_time_is_the_plain_dump():
+    # write_json streams the report; its text must be exactly json.dumps(indent=2) of it
+    import io
+    lab = Path(__file__).parent / "fixtures" / "lab"
+    rep = analysis.analyze([str(lab / "nmap_syn.log"), str(lab / "broadcasts.log"), str(lab / "traceroute_udp.pcap")],
+                           analysis.Options())
+    assert len(rep["findings"]) > 2
+    rep["extra"] = {"empty_list": [], "empty_dict": {}, "nested": [1, {"text": "é\n\u2028<>"}]}
+    buf = io.StringIO()
+    export.write_json(rep, buf)
+    assert buf.getvalue() == json.dumps(rep, indent=2, default=export._default, ensure_ascii=False) + "\n"

@@ -88,32 +88,48 @@ def append(con: duckdb.DuckDBPyConnection, batch: pa.RecordBatch, name: str = "e
         con.unregister("_fwf_batch")
 
 
+# Rows appended per INSERT statement (one transaction each): a transaction's new row groups stay
+# in memory until it commits, so one INSERT per input would make the peak memory of a load
+# grow with the input; statements of this many rows keep it bounded and cost little.
+INSERT_ROWS = 1 << 20
+
+
 def append_stream(con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBatch], name: str = "events") -> int:
-    """Append every batch with one ``INSERT``: DuckDB pulls the batches from a RecordBatchReader as it
-    goes (bounded memory; no per-batch register/plan overhead, about 4x faster than one INSERT per
-    batch). Returns the number of rows added."""
+    """Append every batch with a few ``INSERT`` statements of up to INSERT_ROWS rows: DuckDB pulls
+    the batches from a RecordBatchReader as it goes (bounded memory; no per-batch register/plan
+    overhead, about 4x faster than one INSERT per batch). Returns the number of rows added."""
     count = [0]
     failed: list[BaseException] = []
+    it = iter(batches)
+    more = [True]
 
-    def counted():
+    def chunk():
+        rows = 0
         try:
-            for b in batches:
+            while rows < INSERT_ROWS:
+                try:
+                    b = next(it)
+                except StopIteration:
+                    more[0] = False
+                    return
                 if b.num_rows:
                     if not b.schema.equals(EVENT_SCHEMA):
                         b = pa.RecordBatch.from_arrays(b.columns, schema=EVENT_SCHEMA)
                     count[0] += b.num_rows
+                    rows += b.num_rows
                     yield b
         except BaseException as e:  # DuckDB wraps it in its own error: keep the original for the caller
             failed.append(e)
             raise
 
-    rdr = pa.RecordBatchReader.from_batches(EVENT_SCHEMA, counted())  # noqa: F841 - replacement scan
-    try:
-        con.execute(f"INSERT INTO {name} SELECT * FROM rdr")
-    except Exception:
-        if failed:
-            raise failed[0] from None
-        raise
+    while more[0]:
+        rdr = pa.RecordBatchReader.from_batches(EVENT_SCHEMA, chunk())  # noqa: F841 - replacement scan
+        try:
+            con.execute(f"INSERT INTO {name} SELECT * FROM rdr")
+        except Exception:
+            if failed:
+                raise failed[0] from None
+            raise
     return count[0]
 
 

@@ -538,6 +538,8 @@ def _app_verdict(rec) -> tuple[str, str | None] | None:
             return f"{src} asked for a zone transfer: a full list of the names in the zone.", "dns.axfr"
         if "unexpected source" in (st + " " + det).lower():
             return "A DNS answer came from a different address than the question went to: usually a multi-homed server or a proxy, rarely cache poisoning.", "dns.unexpected_source"
+        if st == "unexpected-response":
+            return f"{src} sent the DNS server an answer it had never asked for: backscatter of queries forged in the server's name, a stray reply, or a blind poisoning try.", "dns.unexpected_source"
         if re.search(r"\b127\.\d+\.\d+\.\d+\b", det + " " + st):
             return "A name resolved to a loopback address: a blocked name, a mistake, or a trick to make a program talk to itself.", None
         return None
@@ -559,7 +561,7 @@ def _app_verdict(rec) -> tuple[str, str | None] | None:
             return f"Relaying refused for {src}: the mail server correctly declined to pass on mail for a domain it does not serve.", "smtp.relay_attempt"
         if up.startswith(("EXPN", "VRFY")):
             return f"{src} probed for accounts with {up.split()[0]}: reconnaissance.", "smtp.recon"
-        if any(len(w) > 256 for w in det.split()):
+        if any(len(w) > 256 for w in det.split()) or "too long" in st.lower():
             return f"{src} sent an SMTP command with a very long argument: an overflow attempt or a vulnerability scanner.", "smtp.recon"
         return None
     if app == "rpc":

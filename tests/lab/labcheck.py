@@ -155,6 +155,18 @@ def run_analyze_inprocess(log: Path, truth: dict) -> dict:
     return json.loads(out.getvalue())
 
 
+_REPORT_CACHE: dict[tuple[str, str], dict] = {}
+
+
+def report_cached(log: Path, truth: dict) -> dict:
+    """:func:`run_analyze_inprocess`, once per input and lab per test session (the fixture tests
+    and the cross-format tests read the same committed files)."""
+    key = (str(log), json.dumps(truth["lab"], sort_keys=True))
+    if key not in _REPORT_CACHE:
+        _REPORT_CACHE[key] = run_analyze_inprocess(log, truth)
+    return _REPORT_CACHE[key]
+
+
 def detector_ids() -> set[str]:
     """Finding ids some detector module declares (IDS) in this checkout."""
     sys.path.insert(0, str(REPO / "src"))

@@ -9,8 +9,6 @@ strict.
 """
 from __future__ import annotations
 
-import json
-
 import pytest
 
 import labcheck as lc
@@ -60,14 +58,9 @@ def test_fixture_pcap_readable(name):
             e["src"] for e in truth["expected"] if e["id"] == "traceroute.from_inside"}
 
 
-_REPORTS: dict[str, dict] = {}
-
-
 def _report(name: str) -> dict:
-    if name not in _REPORTS:
-        truth = _truth(name)
-        _REPORTS[name] = lc.run_analyze_inprocess(lc.FIXTURES / truth["log"], truth)
-    return _REPORTS[name]
+    truth = _truth(name)
+    return lc.report_cached(lc.FIXTURES / truth["log"], truth)
 
 
 EXPECTED = [pytest.param(name, i, e, id=f"{name}-{e['id']}-{e['src']}",
@@ -121,14 +114,9 @@ def _pcap_marks(name: str, fid: str) -> list:
     return []
 
 
-_PCAP_REPORTS: dict[str, dict] = {}
-
-
 def _pcap_report(name: str) -> dict:
-    if name not in _PCAP_REPORTS:
-        truth = _truth(name)
-        _PCAP_REPORTS[name] = lc.run_analyze_inprocess(lc.FIXTURES / truth["pcap"], truth)
-    return _PCAP_REPORTS[name]
+    truth = _truth(name)
+    return lc.report_cached(lc.FIXTURES / truth["pcap"], truth)
 
 
 PCAP_EXPECTED = [pytest.param(name, e, id=f"{name}-{e['id']}-{e['src']}",

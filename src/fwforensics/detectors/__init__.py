@@ -24,14 +24,17 @@ and ``--set module.NAME=value`` override them.
 from __future__ import annotations
 
 import importlib
+import inspect
 import ipaddress
+import os
 import pkgutil
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import ModuleType
 from typing import Any, Iterable
 
-from ..findings import Evidence, Finding, compress_lines
+from ..findings import Evidence, Finding
 from . import _keyed
 
 SAMPLES = 3
@@ -133,16 +136,31 @@ class Context:
                 ev, span = got
                 return Evidence(records=ev.records, files=dict(ev.files), samples=[dict(x) for x in ev.samples]), dict(span)
         t = self.table
-        rows = self.query(f"SELECT source_file, line FROM {t} WHERE {where} ORDER BY source_file, line")
-        files: dict[str, list[int]] = {}
-        for r in rows:
-            files.setdefault(r["source_file"], []).append(r["line"])
         span = self.query(f"SELECT min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM {t} WHERE {where}")[0]
+        files = self._line_ranges(where)
         sample_rows = self.query(
             f"SELECT source_file, line, raw FROM {t} WHERE {where} ORDER BY ts, source_file, line LIMIT {int(samples)}")
-        ev = Evidence(records=len(rows), files={f: compress_lines(v) for f, v in files.items()},
+        ev = Evidence(records=int(span["n"] or 0), files=files,
                       samples=[{"file": s["source_file"], "line": s["line"], "raw": s["raw"]} for s in sample_rows])
         return ev, span
+
+    def _line_ranges(self, where: str) -> dict[str, str]:
+        """{file: "1-40,52,60-61"} of the records of ``where``, built from runs of consecutive lines
+        (gaps and islands) in the engine, so memory follows the number of runs, not of records."""
+        t = self.table
+        islands = (f"SELECT source_file, min(line) AS lo, max(line) AS hi FROM ("
+                   f"SELECT source_file, line, line - row_number() OVER (PARTITION BY source_file ORDER BY line) AS g "
+                   f"FROM (SELECT DISTINCT source_file, line FROM {t} WHERE {where}) d) x GROUP BY source_file, g")
+        if hasattr(self.con, "query_dicts"):  # another engine: portable SQL, strings joined here
+            out: dict[str, list[str]] = {}
+            for r in self.query(islands + " ORDER BY source_file, lo"):
+                lo, hi = r["lo"], r["hi"]
+                out.setdefault(r["source_file"], []).append(str(lo) if lo == hi else f"{lo}-{hi}")
+            return {f: ",".join(v) for f, v in out.items()}
+        return {r["source_file"]: r["ranges"] for r in self.query(
+            f"SELECT source_file, string_agg(CASE WHEN lo = hi THEN CAST(lo AS VARCHAR) ELSE CAST(lo AS VARCHAR) "
+            f"|| '-' || CAST(hi AS VARCHAR) END, ',' ORDER BY lo) AS ranges FROM ({islands}) i "
+            f"GROUP BY source_file ORDER BY source_file")}
 
     def _keyed_where(self, base: str, cols: tuple[str, ...]) -> str:
         return f"({base})" + "".join(f" AND {c} IS NOT NULL" for c in cols)
@@ -288,24 +306,114 @@ def signature_info(id: str) -> dict[str, Any] | None:
     return {k: getattr(s, k, None) for k in ("title", "severity", "explanation", "advice")}
 
 
+# Detectors run on this many threads at once (DuckDB releases the GIL while it works, so a
+# detector's queries run while another builds its findings). 1 runs them one after another.
+THREADS = max(1, min(int(os.environ.get("FWF_DETECT_THREADS", os.cpu_count() or 1)), 8))
+
+
 def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict] | None = None) -> list[Finding]:
     """Run every detector (or those whose module name is in ``only``) and return sorted findings.
 
     Suppressed findings are set aside as each detector finishes, so that the detectors that
     read earlier findings (advice, verdict) do not speak of what the user silenced; they are
-    returned too, marked ``suppressed``, to be counted."""
+    returned too, marked ``suppressed``, to be counted.
+
+    With THREADS > 1 (and a DuckDB connection) detectors run concurrently, each on its own
+    cursor; a detector that reads earlier findings (``ctx.findings`` in its source) waits until
+    every detector before it has finished. Results are merged in detector order, so the report
+    is the same as with one thread."""
     only = set(only) if only else None
     rules = list(suppress or [])
+    mods = [m for m in modules() if not only or m.__name__.rsplit(".", 1)[-1] in only]
     silenced: list[Finding] = []
-    for mod in modules():
-        short = mod.__name__.rsplit(".", 1)[-1]
-        if only and short not in only:
-            continue
-        for f in mod.detect(ctx) or []:
+
+    def file(found: Iterable[Finding]) -> None:
+        for f in found:
             f.suppressed = any(_matches(rule, f) for rule in rules)
             (silenced if f.suppressed else ctx.findings).append(f)
+
+    import duckdb
+    if THREADS > 1 and len(mods) > 1 and isinstance(ctx.con, duckdb.DuckDBPyConnection):
+        _run_threads(ctx, mods, file)
+    else:
+        for mod in mods:
+            file(mod.detect(ctx) or [])
     ctx.findings.sort(key=Finding.sort_key)
     return ctx.findings + sorted(silenced, key=Finding.sort_key)
+
+
+def _reads_findings(mod: ModuleType) -> bool:
+    """Does the detector read the findings of the detectors before it?"""
+    try:
+        return "ctx.findings" in inspect.getsource(mod)
+    except (OSError, TypeError):
+        return True
+
+
+def _run_threads(ctx: Context, mods: list[ModuleType], file) -> None:
+    """Run the detectors on THREADS worker threads; file their findings (and add their
+    assumptions) in detector order as soon as every detector before has been filed."""
+    n = len(mods)
+    results: list[tuple | None] = [None] * n   # (findings, new assumptions, error)
+    reads = [_reads_findings(m) for m in mods]
+    cond = threading.Condition()
+    state = {"next": 0, "filed": 0}
+    db = ctx.con.execute("SELECT current_database()").fetchone()[0]
+    tz = ctx.con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    errors: list[BaseException] = []
+
+    def file_ready() -> None:   # under cond
+        while state["filed"] < n and results[state["filed"]] is not None:
+            found, notes, err = results[state["filed"]]
+            if err is not None:
+                errors.append(err)
+            else:
+                for text in notes:
+                    if text not in ctx.assumptions:
+                        ctx.assumptions.append(text)
+                file(found)
+            state["filed"] += 1
+        cond.notify_all()
+
+    def worker() -> None:
+        cur = ctx.con.cursor()
+        try:
+            cur.execute(f'USE "{db}"')
+            cur.execute(f"SET TimeZone = {Context.lit(tz)}")
+            cache = None
+            while True:
+                with cond:
+                    i = state["next"]
+                    if i >= n or errors:
+                        return
+                    state["next"] += 1
+                    if reads[i]:
+                        cond.wait_for(lambda: state["filed"] >= i)
+                    prefix, notes0 = list(ctx.findings), list(ctx.assumptions)
+                known = len(notes0)
+                wctx = replace(ctx, con=cur, findings=prefix, assumptions=notes0)
+                if cache is None:
+                    cache = wctx.keyed
+                else:
+                    wctx.keyed = cache   # one look-up cache per thread (its cursor answers it)
+                try:
+                    out = (list(mods[i].detect(wctx) or []), wctx.assumptions[known:], None)
+                except BaseException as e:  # re-raised by the caller, in detector order
+                    out = ([], [], e)
+                with cond:
+                    results[i] = out
+                    file_ready()
+        finally:
+            cur.close()
+
+    threads = [threading.Thread(target=worker, name=f"fwforensics-detect-{k}", daemon=True)
+               for k in range(min(THREADS, n))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 def _matches(rule: dict, f: Finding) -> bool:

@@ -154,7 +154,7 @@ def rest_where(ctx, pred: str, own: list[dict], groups_sql: str | None = None) -
     detectors whose per-source query drops some sources (HAVING count(*) >= MIN_RECORDS > 1)."""
     w = f"({pred})"
     if groups_sql:
-        w += f" AND src_ip IN (SELECT src_ip FROM ({groups_sql}) __grp)"
+        w += f" AND src_ip IN {src_set(ctx, groups_sql)}"
     if own:
         w += f" AND src_ip NOT IN {ctx.lit([r['src_ip'] for r in own])}"
     return w
@@ -253,6 +253,34 @@ class SpecialAddresses:
             return True
         return ip.ipv4_mapped is not None or self._inside(6, int(ip))
 
+    def _safe(self, v: int, bits: int) -> list[int]:
+        """First octets (IPv4) or first hextets (IPv6) whose whole block holds no knowledge-base block."""
+        shift = (32 if v == 4 else 128) - bits
+        bad = set()
+        for lo, hi in zip(self._lo[v], self._hi[v]):
+            bad.update(range(lo >> shift, (hi >> shift) + 1))
+        return [x for x in range(1 << bits) if x not in bad]
+
+    def unsure(self, arr) -> list[str]:
+        """The strings of an Arrow string array that may not be plain global unicast: all but the
+        addresses in canonical form whose first octet (IPv4) or hextet (IPv6) starts a block that
+        holds no knowledge-base block. For those :meth:`kind` would say ("global", False), or None
+        for text that is no address: either way not a special address. Vectorised: a big log has
+        hundreds of thousands of distinct sources, most of them ordinary addresses."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        safe = getattr(self, "_safe_sets", None)
+        if safe is None:
+            safe = self._safe_sets = (pa.array([str(o) for o in self._safe(4, 8)], pa.string()),
+                                      pa.array([format(h, "x") for h in self._safe(6, 16)], pa.string()))
+        octet = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+        arr = pc.cast(arr, pa.string())
+        v4 = pc.struct_field(pc.extract_regex(arr, rf"^(?P<a>{octet})\.{octet}\.{octet}\.{octet}$"), [0])
+        v6 = pc.struct_field(pc.extract_regex(arr, r"^(?P<h>[1-9a-f][0-9a-f]{0,3}):[0-9a-f:]*$"), [0])
+        plain = pc.or_(pc.fill_null(pc.is_in(v4, value_set=safe[0]), False),
+                       pc.fill_null(pc.is_in(v6, value_set=safe[1]), False))
+        return pc.filter(arr, pc.and_(pc.invert(plain), pc.is_valid(arr))).to_pylist()
+
     def _kb_kind(self, text: str) -> tuple[str, bool] | None:
         a = self._k.address(text)
         return (a.category, bool(a.bogon)) if a is not None else None
@@ -296,3 +324,113 @@ def own_scope(ctx, own: list[dict], rest: list[dict]) -> str:
     if not rest:
         return ""
     return f" AND src_ip IN {ctx.lit(sorted(r['src_ip'] for r in own))}" if own else " AND FALSE"
+
+
+# -- cheaper look-ups for big logs --------------------------------------------------------------
+def is_duckdb(ctx) -> bool:
+    import duckdb
+    return isinstance(ctx.con, duckdb.DuckDBPyConnection)
+
+
+def arrow_column(ctx, sql: str):
+    """The first column of a DuckDB query as one Arrow array (no Python object per row)."""
+    rel = ctx.con.sql(sql)
+    tab = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+    return tab.column(0).combine_chunks()
+
+
+def src_set(ctx, sql: str) -> str:
+    """A sub-query text for "the ``src_ip`` values that ``sql`` returns", for use as
+    ``src_ip [NOT] IN <this>`` in predicates that many queries repeat (evidence, targets, ports).
+    On DuckDB the set is computed once into a temporary table (an aggregate over the whole log is
+    then not re-run by every look-up); on another engine it is ``sql`` itself (portable)."""
+    if not is_duckdb(ctx):
+        return f"(SELECT src_ip FROM ({sql}) __s)"
+    import hashlib
+    made = ctx.__dict__.setdefault("_fwf_src_sets", {})
+    tname = f"fwf_set_{hashlib.sha1((ctx.table + sql).encode()).hexdigest()[:16]}"
+    if made.get(tname) != sql:
+        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {tname} AS SELECT DISTINCT src_ip FROM ({sql}) __s "
+                        f"WHERE src_ip IS NOT NULL")
+        made[tname] = sql
+    return f"(SELECT src_ip FROM {tname})"
+
+
+def scope(ctx, srcs) -> str:
+    """`` AND src_ip IN (...)`` naming the sources that get their own finding (empty when none).
+    Put in front of a per-source ``src_ip = ...`` predicate: the grouped look-ups then read those
+    few sources' records only (a plain filter the engine applies first) instead of every source's."""
+    srcs = sorted({s for s in srcs if s is not None})
+    return f" AND src_ip IN {ctx.lit(srcs)}" if srcs else " AND FALSE"
+
+
+def evidence(ctx, where: str, samples: int = 3):
+    """What :meth:`Context.evidence` returns for ``where`` (records, line ranges per file, samples,
+    time span), with the line ranges built by the engine: no per-record row reaches Python."""
+    from ..findings import Evidence
+    t = ctx.table
+    span = ctx.query(f"SELECT min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM {t} WHERE {where}")[0]
+    n = int(span["n"] or 0)
+    if not n:
+        return Evidence(), {"first_seen": None, "last_seen": None, "n": 0}
+    islands = (f"SELECT source_file, min(line) AS lo, max(line) AS hi FROM ("
+               f"SELECT source_file, line, line - row_number() OVER (PARTITION BY source_file ORDER BY line) AS g "
+               f"FROM (SELECT DISTINCT source_file, line FROM {t} WHERE {where}) d) x GROUP BY source_file, g")
+    files: dict[str, str] = {}
+    if is_duckdb(ctx):
+        for r in ctx.query(
+                f"SELECT source_file, string_agg(CASE WHEN lo = hi THEN CAST(lo AS VARCHAR) ELSE "
+                f"CAST(lo AS VARCHAR) || '-' || CAST(hi AS VARCHAR) END, ',' ORDER BY lo) AS ranges "
+                f"FROM ({islands}) i GROUP BY source_file ORDER BY source_file"):
+            files[r["source_file"]] = r["ranges"]
+    else:
+        parts: dict[str, list[str]] = {}
+        for r in ctx.query(islands + " ORDER BY source_file, lo"):
+            lo, hi = r["lo"], r["hi"]
+            parts.setdefault(r["source_file"], []).append(str(lo) if lo == hi else f"{lo}-{hi}")
+        files = {f: ",".join(v) for f, v in parts.items()}
+    rows = ctx.query(f"SELECT source_file, line, raw FROM {t} WHERE {where} "
+                     f"ORDER BY ts, source_file, line LIMIT {int(samples)}")
+    ev = Evidence(records=n, files=files,
+                  samples=[{"file": s["source_file"], "line": s["line"], "raw": s["raw"]} for s in rows])
+    return ev, span
+
+
+_NARROWED = [0]
+
+
+class narrowed:
+    """``with narrowed(ctx, where):`` the findings built inside read a copy of only the records of
+    ``where`` (a temporary table on DuckDB; ``ctx.table`` names it meanwhile), so that their
+    evidence, target and port look-ups scan those records instead of the whole log. The rows are
+    the same rows, so the findings are the same. Another engine (Spark) reads the log itself.
+    Predicates built inside must name the table as ``ctx.table`` read at that time (correlated
+    sub-queries over the whole log should use the outer name given by :attr:`full`)."""
+
+    def __init__(self, ctx, where: str):
+        self.ctx, self.where = ctx, where
+        self.full = ctx.table
+        self.name: str | None = None
+
+    def __enter__(self):
+        if self.where is not None and is_duckdb(self.ctx):
+            _NARROWED[0] += 1
+            self.name = f"fwf_rows_{_NARROWED[0]}"
+            # the matching rowids first: a filter that the engine turns into a join would otherwise
+            # make the scan read every column of every row
+            self.ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {self.name} AS SELECT * FROM {self.full} "
+                                 f"WHERE rowid IN (SELECT rowid FROM {self.full} WHERE {self.where})")
+            self.ctx.table = self.name
+        return self
+
+    def __exit__(self, *exc):
+        if self.name:
+            self.ctx.table = self.full
+            self.ctx.con.execute(f"DROP TABLE IF EXISTS {self.name}")
+        return False
+
+
+def sources_only(ctx, srcs) -> narrowed:
+    """:class:`narrowed` to the records of the given sources (nothing copied when there are none)."""
+    srcs = sorted({s for s in srcs if s is not None})
+    return narrowed(ctx, f"src_ip IN {ctx.lit(srcs)}" if srcs else None)

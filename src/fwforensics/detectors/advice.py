@@ -49,7 +49,7 @@ def detect(ctx):
         servers = sorted({f.src for f in ident if f.src})
         _tag(ident, "identd")
         out.append(ctx.finding(
-            "config.advice", None, identd.PRED, severity="medium",
+            "config.advice", None, identd.PRED, evidence=m.evidence(ctx, identd.PRED), severity="medium",
             summary=f"Reject identd (TCP 113) with a reset instead of dropping it: "
                     f"{m.plural(len(servers), 'server')} had to wait for their identd lookups to time out",
             explanation=("Mail, IRC and some FTP servers ask the connecting machine's identd (port 113) who "
@@ -65,7 +65,7 @@ def detect(ctx):
         from .icmp import SIMPLE
         _tag(frag, "pmtu")
         out.append(ctx.finding(
-            "config.advice", None, SIMPLE["icmp.frag_needed"][0], severity="high",
+            "config.advice", None, SIMPLE["icmp.frag_needed"][0], evidence=m.evidence(ctx, SIMPLE["icmp.frag_needed"][0]), severity="high",
             summary="Let ICMP fragmentation-needed (type 3 code 4) and ICMPv6 packet-too-big in: dropping them "
                     "breaks path MTU discovery",
             explanation=("Hosts send large packets with the don't-fragment bit and shrink them when a router "
@@ -83,7 +83,7 @@ def detect(ctx):
         hosts = sorted({t for f in nb for t in (f.targets if isinstance(f.targets, list) else [])})
         _tag(nb, "netbios-ptr")
         out.append(ctx.finding(
-            "config.advice", None, lookup_pred(ctx), severity="low",
+            "config.advice", None, lookup_pred(ctx), evidence=m.evidence(ctx, lookup_pred(ctx)), severity="low",
             summary=f"{total} NetBIOS lookups from {m.plural(len(nb), 'source')}: check that reverse DNS (PTR) "
                     f"for your addresses answers",
             explanation=("Windows asks an address for its NetBIOS name only after a reverse DNS lookup failed. "
@@ -102,7 +102,7 @@ def detect(ctx):
     if n and n >= int(ctx.tun(me, "STATELESS_MIN_RECORDS")):
         srcs = m.targets(ctx, stateless, col="src_ip")
         out.append(ctx.finding(
-            "config.advice", None, stateless, severity="high",
+            "config.advice", None, stateless, evidence=m.evidence(ctx, stateless), severity="high",
             summary=f"{m.plural(int(n), 'new connection')} from source port 53 were let in: a rule admits "
                     f"anything that claims to be a DNS answer",
             explanation=("A stateless rule such as 'allow from port 53' is meant for DNS answers, but any "

@@ -58,34 +58,38 @@ def detect(ctx):
                    count(DISTINCT CASE WHEN {hit} THEN dst_ip END) AS hosts,
                    sum(CASE WHEN {hit} AND payload_hint LIKE '%OPNG%' THEN 1 ELSE 0 END) AS opng,
                    sum(CASE WHEN {src} THEN 1 ELSE 0 END) AS by_src
-            FROM {t} WHERE {base} GROUP BY src_ip)
+            FROM {t} WHERE {base} AND src_ip IN (SELECT src_ip FROM {t} WHERE {base} AND {hit})
+            GROUP BY src_ip)
         SELECT * FROM s WHERE n >= {int(ctx.tun(me, 'MIN_RECORDS'))} AND n > 0
           AND (hports >= {float(ctx.tun(me, 'MIN_SHARE'))} * all_ports OR by_src = n)
         ORDER BY src_ip""")
     from ..knowledge import kb
     k = kb()
     out = []
-    for r in rows:
-        s = r["src_ip"]
-        where = f"{base} AND {hit} AND src_ip = {ctx.lit(s)}"
-        dports = m.ports(ctx, f"{base} AND {dst} AND src_ip = {ctx.lit(s)}")
-        sports = m.ports(ctx, f"{base} AND {src} AND src_ip = {ctx.lit(s)}", col="src_port")
-        apps = []
-        for p in dports[:6]:
-            e = next((x for x in k.ports(p) if x.category in ("chat", "p2p", "game", "multimedia", "trojan")), None)
-            apps.append(f"{p} {e.service}" if e else str(p))
-        for p in sports[:3]:
-            e = k.srcport(p)
-            apps.append(f"from {p} {e.service}" if e else f"from {p}")
-        tg = m.targets(ctx, where)
-        opng = int(r["opng"] or 0)
-        out.append(ctx.finding(
-            "dialup.leftover", s, where,
-            summary=f"{m.plural(int(r['n']), 'packet')} from {s} to {m.plural(len(tg), 'host')} for chat, "
-                    f"P2P, game or streaming software ({'; '.join(apps)})"
-                    + (f", {opng} carrying PowWow's OPNG heartbeat" if opng else "")
-                    + ": most likely meant for the previous holder of the address",
-            targets=tg, ports=dports,
-            details={"destination_ports": dports, "source_ports": sports, "opng": opng,
-                     "hosts": int(r["hosts"])}))
+    # the findings read only the reported sources' records
+    with m.sources_only(ctx, [r["src_ip"] for r in rows]):
+        scope = m.scope(ctx, [r["src_ip"] for r in rows])
+        for r in rows:
+            s = r["src_ip"]
+            where = f"{base}{scope} AND {hit} AND src_ip = {ctx.lit(s)}"
+            dports = m.ports(ctx, f"{base}{scope} AND {dst} AND src_ip = {ctx.lit(s)}")
+            sports = m.ports(ctx, f"{base}{scope} AND {src} AND src_ip = {ctx.lit(s)}", col="src_port")
+            apps = []
+            for p in dports[:6]:
+                e = next((x for x in k.ports(p) if x.category in ("chat", "p2p", "game", "multimedia", "trojan")), None)
+                apps.append(f"{p} {e.service}" if e else str(p))
+            for p in sports[:3]:
+                e = k.srcport(p)
+                apps.append(f"from {p} {e.service}" if e else f"from {p}")
+            tg = m.targets(ctx, where)
+            opng = int(r["opng"] or 0)
+            out.append(ctx.finding(
+                "dialup.leftover", s, where,
+                summary=f"{m.plural(int(r['n']), 'packet')} from {s} to {m.plural(len(tg), 'host')} for chat, "
+                        f"P2P, game or streaming software ({'; '.join(apps)})"
+                        + (f", {opng} carrying PowWow's OPNG heartbeat" if opng else "")
+                        + ": most likely meant for the previous holder of the address",
+                targets=tg, ports=dports,
+                details={"destination_ports": dports, "source_ports": sports, "opng": opng,
+                         "hosts": int(r["hosts"])}))
     return out

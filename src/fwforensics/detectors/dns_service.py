@@ -36,14 +36,17 @@ AXFR_ADVICE = (
     "key) and keep internal names out of the public zone (split DNS). If a transfer to this "
     "source succeeded, treat the zone's contents as known to it.")
 UNEXPECTED_EXPLANATION = (
-    "The server sent a query to one address and the answer came back from another. That is "
-    "normal for multi-homed name servers answering from a different interface and for "
-    "transparent DNS proxies; it is also what a cache-poisoning attempt with forged answers "
-    "looks like.")
+    "The server received a DNS answer from an address it had not put the question to. Old BIND "
+    "logged an answer that came back from another address than the one asked; BIND 9 logs an "
+    "answer that arrives at its listening port unasked ('dropped request: unexpected response'). "
+    "Harmless causes are multi-homed servers replying from another interface and transparent "
+    "DNS proxies; an unasked answer is also what the backscatter of queries forged in this "
+    "server's name, and a blind cache-poisoning attempt, look like.")
 UNEXPECTED_ADVICE = (
     "Look up whether the answering address belongs to the server that was asked (another "
     "interface of the same host or a known proxy). If it does not and the messages are many, "
-    "check that the resolver validates DNSSEC and randomises source ports.")
+    "check that the resolver validates DNSSEC and randomises source ports, and look for "
+    "queries someone sent with this server's address forged as the source.")
 
 
 def _version_where() -> str:
@@ -86,9 +89,19 @@ def detect(ctx):
         severity=lambda c, cond, r, d: "high" if d["transferred"] else "medium",
         explanation=AXFR_EXPLANATION, advice=AXFR_ADVICE) if f.count >= minimum]
 
-    uw = "app_proto = 'dns' AND app_status = 'unexpected-source'"
+    uw = "app_proto = 'dns' AND app_status IN ('unexpected-source', 'unexpected-response')"
+
+    def unexpected_details(c, cond, r):
+        rows = c.query(f"SELECT app_status AS s, count(*) AS n FROM {c.table} WHERE {cond} GROUP BY 1")
+        kinds = {x["s"]: int(x["n"]) for x in rows}
+        return {"from_other_address": kinds.get("unexpected-source", 0),
+                "unasked_answers": kinds.get("unexpected-response", 0)}
+
     out += [f for f in per_source(
         ctx, "dns.unexpected_source", uw,
-        summary=lambda r, d: f"{r['src']} answered DNS queries that had been sent to another address ({r['n']} time(s))",
+        summary=lambda r, d: (f"{r['src']} sent DNS answers the server had not asked it for ({r['n']} time(s)"
+                              + (f"; {d['unasked_answers']} arrived at the listening port unasked"
+                                 if d["unasked_answers"] else "") + ")"),
+        details=unexpected_details,
         severity="low", explanation=UNEXPECTED_EXPLANATION, advice=UNEXPECTED_ADVICE) if f.count >= minimum]
     return out

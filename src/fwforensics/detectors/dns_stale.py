@@ -53,7 +53,7 @@ def detect(ctx):
         where = m.rest_where(ctx, p, rows, gsql if mn > 1 else None)
         details = m.rest_details(rest, matched_questions=sum(int(r["matched"] or 0) for r in rest))
         out.append(ctx.finding(
-            "dns.stale", None, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where), details=details,
+            "dns.stale", None, where, evidence=m.evidence(ctx, where), targets=m.targets(ctx, where), ports=m.ports(ctx, where), details=details,
             summary=f"{m.plural(details['records'], 'DNS answer')} from {m.more_sources(rest)} arrived at closed "
                     f"ports: late answers to questions already given up"))
     for r in rows:

@@ -41,7 +41,7 @@ def detect(ctx):
 
     if hasattr(prof, "busiest"):   # streamed busiest first: stop at MAX_CANDIDATES
         cands, seen = [], {}
-        for s, p in prof.busiest(need):
+        for s, p in prof.busiest(need, counting=True):
             if len(cands) >= most:
                 break
             if counting(p):

@@ -74,7 +74,7 @@ def _simple(ctx, fid, pred, what):
             mtus = sorted({r["mtu"] for r in rest if r["mtu"]})
             details["mtus"] = mtus[:20]
         out.append(ctx.finding(
-            fid, None, where, targets=m.targets(ctx, where), details=details,
+            fid, None, where, evidence=m.evidence(ctx, where), targets=m.targets(ctx, where), details=details,
             summary=f"{details['records']} {what} from {m.more_sources(rest)}"
                     + (" were dropped by the firewall (path MTU discovery is broken for those paths)"
                        if fid == "icmp.frag_needed" else "")))
@@ -124,7 +124,7 @@ def _echo_replies(ctx):
         where = m.rest_where(ctx, f"{rep} AND src_ip IS NOT NULL AND {unanswered}", rows, gsql if mn > 1 else None)
         details = m.rest_details(rest)
         out.append(ctx.finding(
-            "icmp.echo_reply_unsolicited", None, where, targets=m.targets(ctx, where), details=details,
+            "icmp.echo_reply_unsolicited", None, where, evidence=m.evidence(ctx, where), targets=m.targets(ctx, where), details=details,
             summary=f"{m.plural(details['records'], 'echo reply', 'echo replies')} from {m.more_sources(rest)} "
                     f"with no request in the log: answers to pings we did not log, or decoy ping sweeps"))
     for r in rows:
@@ -179,7 +179,7 @@ def _backscatter(ctx):
         details = m.rest_details(rest, reasons=dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))))
         qports = m.ports(ctx, where, col="inner_dst_port")
         out.append(ctx.finding(
-            "icmp.unreach_backscatter", None, where, targets=m.targets(ctx, where), ports=qports,
+            "icmp.unreach_backscatter", None, where, evidence=m.evidence(ctx, where), targets=m.targets(ctx, where), ports=qports,
             summary=f"{m.plural(details['records'], 'unreachable')} from {m.more_sources(rest)}, hosts we never "
                     f"contacted (causes by source: "
                     + ", ".join(f"{k} {v}" for k, v in details["reasons"].items()) + ")",

@@ -87,7 +87,12 @@ def _bogons(ctx):
     special = m.SpecialAddresses(k)
     wanted = always | same_ok
     kinds: dict[str, str] = {}
-    for src in m.column(ctx, f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {inbound} AND src_ip IS NOT NULL"):
+    q = f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {inbound} AND src_ip IS NOT NULL"
+    if m.is_duckdb(ctx):   # ordinary addresses set aside in one vectorised pass
+        srcs = special.unsure(m.arrow_column(ctx, q))
+    else:
+        srcs = m.column(ctx, q)
+    for src in srcs:
         kd = special.kind(src)
         if kd is not None and kd[1] and kd[0] in wanted:
             kinds[src] = kd[0]
@@ -183,7 +188,8 @@ def _local_bcast(ctx):
 
 def _directed(ctx):
     bc, guessed = m.broadcast_pred(ctx)
-    pred = f"({bc} AND dst_ip <> '255.255.255.255' AND dst_ip NOT LIKE '%:%')"
+    # (ARP asks by Ethernet broadcast as a matter of course: not a directed broadcast)
+    pred = f"({bc} AND dst_ip <> '255.255.255.255' AND dst_ip NOT LIKE '%:%' AND coalesce(proto, '') <> 'arp')"
     skip = []
     try:
         from . import smurf

@@ -39,9 +39,13 @@ SHARE = "proto = 'tcp' AND dst_port IN (139, 445)"
 def lookup_pred(ctx) -> str:
     bc, _ = m.broadcast_pred(ctx)
     most = int(ctx.tun(m.short(__name__), "MAX_OTHER_PORTS"))
-    scanners = (f"SELECT src_ip FROM {ctx.table} WHERE proto IN ('tcp', 'udp') AND dst_port NOT IN (137, 139, 445) "
-                f"AND src_ip IS NOT NULL GROUP BY src_ip HAVING count(DISTINCT dst_port) > {most}")
-    return f"({LOOKUP} AND src_ip IS NOT NULL AND NOT {bc} AND src_ip NOT IN ({scanners}))"
+    t = ctx.table
+    # port scanners among the sources of any UDP 137 record (only those can matter here): computed
+    # once, not by every query that reads the lookups
+    scanners = (f"SELECT src_ip FROM {t} WHERE proto IN ('tcp', 'udp') AND dst_port NOT IN (137, 139, 445) "
+                f"AND src_ip IS NOT NULL AND src_ip IN (SELECT src_ip FROM {t} WHERE {LOOKUP}) "
+                f"GROUP BY src_ip HAVING count(DISTINCT dst_port) > {most}")
+    return f"({LOOKUP} AND src_ip IS NOT NULL AND NOT {bc} AND src_ip NOT IN {m.src_set(ctx, scanners)})"
 
 
 def detect(ctx):
@@ -67,7 +71,7 @@ def detect(ctx):
     out = []
     scan_hosts = int(ctx.tun(me, "SCAN_HOSTS"))
     rows, rest = m.split_sources(ctx, me, rows)
-    scope = m.own_scope(ctx, rows, rest)
+    scope = m.scope(ctx, [r["src_ip"] for r in rows])
     if rest:
         where = m.rest_where(ctx, look, rows, gsql if mn > 1 else None)
         flavours: dict[str, int] = {}
@@ -78,7 +82,7 @@ def detect(ctx):
         details = m.rest_details(rest, flavours=dict(sorted(flavours.items(), key=lambda kv: (-kv[1], kv[0]))),
                                  name_scans=scans)
         out.append(ctx.finding(
-            "netbios.nbstat", None, where, targets=m.targets(ctx, where), ports=[137],
+            "netbios.nbstat", None, where, targets=m.targets(ctx, where), ports=[137], evidence=m.evidence(ctx, where),
             severity="low" if scans else "info", details=details,
             summary=f"{m.plural(details['records'], 'NetBIOS node-status lookup')} from {m.more_sources(rest)}"
                     + (f" ({m.plural(scans, 'name scan')} among them)" if scans else "")
@@ -127,18 +131,34 @@ def _fileshare(ctx, look: str):
              f AS (SELECT c.src_ip, c.dst_ip, c.dst_port FROM c JOIN l ON c.src_ip = l.src_ip AND c.dst_ip = l.dst_ip
                    WHERE {m.secs('c.ts')} >= {m.secs('l.first_lookup')} - 1
                      AND {m.secs('c.ts')} <= {m.secs('l.first_lookup')} + {window})"""
-    rows = ctx.query(pairs + f"""
-        SELECT src_ip, count(DISTINCT dst_ip) AS hosts, count(*) AS attempts,
+    # per (source, host) pair in one query; the per-source figures are summed here (few pairs)
+    per: dict[str, dict] = {}
+    for x in ctx.query(pairs + """
+        SELECT src_ip, dst_ip, count(*) AS attempts,
                sum(CASE WHEN dst_port = 139 THEN 1 ELSE 0 END) AS p139,
                sum(CASE WHEN dst_port = 445 THEN 1 ELSE 0 END) AS p445
-        FROM f GROUP BY src_ip HAVING count(DISTINCT dst_ip) >= {int(ctx.tun(me, 'FOLLOW_UP_HOSTS'))}
-        ORDER BY src_ip""")
+        FROM f GROUP BY src_ip, dst_ip ORDER BY src_ip, dst_ip"""):
+        r = per.setdefault(x["src_ip"], {"src_ip": x["src_ip"], "hosts": 0, "attempts": 0, "p139": 0, "p445": 0,
+                                         "list": []})
+        r["hosts"] += 1
+        r["list"].append(x["dst_ip"])
+        for k in ("attempts", "p139", "p445"):
+            r[k] += int(x[k] or 0)
+    least = int(ctx.tun(me, 'FOLLOW_UP_HOSTS'))
+    rows = [per[s] for s in sorted(per) if per[s]["hosts"] >= least]
+    if not rows:
+        return []
+    srcs = [r["src_ip"] for r in rows]
+    hosts_of = {r["src_ip"]: r["list"] for r in rows}
+    # each source's records are those to its own hosts: one set of (source, host) pairs as the base,
+    # so that the evidence of every source comes from one grouped look-up
+    pairs_in = ctx.lit(sorted(f"{s}|{h}" for s, hs in hosts_of.items() for h in hs))
     out = []
     for r in rows:
         src = r["src_ip"]
-        hosts = [x["dst_ip"] for x in ctx.query(pairs + f" SELECT DISTINCT dst_ip FROM f WHERE src_ip = {ctx.lit(src)} ORDER BY dst_ip")]
-        where = (f"src_ip = {ctx.lit(src)} AND dst_ip IN {ctx.lit(hosts)} AND "
-                 f"(({look}) OR ({SHARE} AND {m.SYN_ONLY}))")
+        hosts = hosts_of.get(src, [])
+        where = (f"src_ip IN {ctx.lit(sorted(srcs))} AND concat(src_ip, '|', dst_ip) IN {pairs_in} AND "
+                 f"(({look}) OR ({SHARE} AND {m.SYN_ONLY})) AND src_ip = {ctx.lit(src)}")
         out.append(ctx.finding(
             "worm.fileshare", src, where,
             summary=f"{src} looked up the NetBIOS name of {m.plural(int(r['hosts']), 'host')} and then tried "

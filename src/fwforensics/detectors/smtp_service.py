@@ -46,6 +46,10 @@ RECON_ADVICE = (
     "on a current server; on an old one, upgrade.")
 
 
+def _short(probe: str, n: int = 60) -> str:
+    return probe if len(probe) <= n else f"{probe[:n - 20]}... ({len(probe)} characters)"
+
+
 def detect(ctx):
     mod = __name__.rsplit(".", 1)[-1]
     minimum = int(ctx.tun(mod, "MIN_RECORDS"))
@@ -59,9 +63,10 @@ def detect(ctx):
             c, cond + " AND UPPER(app_detail) LIKE 'RCPT TO:%'", "app_detail", 10)]},
         severity="low", explanation=RELAY_EXPLANATION, advice=RELAY_ADVICE) if f.count >= minimum]
 
-    recon = (f"app_proto = 'smtp' AND app_detail IS NOT NULL AND (UPPER(app_detail) LIKE 'VRFY%' "
+    # A refused over-long line may carry no command at all (Sendmail: 'SMTP violation, input too long')
+    recon = (f"app_proto = 'smtp' AND ((app_detail IS NOT NULL AND (UPPER(app_detail) LIKE 'VRFY%' "
              f"OR UPPER(app_detail) LIKE 'EXPN%' OR UPPER(app_detail) LIKE 'SESSION %VRFY=%' "
-             f"OR UPPER(app_detail) LIKE 'SESSION %EXPN=%' OR LENGTH(app_detail) > {long_arg} "
+             f"OR UPPER(app_detail) LIKE 'SESSION %EXPN=%' OR LENGTH(app_detail) > {long_arg})) "
              f"OR LOWER(COALESCE(app_status, '')) LIKE '%too long%')")
 
     def recon_details(c, cond, r):
@@ -74,7 +79,7 @@ def detect(ctx):
     out += [f for f in per_source(
         ctx, "smtp.recon", recon, CLIENT,
         summary=lambda r, d: (f"{r['src']} probed the mail server"
-                              + (f" with {', '.join(d['probes'][:6])}" if d["probes"] else "")
+                              + (f" with {', '.join(_short(p) for p in d['probes'][:6])}" if d["probes"] else "")
                               + (f"; {d['long_arguments']} over-long command(s)" if d["long_arguments"] else "")),
         details=recon_details,
         severity=lambda c, cond, r, d: "medium" if d["long_arguments"] else "low",

@@ -42,7 +42,8 @@ def detect(ctx):
                    sum(CASE WHEN {tp} THEN 1 ELSE 0 END) AS n,
                    count(DISTINCT CASE WHEN {tp} THEN dst_ip END) AS hosts,
                    sum(CASE WHEN {tp} AND coalesce(action, 'other') = 'accept' THEN 1 ELSE 0 END) AS passed
-            FROM {t} WHERE {base} GROUP BY src_ip)
+            FROM {t} WHERE {base} AND src_ip IN (SELECT src_ip FROM {t} WHERE {base} AND {tp})
+            GROUP BY src_ip)
         SELECT * FROM s
         WHERE tports > 0 AND other_tports > 0 AND n >= {int(ctx.tun(me, 'MIN_RECORDS'))}
           AND tports >= {float(ctx.tun(me, 'MIN_SHARE'))} * all_ports
@@ -50,20 +51,22 @@ def detect(ctx):
     out = []
     from ..knowledge import kb
     k = kb()
-    for r in rows:
-        src = r["src_ip"]
-        where = f"{base} AND {tp} AND src_ip = {ctx.lit(src)}"
-        pl = m.ports(ctx, where)
-        names = []
-        for p in pl[:8]:
-            e = next((x for x in k.ports(p) if x.category == "trojan"), None)
-            names.append(f"{p} ({e.service})" if e else str(p))
-        passed = int(r["passed"] or 0)
-        out.append(ctx.finding(
-            "trojan.probe", src, where,
-            summary=f"{src} probed {m.plural(len(pl), 'trojan/backdoor port')} on "
-                    f"{m.plural(int(r['hosts']), 'host')}: {', '.join(names)}{' ...' if len(pl) > 8 else ''}"
-                    + (f"; {passed} of the probes were let through, check those hosts" if passed else ""),
-            targets=m.targets(ctx, where), ports=pl, severity="medium" if passed else None,
-            details={"trojan_ports": len(pl), "all_ports": int(r["all_ports"]), "passed": passed}))
+    scope = m.scope(ctx, [r["src_ip"] for r in rows])   # the reported sources: look-ups read only theirs
+    with m.sources_only(ctx, [r["src_ip"] for r in rows]):   # their records only
+        for r in rows:
+            src = r["src_ip"]
+            where = f"{base}{scope} AND {tp} AND src_ip = {ctx.lit(src)}"
+            pl = m.ports(ctx, where)
+            names = []
+            for p in pl[:8]:
+                e = next((x for x in k.ports(p) if x.category == "trojan"), None)
+                names.append(f"{p} ({e.service})" if e else str(p))
+            passed = int(r["passed"] or 0)
+            out.append(ctx.finding(
+                "trojan.probe", src, where,
+                summary=f"{src} probed {m.plural(len(pl), 'trojan/backdoor port')} on "
+                        f"{m.plural(int(r['hosts']), 'host')}: {', '.join(names)}{' ...' if len(pl) > 8 else ''}"
+                        + (f"; {passed} of the probes were let through, check those hosts" if passed else ""),
+                targets=m.targets(ctx, where), ports=pl, severity="medium" if passed else None,
+                details={"trojan_ports": len(pl), "all_ports": int(r["all_ports"]), "passed": passed}))
     return out

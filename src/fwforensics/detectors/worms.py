@@ -54,26 +54,28 @@ def _slammer(ctx):
         details = m.rest_details(rest, slammer_sized_sources=sized)
         out.append(ctx.finding(
             "worm.slammer", None, where, targets=m.targets(ctx, where), ports=[1434], details=details,
+            evidence=m.evidence(ctx, where),
             confidence=("high: the datagram size is Slammer's (376-byte payload)" if sized == len(rest) else
                         f"mixed: {sized} of {len(rest)} sources sent Slammer's exact size"),
             summary=f"{m.plural(details['records'], 'UDP 1434 datagram')} from {m.more_sources(rest)}: "
                     f"SQL Slammer-infected machines elsewhere on the Internet"))
-    for r in rows:
-        src, n = r["src_ip"], int(r["n"])
-        where = f"{base} AND ({size} OR {unknown}){scope} AND src_ip = {ctx.lit(src)}"
-        span = float(r["span"] or 0)
-        rate = n / span if span > 0 else None
-        sized = int(r["sized"] or 0)
-        conf = ("high: the datagram size is Slammer's (376-byte payload)" if sized else
-                "low: the log does not record the datagram size, only the port matches")
-        out.append(ctx.finding(
-            "worm.slammer", src, where,
-            summary=f"{m.plural(n, 'UDP 1434 datagram')} from {src} to {m.plural(int(r['hosts']), 'host')}"
-                    + (" with Slammer's exact size" if sized else "") + ": an SQL Slammer-infected machine"
-                    + (f" ({rate:.1f} per second)" if rate else ""),
-            targets=m.targets(ctx, where), ports=[1434], confidence=conf,
-            details={"slammer_sized": sized, "hosts": int(r["hosts"]),
-                     "per_second": round(rate, 2) if rate else None}))
+    with m.sources_only(ctx, [r["src_ip"] for r in rows]):   # their records only
+        for r in rows:
+            src, n = r["src_ip"], int(r["n"])
+            where = f"{base} AND ({size} OR {unknown}){scope} AND src_ip = {ctx.lit(src)}"
+            span = float(r["span"] or 0)
+            rate = n / span if span > 0 else None
+            sized = int(r["sized"] or 0)
+            conf = ("high: the datagram size is Slammer's (376-byte payload)" if sized else
+                    "low: the log does not record the datagram size, only the port matches")
+            out.append(ctx.finding(
+                "worm.slammer", src, where,
+                summary=f"{m.plural(n, 'UDP 1434 datagram')} from {src} to {m.plural(int(r['hosts']), 'host')}"
+                        + (" with Slammer's exact size" if sized else "") + ": an SQL Slammer-infected machine"
+                        + (f" ({rate:.1f} per second)" if rate else ""),
+                targets=m.targets(ctx, where), ports=[1434], confidence=conf,
+                details={"slammer_sized": sized, "hosts": int(r["hosts"]),
+                         "per_second": round(rate, 2) if rate else None}))
     return out
 
 
@@ -86,7 +88,8 @@ def _mssql(ctx):
             SELECT src_ip, count(DISTINCT dst_port) AS all_ports,
                    sum(CASE WHEN dst_port = 1433 THEN 1 ELSE 0 END) AS n,
                    count(DISTINCT CASE WHEN dst_port = 1433 THEN dst_ip END) AS hosts
-            FROM {t} WHERE {base} GROUP BY src_ip)
+            FROM {t} WHERE {base} AND src_ip IN (SELECT src_ip FROM {t} WHERE {base} AND dst_port = 1433)
+            GROUP BY src_ip)
         SELECT * FROM s WHERE n >= {int(ctx.tun(me, 'MSSQL_MIN_RECORDS'))} AND n > 0
           AND 1 >= {float(ctx.tun(me, 'MSSQL_MIN_SHARE'))} * all_ports"""
     rows = ctx.query(groups + """
@@ -99,15 +102,17 @@ def _mssql(ctx):
         details = m.rest_details(rest)
         out.append(ctx.finding(
             "worm.mssql", None, where, targets=m.targets(ctx, where), ports=[1433], details=details,
+            evidence=m.evidence(ctx, where),
             summary=f"{m.plural(details['records'], 'MS SQL Server (TCP 1433) attempt')} from {m.more_sources(rest)}: "
                     f"worms and bots hunting for weak SQL Server logins"))
-    for r in rows:
-        src = r["src_ip"]
-        where = f"{base} AND dst_port = 1433{scope} AND src_ip = {ctx.lit(src)}"
-        hosts = int(r["hosts"])
-        out.append(ctx.finding(
-            "worm.mssql", src, where,
-            summary=f"{src} tried MS SQL Server (TCP 1433) on {m.plural(hosts, 'host')}"
-                    + (" (a sweep)" if hosts > 1 else "") + ": a worm or bot hunting for weak SQL Server logins",
-            targets=m.targets(ctx, where), ports=[1433], details={"hosts": hosts, "attempts": int(r["n"])}))
+    with m.sources_only(ctx, [r["src_ip"] for r in rows]):   # their records only
+        for r in rows:
+            src = r["src_ip"]
+            where = f"{base} AND dst_port = 1433{scope} AND src_ip = {ctx.lit(src)}"
+            hosts = int(r["hosts"])
+            out.append(ctx.finding(
+                "worm.mssql", src, where,
+                summary=f"{src} tried MS SQL Server (TCP 1433) on {m.plural(hosts, 'host')}"
+                        + (" (a sweep)" if hosts > 1 else "") + ": a worm or bot hunting for weak SQL Server logins",
+                targets=m.targets(ctx, where), ports=[1433], details={"hosts": hosts, "attempts": int(r["n"])}))
     return out

@@ -202,14 +202,34 @@ class _Profile(Mapping):
         return int(self._ctx.con.execute(
             f"SELECT count(DISTINCT src_ip) FROM {self._ctx.table} WHERE src_ip IS NOT NULL").fetchone()[0])
 
-    def busiest(self, least: int):
+    def busiest(self, least: int, counting: bool = False):
         """(src, reading) of the sources with at least ``least`` packets, most packets first (ties
-        by address), streamed: callers stop when they have enough."""
-        q = f"SELECT * FROM ({sql(self._ctx)}) z WHERE packets >= {int(least)} ORDER BY packets DESC, src_ip"
+        by address), streamed: callers stop when they have enough. ``counting``: only sources that
+        may show an IP ID counter and a steady TTL (a necessary condition checked by the engine, with
+        a little slack; the reading itself stays the judge), so that a log of many random-ID
+        sources is not read row by row."""
+        q = f"SELECT * FROM ({sql(self._ctx, _at_least(self._ctx, least))}) z WHERE packets >= {int(least)}"
+        if counting:
+            ctx = self._ctx
+            share = float(ctx.tun("zen", "COUNTER_SHARE")) - 0.001
+            q += (f" AND ids >= {int(ctx.tun('zen', 'MIN_IDS'))} AND steps > 0"
+                  f" AND (be_ok >= {share} * steps OR le_ok >= {share} * steps)"
+                  f" AND ttl_mode IS NOT NULL AND ttl_mode <= 255"
+                  f" AND ttl_max - ttl_min <= {int(ctx.tun('zen', 'SPREAD_SUSPECT'))}")
+        q += " ORDER BY packets DESC, src_ip"
         rows = self._rows(q)
         for r in rows:
             got = self._cache.get(r["src_ip"]) or _reading(r, self._ctx)
             yield r["src_ip"], got
+
+
+def _at_least(ctx, least: int) -> str:
+    """Sources with at least ``least`` records of any kind (a superset of those with that many
+    packets in the Zen figures): the per-source windows then run over those sources only."""
+    if int(least) <= 1:
+        return "TRUE"
+    return (f"src_ip IN (SELECT src_ip FROM {ctx.table} WHERE src_ip IS NOT NULL GROUP BY src_ip "
+            f"HAVING count(*) >= {int(least)})")
 
 
 def _py(v):

@@ -69,6 +69,11 @@ class Format:
         """Text formats: one batch of decoded lines in, events out."""
         raise NotImplementedError
 
+    def end(self, ctx: ParseContext) -> "ParseResult | None":
+        """At the end of an input: what a reader still holds over from its last batch (a record
+        whose remaining lines never came), as a last result; None when nothing is held."""
+        return None
+
     def sniff_bytes(self, head: bytes) -> float:
         """Binary formats: confidence from the first bytes of an input (magic numbers)."""
         return 0.0

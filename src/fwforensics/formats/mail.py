@@ -9,11 +9,16 @@ Events (``app_proto`` = smtp, ``src_ip`` = the SMTP client):
   ``app_detail`` = ``RCPT TO:<x>``, ``app_status`` = the reply with ``relay denied`` in it,
   ``action`` = reject;
 * address probing: Postfix ``reject: VRFY from host[ip]``, Sendmail ``[ip]: VRFY x`` /
-  ``EXPN x``, Exim ``rejected VRFY``/``EXPN``, and the per-session command counts of Postfix
+  ``EXPN x`` (the command as the client typed it, ``vrfy`` too), Exim ``rejected VRFY``/``EXPN``, and the per-session command counts of Postfix
   ``disconnect from host[ip] ... vrfy=1/2 expn=...`` -> ``app_detail`` = ``VRFY x`` (or
   ``session vrfy=1/2 ...``);
+* Exim ``unqualified verify rejected: <root>`` -> ``VRFY root``; Exim ``SMTP syntax error in
+  "<command>" H=... <reason>`` (and ``protocol error``, ``dropped: too many syntax or protocol
+  errors (last command was "...")``) -> ``app_detail`` = the quoted command line in full (so an
+  over-long argument shows its length), ``app_status`` = the reason;
 * over-long commands: Postfix ``... line too long``/``too many errors``, Sendmail ``Command too
-  long``/``Possible SMTP RCPT flood`` -> ``app_status`` says so;
+  long``/``Possible SMTP RCPT flood`` and ``[ip]: SMTP violation, input too long: 3007`` ->
+  ``app_status`` says so;
 * other ``reject``/``connect from``/``lost connection`` lines -> events with the text in ``app_status``.
 
 Lines of other programs, and mail lines without a client address (queue manager, delivery
@@ -35,13 +40,18 @@ _PF_REJECT = re.compile(r"reject: (?P<cmd>RCPT|MAIL|VRFY|EXPN|HELO|EHLO|CONNECT|
 _PF_DISCONNECT = re.compile(r"disconnect from [^\s\[\]]*\[(?P<ip>[0-9A-Fa-f:.]+)\](?::\d+)?(?P<counts>.*)$")
 _SM_RELAY = re.compile(r"ruleset=check_rcpt, arg1=<?(?P<to>[^>,]*)>?, relay=(?P<relay>[^,]*?)\[(?P<ip>[0-9A-Fa-f:.]+)\][^,]*, "
                        r"reject=(?P<reply>.*)$")
-_SM_CMD = re.compile(r"(?:^|: )(?P<host>[^\s\[\]]*) ?\[(?P<ip>[0-9A-Fa-f:.]+)\](?: \(may be forged\))?: (?P<cmd>VRFY|EXPN) (?P<arg>.*?)(?P<rej> \[rejected\])?$")
+_SM_CMD = re.compile(r"(?:^|: )(?P<host>[^\s\[\]]*) ?\[(?P<ip>[0-9A-Fa-f:.]+)\](?: \(may be forged\))?: (?P<cmd>(?i:VRFY|EXPN)) (?P<arg>.*?)(?P<rej> \[rejected\])?$")
+_SM_TOOLONG = re.compile(r"(?:^|: )(?P<host>[^\s\[\]]*) ?\[(?P<ip>[0-9A-Fa-f:.]+)\](?: \(may be forged\))?: SMTP violation, input too long: (?P<n>\d+)")
 _SM_LONG = re.compile(r"(?P<what>Command too long|Possible SMTP RCPT flood|too many bad commands|Possible SMTP relaying attempt|"
                       r"lost input channel|Syntax error)[^\[]*\[?(?P<ip>\d+\.\d+\.\d+\.\d+|[0-9A-Fa-f:]+:[0-9A-Fa-f:.]+)?\]?")
 _SM_RELAYHOST = re.compile(r"relay=[^\[\s]*\s?\[(?P<ip>[0-9A-Fa-f:.]+)\]")
 _EXIM_H = re.compile(r"\bH=(?:\S+ )?(?:\([^)]*\) )?\[(?P<ip>[0-9A-Fa-f:.]+)\](?::(?P<port>\d+))?")
 _EXIM_REJ = re.compile(r"rejected (?P<cmd>RCPT|VRFY|EXPN|MAIL|EHLO|HELO|connection)\s*(?P<arg>[^:]*?)(?::\s*(?P<why>.*))?$")
-_RELAY_WORDS = re.compile(r"(?i)relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited)|not permitted to relay|"
+_EXIM_UNQUAL = re.compile(r"^unqualified verify rejected: <(?P<arg>[^>]*)>")
+_EXIM_SYNTAX = re.compile(r'^SMTP (?P<kind>syntax|protocol) error in "(?P<cmd>.*?)" H=(?:\S+ )?(?:\([^)]*\) )?\[[^\]]*\]'
+                          r'(?::\d+)?(?: I=\[[^\]]*\](?::\d+)?)?(?: U=\S+)?\s*(?P<why>.*)$')
+_EXIM_DROPPED = re.compile(r'^SMTP call from .*? dropped: (?P<why>too many [a-z ]*errors)(?: \(last command was "(?P<cmd>.*)")?')
+_RELAY_WORDS = re.compile(r"(?i)relay(?:ing)? (?:access |temporarily )?(?:denied|not permitted|prohibited)|not permitted to relay|"
                           r"unable to relay|relaying denied|we do not relay|relay not permitted")
 
 _MAIL_PROGS = ("postfix", "sendmail", "sm-mta", "exim", "exim4", "smtpd", "qmail", "courier", "opensmtpd", "mail")
@@ -86,14 +96,34 @@ def parse_message(msg: str, r: dict) -> bool:
     m = _SM_CMD.search(msg)
     if m:
         r["src_ip"] = ip(m["ip"])
-        r["app_detail"] = clip(f"{m['cmd']} {m['arg']}".strip())
+        r["app_detail"] = clip(f"{m['cmd'].upper()} {m['arg']}".strip())
         if m["rej"]:
             r["app_status"], r["action"] = "rejected", "reject"
-        r["rule"] = m["cmd"]
+        r["rule"] = m["cmd"].upper()
+        return r["src_ip"] is not None
+    m = _SM_TOOLONG.search(msg)
+    if m:  # Sendmail hangs up on a command line longer than it accepts (and logs the length)
+        r["src_ip"] = ip(m["ip"])
+        r["app_status"] = f"command too long: {m['n']} bytes (SMTP violation)"
+        r["action"] = "reject"
+        r["rule"] = "input too long"
         return r["src_ip"] is not None
     m = _EXIM_H.search(msg)
     if m:
         r["src_ip"] = ip(m["ip"])
+        u = _EXIM_UNQUAL.match(msg)
+        if u:  # Exim: VRFY of a bare local part, refused before any ACL
+            r["app_detail"] = clip(f"VRFY {u['arg']}".strip())
+            r.update(app_status="rejected (unqualified)", action="reject", rule="VRFY")
+            return r["src_ip"] is not None
+        x = _EXIM_SYNTAX.match(msg) or _EXIM_DROPPED.match(msg)
+        if x:  # Exim quotes the offending command line in full
+            r["app_detail"] = clip(x["cmd"]) if x["cmd"] else None
+            kind = x.groupdict().get("kind")
+            r["app_status"] = clip((f"{kind} error: " if kind else "") + x["why"], 512)
+            r["action"] = "reject"
+            r["rule"] = f"SMTP {kind} error" if kind else "too many errors"
+            return r["src_ip"] is not None
         j = _EXIM_REJ.search(msg)
         if j:
             cmd = j["cmd"]

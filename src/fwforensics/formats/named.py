@@ -12,11 +12,15 @@ Events (``app_proto`` = ``dns``; ``src_ip``/``src_port`` = the client):
 * ``zone transfer 'example.com/AXFR/IN' denied`` / ``bad zone transfer request`` /
   ``transfer of 'zone/IN': AXFR started`` -> ``app_detail`` = ``example.com IN AXFR``;
 * ``query failed (REFUSED) for name/CLASS/TYPE`` -> ``app_status`` = ``REFUSED``;
-* ``response from unexpected source`` -> ``src_ip`` = that source, ``app_status`` =
-  ``unexpected-source``; ``dropping source port zero packet from [ip].0`` -> ``src_port`` 0,
-  ``app_status`` = ``dropped``.
+* ``response from unexpected source`` (BIND 4/8) -> ``src_ip`` = that source, ``app_status`` =
+  ``unexpected-source``; BIND 9's ``client @0x.. ip#port: dropped request: unexpected response``
+  (category security, severity debug 10: a DNS answer arrived at the server's query port
+  although the server had asked nothing of that address) -> ``src_ip`` = the sender,
+  ``app_status`` = ``unexpected-response``, ``action`` = drop;
+  ``dropping source port zero packet from [ip].0`` -> ``src_port`` 0, ``app_status`` = ``dropped``.
 
-Other named lines (zone loads, startup) and other programs' lines are counted as skipped.
+Other named lines (zone loads, startup, debug-level client housekeeping such as ``reset
+client``) and other programs' lines are counted as skipped.
 """
 from __future__ import annotations
 
@@ -65,6 +69,9 @@ def parse_message(msg: str, r: dict) -> bool:
     if r["src_ip"] is None:
         return False
     rest = m["rest"]
+    if rest.startswith("dropped request: unexpected response"):
+        r.update(app_status="unexpected-response", action="drop", rule="unexpected response", app_detail=None)
+        return True
     q = _QUERY.match(rest)
     if q:
         r["app_detail"] = clip(f"{q['name']} {q['cls']} {q['type']}")
@@ -136,9 +143,10 @@ class Named(Format):
             prog = (m["prog"] or "").lower()
             msg = m["msg"]
             host = m["host"]
+            debug = msg.startswith("debug ")
             if m["bmon"]:  # named channel file: 'category: severity: message'
                 host = None
-                msg = re.sub(r"^(?:[a-z-]+: )?(?:[a-z]+: )?", "", (m["prog"] + ": " if m["prog"] else "") + msg, count=1)
+                msg = re.sub(r"^(?:[a-z-]+: )?(?:[a-z]+(?: \d+)?: )?", "", (m["prog"] + ": " if m["prog"] else "") + msg, count=1)
             elif prog not in ("named", "lwresd", "bind", "named-checkconf"):
                 acc.skipped += 1  # another program's line
                 continue
@@ -149,8 +157,8 @@ class Named(Format):
             except (ValueError, TypeError) as e:
                 acc.bad.append((n, f"unreadable named line: {type(e).__name__}"))
                 continue
-            if not ok:
-                acc.skipped += 1  # zone loads, startup, shutdown
+            if not ok or (debug and r.get("rule") == "client"):
+                acc.skipped += 1  # zone loads, startup, shutdown; debug-level client housekeeping
                 continue
             if r.get("src_ip"):
                 r["ip_version"] = 6 if ":" in r["src_ip"] else 4

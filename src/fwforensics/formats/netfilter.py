@@ -136,6 +136,14 @@ class Netfilter(Format):
     def parse(self, lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
         return parse_batch(lines, first_line, ctx)
 
+    # The two halves of ``parse``: the reader runs ``prepare`` of the next batches on worker
+    # threads while it finishes this one (see reader.read_file).
+    def prepare(self, lines: pa.Array, first_line: int):
+        return prepare_batch(lines, first_line)
+
+    def finish(self, prepared, ctx: ParseContext) -> ParseResult:
+        return finish_batch(prepared, ctx)
+
 
 FORMAT = Netfilter()
 
@@ -180,6 +188,20 @@ class _Extract:
 
 
 def parse_batch(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
+    return finish_batch(prepare_batch(lines, first_line), ctx)
+
+
+class _Prepared:
+    """What :func:`prepare_batch` computed: the record columns that need no reader state."""
+
+    def __init__(self, ext, cols, unreadable, skipped):
+        self.ext, self.cols, self.unreadable, self.skipped = ext, cols, unreadable, skipped
+
+
+def prepare_batch(lines: pa.Array, first_line: int) -> _Prepared:
+    """Everything of a batch that depends on its lines alone (no year inference, no file name):
+    safe to run on several batches at once on worker threads (the C kernel and Arrow's kernels
+    release the GIL)."""
     n = len(lines)
     line_no = pa.array(np.arange(first_line, first_line + n, dtype=np.int64), pa.int64())
     unreadable: list[tuple[int, str]] = []
@@ -203,15 +225,23 @@ def parse_batch(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseRes
                 order = pc.sort_indices(merged["__no"])
                 ext = _Extract.from_arrays({k: pc.take(v, order) for k, v in merged.items()})
     if ext is None or len(ext) == 0:
-        return ParseResult(conform({}, 0), sorted(unreadable), skipped)
-
+        return _Prepared(None, None, unreadable, skipped)
     cols = _convert(ext.groups)
     cols["incomplete"] = pc.or_(cols["incomplete"], ext.partial)
+    return _Prepared(ext, cols, unreadable, skipped)
+
+
+def finish_batch(prep: _Prepared, ctx: ParseContext) -> ParseResult:
+    """The rest of a batch, in input order: timestamps (years are inferred across batches)."""
+    ext, unreadable, skipped = prep.ext, prep.unreadable, prep.skipped
+    if ext is None or len(ext) == 0:
+        return ParseResult(conform({}, 0), sorted(unreadable), skipped)
+    cols = dict(prep.cols)
     cols.update(_head_convert(ext.head, ext.head_valid, ext.head_text, ctx))
     m = len(ext)
     cols["line"] = ext.rec_no
-    cols["source_file"] = pa.array([ctx.source_file] * m, pa.string()) if m else pa.array([], pa.string())
-    cols["format"] = pa.array(["netfilter"] * m, pa.string())
+    cols["source_file"] = pa.repeat(pa.scalar(ctx.source_file, pa.string()), m)
+    cols["format"] = pa.repeat(pa.scalar("netfilter", pa.string()), m)
     cols["raw"] = ext.rec_lines
     return ParseResult(conform(cols, m), sorted(unreadable), skipped)
 

@@ -208,5 +208,16 @@ class Snort(Format):
             st["block"] = blk
         return result(rows, bad, skipped)
 
+    def end(self, ctx: ParseContext):
+        """An alert_full block cut off by the end of the input: a record when its address line was
+        read (what follows only adds header details), unreadable otherwise. Its first line was
+        left unaccounted when carried over; the lines inside it were counted as skipped."""
+        blk = ctx.state.pop("block", None)
+        if blk is None:
+            return None
+        if "src_ip" in blk:
+            return result([blk], [], 0)
+        return result([], [(blk["line"], "alert block cut off by the end of the input")], 0)
+
 
 FORMAT = Snort()

@@ -37,19 +37,37 @@ def _default(o: Any):
 
 
 # ------------------------------------------------------------------------------ JSON / NDJSON
+def _dumps(v: Any, indent: str) -> str:
+    text = json.dumps(v, indent=2, default=_default, ensure_ascii=False)
+    return text.replace("\n", "\n" + indent) if indent else text
+
+
 def write_json(rep: dict[str, Any], fh: IO[str]) -> None:
-    fh.write(json.dumps(rep, indent=2, default=_default, ensure_ascii=False) + "\n")
+    """The report as indented JSON (the same text as ``json.dumps(rep, indent=2)``), written a
+    finding at a time: no second copy of a large report as one string."""
+    if not rep:
+        fh.write("{}\n")
+        return
+    fh.write("{")
+    for i, (k, v) in enumerate(rep.items()):
+        fh.write(("," if i else "") + "\n  " + json.dumps(k, ensure_ascii=False) + ": ")
+        if isinstance(v, list) and v:
+            fh.write("[")
+            for j, item in enumerate(v):
+                fh.write(("," if j else "") + "\n    " + _dumps(item, "    "))
+            fh.write("\n  ]")
+        else:
+            fh.write(_dumps(v, "  "))
+    fh.write("\n}\n")
 
 
-def ndjson_lines(rep: dict[str, Any]) -> list[str]:
+def ndjson_lines(rep: dict[str, Any]):
     base = {"tool": rep.get("tool", "fwforensics"), "version": rep.get("version"),
             "report_schema_version": rep.get("report_schema_version")}
-    out = []
     for f in rep.get("findings") or []:
         d = dict(base)
         d["finding"] = f
-        out.append(json.dumps(d, default=_default, ensure_ascii=False))
-    return out
+        yield json.dumps(d, default=_default, ensure_ascii=False)
 
 
 def write_ndjson(rep: dict[str, Any], fh: IO[str]) -> None:

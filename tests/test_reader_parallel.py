@@ -1,0 +1,88 @@
+"""The reader's fast paths give exactly what the simple paths give.
+
+* blocks are split into Arrow strings natively (``_lines_array``): same lines as decoding the
+  block in Python and splitting it, whatever the bytes (invalid UTF-8, CR LF, NUL);
+* netfilter blocks are parsed on worker threads (``prepare``) and finished in order
+  (``finish``): same batches as one thread, including year inference across blocks;
+* IPv6 addresses are printed by the C library when it prints what ``ipaddress`` prints.
+"""
+from __future__ import annotations
+
+import glob
+import ipaddress
+import os
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from fwforensics import reader
+from fwforensics.formats._common import canonical_ip
+from fwforensics.reader import ReadStats, read_events
+
+HERE = os.path.dirname(__file__)
+CORPUS = os.path.join(HERE, "..", "..", "shared", "corpus")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"\n", b"\r", b"\r\n", b"\x00", b"\xff", b"\xc3\xa9", b"\xe6\x97",
+                                 b"SRC=1.2.3.4 ", b" "]), max_size=60))
+def test_native_line_split_equals_python_split(parts):
+    block = b"".join(parts)
+    assert reader._lines_array(block).to_pylist() == reader._decode(block).split("\n")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.ip_addresses(v=6))
+def test_ipv6_canonical_text_equals_ipaddress(addr):
+    expected = str(addr)
+    for text in (expected, addr.exploded, addr.exploded.upper()):
+        assert canonical_ip(text) == expected
+
+
+@pytest.mark.parametrize("text", ["::ffff:1.2.3.4", "::1.2.3.4", "::ffff:0:0", "fe80::1%eth0", "1::2::3", "gggg::1"])
+def test_ipv6_special_forms(text):
+    try:
+        expected = str(ipaddress.ip_address(text))
+    except ValueError:
+        expected = None
+    assert canonical_ip(text) == expected
+
+
+def _read(paths, threads, monkeypatch, block=None, **kw):
+    monkeypatch.setattr(reader, "PARSE_THREADS", threads)
+    if block:
+        monkeypatch.setattr(reader, "BLOCK", block)
+    stats = ReadStats()
+    table = pa.Table.from_batches(list(read_events(paths, stats=stats, **kw)))
+    return table, [(f.records, f.skipped, f.lines, f.unreadable) for f in stats.files]
+
+
+def test_threads_give_the_same_events_on_a_generated_log(tmp_path, monkeypatch):
+    # Many small blocks, so several are in flight at once; the log crosses a new year, so the
+    # year inference (carried from block to block) must see the blocks in order.
+    line = ("{ts} gw kernel: [UFW BLOCK] IN=eth0 OUT= MAC=00:13:46:3a:41:36:00:1b:b9:76:9c:e4:08:00 "
+            "SRC=203.0.113.{a} DST=2001:db8::{a:x} LEN=44 TOS=0x00 PREC=0x00 TTL=53 ID={a} PROTO=TCP SPT=56247 "
+            "DPT={p} WINDOW=3072 RES=0x00 SYN URGP=0 OPT (020405B4)\n")
+    days = ["Dec 30 10:00:00", "Dec 31 23:59:59", "Jan  1 00:00:01", "Jan  2 08:00:00"]
+    p = tmp_path / "fw.log"
+    with open(p, "w") as f:
+        for i in range(6000):
+            f.write(line.format(ts=days[i * len(days) // 6000], a=i % 250, p=i % 1024))
+            if i % 997 == 0:
+                f.write("garbage that is no record \x00 \xff\n")
+    one, s1 = _read([str(p)], 1, monkeypatch, block=8192, year=2024)
+    two, s2 = _read([str(p)], 2, monkeypatch, block=8192, year=2024)
+    assert one.num_rows == 6000 and s1[0][2] == 6007
+    assert one.equals(two) and s1 == s2
+    assert {t.year for t in one.column("ts").to_pylist()} == {2024, 2025}
+
+
+@pytest.mark.skipif(not os.path.isdir(CORPUS), reason="../shared/corpus not present")
+def test_threads_give_the_same_events_on_the_corpus(monkeypatch):
+    paths = sorted(p for p in glob.glob(os.path.join(CORPUS, "psad", "*")) if not p.endswith(("MANIFEST.md", "SCAN_LOG")))
+    paths += glob.glob(os.path.join(CORPUS, "elastic-integrations", "iptables", "*.log"))
+    one, s1 = _read(paths, 1, monkeypatch, block=4096, year=2015)
+    two, s2 = _read(paths, 2, monkeypatch, block=4096, year=2015)
+    assert one.num_rows > 1000
+    assert one.equals(two) and s1 == s2
