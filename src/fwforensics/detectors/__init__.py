@@ -137,9 +137,16 @@ class Context:
                 return Evidence(records=ev.records, files=dict(ev.files), samples=[dict(x) for x in ev.samples]), dict(span)
         t = self.table
         span = self.query(f"SELECT min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM {t} WHERE {where}")[0]
+        if not span["n"]:
+            return Evidence(), {"first_seen": None, "last_seen": None, "n": 0}
         files = self._line_ranges(where)
-        sample_rows = self.query(
-            f"SELECT source_file, line, raw FROM {t} WHERE {where} ORDER BY ts, source_file, line LIMIT {int(samples)}")
+        order = "ORDER BY ts, source_file, line"
+        if hasattr(self.con, "query_dicts"):
+            sample_sql = f"SELECT source_file, line, raw FROM {t} WHERE {where} {order} LIMIT {int(samples)}"
+        else:  # DuckDB: choose the rows first, then read only their raw text
+            sample_sql = (f"SELECT source_file, line, raw FROM {t} WHERE rowid IN (SELECT rowid FROM {t} WHERE {where} "
+                          f"{order} LIMIT {int(samples)}) {order}")
+        sample_rows = self.query(sample_sql)
         ev = Evidence(records=int(span["n"] or 0), files=files,
                       samples=[{"file": s["source_file"], "line": s["line"], "raw": s["raw"]} for s in sample_rows])
         return ev, span

@@ -365,35 +365,8 @@ def scope(ctx, srcs) -> str:
 
 
 def evidence(ctx, where: str, samples: int = 3):
-    """What :meth:`Context.evidence` returns for ``where`` (records, line ranges per file, samples,
-    time span), with the line ranges built by the engine: no per-record row reaches Python."""
-    from ..findings import Evidence
-    t = ctx.table
-    span = ctx.query(f"SELECT min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM {t} WHERE {where}")[0]
-    n = int(span["n"] or 0)
-    if not n:
-        return Evidence(), {"first_seen": None, "last_seen": None, "n": 0}
-    islands = (f"SELECT source_file, min(line) AS lo, max(line) AS hi FROM ("
-               f"SELECT source_file, line, line - row_number() OVER (PARTITION BY source_file ORDER BY line) AS g "
-               f"FROM (SELECT DISTINCT source_file, line FROM {t} WHERE {where}) d) x GROUP BY source_file, g")
-    files: dict[str, str] = {}
-    if is_duckdb(ctx):
-        for r in ctx.query(
-                f"SELECT source_file, string_agg(CASE WHEN lo = hi THEN CAST(lo AS VARCHAR) ELSE "
-                f"CAST(lo AS VARCHAR) || '-' || CAST(hi AS VARCHAR) END, ',' ORDER BY lo) AS ranges "
-                f"FROM ({islands}) i GROUP BY source_file ORDER BY source_file"):
-            files[r["source_file"]] = r["ranges"]
-    else:
-        parts: dict[str, list[str]] = {}
-        for r in ctx.query(islands + " ORDER BY source_file, lo"):
-            lo, hi = r["lo"], r["hi"]
-            parts.setdefault(r["source_file"], []).append(str(lo) if lo == hi else f"{lo}-{hi}")
-        files = {f: ",".join(v) for f, v in parts.items()}
-    rows = ctx.query(f"SELECT source_file, line, raw FROM {t} WHERE {where} "
-                     f"ORDER BY ts, source_file, line LIMIT {int(samples)}")
-    ev = Evidence(records=n, files=files,
-                  samples=[{"file": s["source_file"], "line": s["line"], "raw": s["raw"]} for s in rows])
-    return ev, span
+    """What :meth:`Context.evidence` returns for ``where`` (it builds line ranges in the engine)."""
+    return ctx.evidence(where, samples)
 
 
 _NARROWED = [0]
