@@ -43,3 +43,23 @@ def test_commands_are_registered_when_wired():
     if "watch" not in cli.commands:
         pytest.skip("abuse/watch not registered yet (docs/cli-wiring.patch)")
     assert "abuse" in cli.commands
+
+
+def test_exports_of_a_large_input_read_the_temporary_database(tmp_path):
+    # Large inputs (FWF_SPILL_BYTES forces the path for a small one) are loaded into a temporary
+    # on-disk database that is dropped when the analysis ends: --html and --events-out must be
+    # written before that, and the report must be the one of the in-memory path.
+    lab = ROOT / "tests" / "fixtures" / "lab"
+    logs = [str(lab / "nmap_syn.log"), str(lab / "broadcasts.log")]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), FWF_SPILL_BYTES="0")
+    out = subprocess.run([sys.executable, "-m", "fwforensics", "analyze", *logs, "--json",
+                          "--events-out", str(tmp_path / "ev.parquet"), "--html", str(tmp_path / "r.html")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    disk = json.loads(out.stdout)
+    mem = json.loads(run("analyze", *logs, "--json").stdout)
+    assert disk["findings"] and disk["findings"] == mem["findings"] and disk["summary"] == mem["summary"]
+    import pyarrow.parquet as pq
+    assert pq.read_table(tmp_path / "ev.parquet").num_rows == disk["records_read"]
+    html = (tmp_path / "r.html").read_text()
+    assert all(f["id"] in html for f in disk["findings"])

@@ -190,12 +190,19 @@ def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
     }
 
 
-def analyze(inputs: list[str], opts: Options, con=None) -> dict[str, Any]:
+def analyze(inputs: list[str], opts: Options, con=None, then=None) -> dict[str, Any]:
+    """Read ``inputs``, detect, and return the report. ``then(report, con)`` runs while the events
+    are still there (for large inputs they live in a temporary database dropped on return):
+    use it for exports that read the events (HTML charts, --events-out)."""
     con = con or events.connect()
     stats = ReadStats()
     with events.work_database(con, _input_bytes(inputs)):
         load_inputs(con, inputs, opts, stats)
-        return report(con, stats, opts)
+        events.loaded(con)
+        rep = report(con, stats, opts)
+        if then is not None:
+            then(rep, con)
+        return rep
 
 
 def _input_bytes(inputs: list[str]) -> int | None:

@@ -192,9 +192,8 @@ def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file,
         _side_outputs(rep, case.con, html_out, events_out, resolve)
         case.close()
     else:
-        con = events.connect()
-        rep = analysis.analyze(list(inputs), opts, con)
-        _side_outputs(rep, con, html_out, events_out, resolve)
+        rep = analysis.analyze(list(inputs), opts, events.connect(),
+                               then=lambda r, con: _side_outputs(r, con, html_out, events_out, resolve))
     return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose)
 
 

@@ -33,8 +33,11 @@ def connect(path: str | None = None, read_only: bool = False, spill: bool = True
 # file instead of memory: DuckDB compresses on-disk tables (a 1 M-line netfilter log is ~150 MB on
 # disk, ~1 GB as an in-memory table) and keeps only WORK_MEMORY of them in memory, so the memory of
 # a run stays bounded whatever the input size.
-SPILL_BYTES = 32 << 20
+SPILL_BYTES = int(os.environ.get("FWF_SPILL_BYTES", 32 << 20))
 WORK_MEMORY = os.environ.get("FWF_MEMORY_LIMIT", "500MB")
+# While loading, the rows just written are on disk already, so DuckDB needs little memory of its
+# own: a lower limit leaves room to the parser's blocks in flight and keeps the peak flat.
+LOAD_MEMORY = os.environ.get("FWF_LOAD_MEMORY_LIMIT", "250MB")
 
 
 @contextlib.contextmanager
@@ -60,7 +63,7 @@ def work_database(con: duckdb.DuckDBPyConnection, input_bytes: int | None):
     try:
         con.execute(f"ATTACH '{path}' AS fwf_work")
         con.execute("USE fwf_work")
-        con.execute(f"SET memory_limit = '{WORK_MEMORY}'")
+        con.execute(f"SET memory_limit = '{LOAD_MEMORY}'")
         yield con
     finally:
         try:
@@ -73,6 +76,16 @@ def work_database(con: duckdb.DuckDBPyConnection, input_bytes: int | None):
                 os.remove(f)
             except OSError:
                 pass
+
+
+def loaded(con: duckdb.DuckDBPyConnection) -> None:
+    """Loading is over: in the temporary work database, give the detectors WORK_MEMORY."""
+    try:
+        names = {name for _, name, _ in con.execute("PRAGMA database_list").fetchall()}
+        if "fwf_work" in names:
+            con.execute(f"SET memory_limit = '{WORK_MEMORY}'")
+    except Exception:
+        pass
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection, name: str = "events") -> None:
