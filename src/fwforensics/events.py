@@ -49,7 +49,7 @@ def work_database(con: duckdb.DuckDBPyConnection, input_bytes: int | None):
         yield con
         return
     try:
-        current = con.execute("SELECT current_database()").fetchone()[0]
+        current = con.execute("SELECT current_database()").fetchall()[0][0]
         dbs = {name: path for _, name, path in con.execute("PRAGMA database_list").fetchall()}
     except Exception:
         yield con

@@ -222,7 +222,7 @@ class Watcher:
         try:
             q = ecs_select("_fwf_new")
             tmp = self.events_out + ".part.ndjson"
-            con.execute(f"COPY ({q}) TO '{tmp.replace(chr(39), chr(39) * 2)}' (FORMAT JSON)")
+            con.execute(f"COPY ({q}) TO '{tmp.replace(chr(39), chr(39) * 2)}' (FORMAT JSON)").fetchall()
         finally:
             con.unregister("_fwf_new")
         with open(tmp, "rb") as src, open(self.events_out, "ab") as dst:
@@ -267,7 +267,7 @@ class Watcher:
     # -- detection ----------------------------------------------------------------------
     def _detect(self) -> None:
         self.con.execute(f"""DELETE FROM events WHERE ts < (SELECT max(ts) FROM events) - INTERVAL
-                             {int(self.window * 1_000_000)} MICROSECOND""")
+                             {int(self.window * 1_000_000)} MICROSECOND""").fetchall()
         ctx = detectors.Context(con=self.con, home_nets=self.home_nets)
         try:
             found = detectors.run(ctx)

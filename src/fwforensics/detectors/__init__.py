@@ -365,8 +365,8 @@ def _run_threads(ctx: Context, mods: list[ModuleType], file) -> None:
     reads = [_reads_findings(m) for m in mods]
     cond = threading.Condition()
     state = {"next": 0, "filed": 0}
-    db = ctx.con.execute("SELECT current_database()").fetchone()[0]
-    tz = ctx.con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    db = ctx.con.execute("SELECT current_database()").fetchall()[0][0]
+    tz = ctx.con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
     errors: list[BaseException] = []
 
     def file_ready() -> None:   # under cond

@@ -200,7 +200,7 @@ class _Profile(Mapping):
 
     def __len__(self) -> int:
         return int(self._ctx.con.execute(
-            f"SELECT count(DISTINCT src_ip) FROM {self._ctx.table} WHERE src_ip IS NOT NULL").fetchone()[0])
+            f"SELECT count(DISTINCT src_ip) FROM {self._ctx.table} WHERE src_ip IS NOT NULL").fetchall()[0][0])
 
     def busiest(self, least: int, counting: bool = False):
         """(src, reading) of the sources with at least ``least`` packets, most packets first (ties
