@@ -291,7 +291,7 @@ def test_pflog_action_rule_interface(tmp_path):
     f.write_bytes(_write_pcap(pk[:1], 117, lambda p: _pflog_header(1, 7, "em0", 1) + p)
                   + _write_pcap(pk[1:], 117, lambda p: _pflog_header(0, 3, "em1", 2) + p)[24:])
     r, fs = rows(str(f))
-    assert (r[1]["action"], r[1]["in_if"], r[1]["rule"]) == ("drop", "em0", "rule 7/match: block")
+    assert (r[1]["action"], r[1]["in_if"], r[1]["rule"]) == ("drop", "em0", "7")
     assert (r[2]["action"], r[2]["out_if"]) == ("accept", "em1")
     assert r[1]["tcp_flags"] == "SYN" and r[1]["dst_port"] == 31313
 

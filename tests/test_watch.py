@@ -157,3 +157,28 @@ def test_watch_rotation_kill_restart(tmp_path):
     assert max(keys.values()) == 1, keys
     term = [ln for out in outs for ln in out.splitlines() if ln.startswith("ALERT") and " port.zero " in ln]
     assert Counter(ln.split("src=")[1].split()[0] for ln in term) == Counter({s: 1 for s in PROBERS})
+
+
+def test_watch_window_keeps_the_newest_rows_and_is_compacted(tmp_path):
+    """The window holds at most max_rows records, the newest by arrival, and the table is
+    rewritten once as many rows were deleted as it holds (DuckDB keeps deleted rows' space)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from fwforensics import watch
+    log, state = tmp_path / "fw.log", tmp_path / "watch.state"
+    w = watch.Watcher(str(log), str(state), fmt="netfilter", window=1e9, max_rows=700,
+                      alerter=watch.Alerter(terminal=False))
+    k = 0
+    for _ in range(6):
+        with open(log, "a") as fh:
+            for _ in range(500):
+                k += 1
+                fh.write(record(k) + "\n")
+        w.run_file(once=True)
+        n, lo, hi = w.con.execute("SELECT count(*), min(ip_id), max(ip_id) FROM events").fetchall()[0]
+        assert n == min(k, 700) and hi == k and lo == k - n + 1
+    assert w._deleted < 700          # compacted at least once along the way
+    assert json.loads(state.read_text())["records"] == k == 3000
+    w.close()
+    # the window survives a restart (saved at the clean stop)
+    w2 = watch.Watcher(str(log), str(state), fmt="netfilter", max_rows=700, alerter=watch.Alerter(terminal=False))
+    assert w2.con.execute("SELECT count(*), max(ip_id) FROM events").fetchall()[0] == (700, 3000)

@@ -117,6 +117,8 @@ def abuse_cmd(src, logs, case_path, fmt, year, tz, online, reporter):
 @click.option("--state", "state_path", required=True, metavar="FILE", help="Where to keep our place (created if missing).")
 @click.option("--format", "fmt", metavar="NAME")
 @click.option("--window", type=float, default=600.0, show_default=True, help="Seconds of log time the detectors see.")
+@click.option("--max-rows", type=int, default=60_000, show_default=True,
+              help="At most this many of the newest records in the window (bounds memory and detection time).")
 @click.option("--rate-limit", type=float, default=60.0, show_default=True, help="At most one alert per source per N seconds.")
 @click.option("--realert", type=float, default=3600.0, show_default=True, help="Repeat an alert for the same finding after N seconds.")
 @click.option("--syslog", metavar="local|HOST:PORT|/path", help="Also send alerts to syslog.")
@@ -127,7 +129,7 @@ def abuse_cmd(src, logs, case_path, fmt, year, tz, online, reporter):
 @click.option("--home-net", multiple=True, metavar="CIDR")
 @click.option("--min-severity", type=SEVERITY_CHOICE, default="info", show_default=True)
 @click.option("--once", is_flag=True, help="Read what is there, alert, and exit.")
-def watch_cmd(log, journal, state_path, fmt, window, rate_limit, realert, syslog, webhook, command, quiet,
+def watch_cmd(log, journal, state_path, fmt, window, max_rows, rate_limit, realert, syslog, webhook, command, quiet,
               events_out, home_net, min_severity, once):
     """Follow LOG (or the kernel journal) and alert on findings as they happen."""
     import shlex
@@ -136,6 +138,6 @@ def watch_cmd(log, journal, state_path, fmt, window, rate_limit, realert, syslog
     rc = watch.run(log, state_path, journal=journal, fmt=fmt, window=window, rate_limit=rate_limit,
                    realert=realert, syslog=syslog, webhook=webhook, command=shlex.split(command) if command else None,
                    quiet=quiet, events_out=events_out, home_nets=list(home_net), min_severity=min_severity,
-                   once=once)
+                   once=once, max_rows=max_rows)
     if rc:
         raise click.exceptions.Exit(rc)

@@ -48,12 +48,6 @@ _TCP_FLAG_NAMES = [(128, "CWR"), (64, "ECE"), (32, "URG"), (16, "ACK"), (8, "PSH
 _FLAG_TEXT = {b: " ".join(n for bit, n in _TCP_FLAG_NAMES if b & bit) for b in range(256)}
 
 _PF_ACTIONS = {0: "accept", 1: "drop", 10: "drop"}  # pass, block, synproxy-drop; the rest are nat/scrub/...
-_PF_ACTION_NAMES = {0: "pass", 1: "block", 2: "scrub", 3: "noscrub", 4: "nat", 5: "nonat", 6: "binat",
-                    7: "nobinat", 8: "rdr", 9: "nordr", 10: "synproxy-drop", 11: "defer", 12: "match",
-                    13: "divert", 14: "rt", 15: "afrt"}
-_PF_REASONS = ["match", "bad-offset", "fragment", "short", "normalize", "memory", "bad-timestamp", "congestion",
-               "ip-option", "proto-cksum", "state-mismatch", "state-insert", "state-limit", "src-limit",
-               "synproxy", "translate", "no-route"]
 
 _ICMP4_ERRORS = {3, 4, 5, 11, 12}
 _ICMP6_ERRORS = {1, 2, 3, 4}
@@ -277,8 +271,7 @@ def _link(linktype: int, d: bytes, r: dict) -> tuple[int, int] | None:
         direction = d[60] if len(d) > 60 else 0
         r["action"] = _PF_ACTIONS.get(action, "other")
         rs = f"{rulenr}" if subrulenr == 0xFFFFFFFF else f"{rulenr}.{ruleset}.{subrulenr}"
-        rname = _PF_REASONS[reason] if reason < len(_PF_REASONS) else f"reason {reason}"
-        r["rule"] = f"rule {rs}/{rname}: {_PF_ACTION_NAMES.get(action, f'action {action}')}"
+        r["rule"] = rs   # as the pf text reader gives it ("5", "5.anchor.2"); action and interface have own fields
         if direction == 2:
             r["out_if"] = ifname
         else:
