@@ -70,6 +70,9 @@ class Context:
     findings: list[Finding] = field(default_factory=list)  # those of detectors that ran before
     table: str = "events"
     batch_lookups: bool = True   # answer per-source evidence/target look-ups from grouped queries
+    # values computed once per run and shared by every detector (and detector thread): the same
+    # dict object is handed on by dataclasses.replace(); keys are owned by the module that sets them
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.keyed = _keyed.KeyedCache(self.query) if self.batch_lookups else None

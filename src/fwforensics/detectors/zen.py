@@ -157,8 +157,11 @@ class _Profile(Mapping):
 
     def __init__(self, ctx):
         self._ctx = ctx
-        self._cache: dict[str, dict[str, Any]] = {}
-        self._absent: set[str] = set()
+        # readings are facts of the events table, not of a connection: shared by the detector
+        # threads (each asks through its own cursor), so a source is read once per run
+        store = ctx.shared.setdefault("zen", {"cache": {}, "absent": set()})
+        self._cache: dict[str, dict[str, Any]] = store["cache"]
+        self._absent: set[str] = store["absent"]
 
     def _rows(self, q: str):
         cur = self._ctx.con.execute(q)
