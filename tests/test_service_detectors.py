@@ -159,6 +159,9 @@ def test_smtp_relay_and_recon_from_real_exim(exim_logs):
     fr = by_src(findings([rejectlog], {"smtp.relay_attempt", "smtp.recon"}))
     assert fr[("smtp.relay_attempt", "198.51.100.7")].count == 1
     assert fr[("smtp.recon", "198.51.100.7")].details["probes"] == ["EXPN staff", "VRFY root", "VRFY root@example.com"]
+    # both files of the server read together (a whole log directory): each rejection counted once
+    fb = by_src(findings([mainlog, rejectlog], {"smtp.relay_attempt", "smtp.recon"}))
+    assert {k: (f.count, f.details) for k, f in fb.items()} == {k: (f.count, f.details) for k, f in fs.items()}
 
 
 @pytest.fixture(scope="module")

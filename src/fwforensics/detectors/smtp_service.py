@@ -50,13 +50,21 @@ def _short(probe: str, n: int = 60) -> str:
     return probe if len(probe) <= n else f"{probe[:n - 20]}... ({len(probe)} characters)"
 
 
+def not_a_twin(ctx) -> str:
+    """Exim writes each rejection to ``mainlog`` and again to ``rejectlog``: when both files of one
+    server were read, the rejectlog's copies are left out (its mainlog has every one of them)."""
+    return (f"(source_file NOT LIKE '%rejectlog%' OR replace(source_file, 'rejectlog', 'mainlog') NOT IN "
+            f"(SELECT DISTINCT source_file FROM {ctx.table} WHERE app_proto = 'smtp' AND source_file IS NOT NULL))")
+
+
 def detect(ctx):
     mod = __name__.rsplit(".", 1)[-1]
     minimum = int(ctx.tun(mod, "MIN_RECORDS"))
     long_arg = int(ctx.tun(mod, "LONG_ARGUMENT"))
+    twin = not_a_twin(ctx)
     out = []
     out += [f for f in per_source(
-        ctx, "smtp.relay_attempt", RELAY, CLIENT,
+        ctx, "smtp.relay_attempt", f"{RELAY} AND {twin}", CLIENT,
         summary=lambda r, d: (f"{r['src']} tried to relay mail through the server and was refused {r['n']} time(s)"
                               + (f" (recipients: {', '.join(d['recipients'])})" if d["recipients"] else "")),
         details=lambda c, cond, r: {"recipients": [x[8:].strip("<>") for x in distinct_values(
@@ -67,7 +75,7 @@ def detect(ctx):
     recon = (f"app_proto = 'smtp' AND ((app_detail IS NOT NULL AND (UPPER(app_detail) LIKE 'VRFY%' "
              f"OR UPPER(app_detail) LIKE 'EXPN%' OR UPPER(app_detail) LIKE 'SESSION %VRFY=%' "
              f"OR UPPER(app_detail) LIKE 'SESSION %EXPN=%' OR LENGTH(app_detail) > {long_arg})) "
-             f"OR LOWER(COALESCE(app_status, '')) LIKE '%too long%')")
+             f"OR LOWER(COALESCE(app_status, '')) LIKE '%too long%') AND {twin}")
 
     def recon_details(c, cond, r):
         probes = distinct_values(c, cond + " AND (UPPER(app_detail) LIKE 'VRFY%' OR UPPER(app_detail) LIKE 'EXPN%')",
