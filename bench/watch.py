@@ -239,6 +239,7 @@ def main() -> int:
         "read": lines_read(state), "records": records_in(state), "max_backlog_records": int(max(lag, 0)),
         "catch_up_s": None if caught is None else round(caught, 2),
         "markers": len(markers), "alerted": len(lat), "missed": missed,
+        "latencies_s": [round(Hook.got[s] - t, 3) if s in Hook.got else None for s, t in markers.items()],
         "latency_s": {"min": round(min(lat), 3), "median": round(statistics.median(lat), 3),
                       "max": round(max(lat), 3)} if lat else None,
         "rss_mb": {"peak": round(max((x[1] for x in samples), default=0) / 1024, 1),

@@ -42,3 +42,33 @@ def test_threaded_detectors_give_the_same_report(paths, opts, monkeypatch):
 def test_readers_of_findings_are_known():
     names = {m.__name__.rsplit(".", 1)[-1] for m in detectors.modules() if detectors._reads_findings(m)}
     assert {"decoys", "advice", "verdict"} <= names
+
+
+def test_unwanted_findings_keep_their_counts_but_carry_no_samples():
+    """Context.wanted (watch: findings already alerted): the same findings with the same counts and
+    time spans; only the wanted ones carry line ranges and samples. (The verdict, which counts the
+    records behind other findings from their line ranges, is the one finding that differs: watch
+    never sends it.)"""
+    from fwforensics import events
+    from fwforensics.reader import ReadStats
+    lab = sorted(glob.glob(os.path.join(HERE, "fixtures", "lab", "*.log")))
+    con = events.connect(spill=False)
+    analysis.load_inputs(con, lab, analysis.Options(), ReadStats())
+    full = detectors.run(detectors.Context(con=con))
+    ids = sorted({f.id for f in full})
+    assert len(ids) >= 4
+    keep = set(ids[::2])
+    part = detectors.run(detectors.Context(con=con, wanted=lambda fid, src: fid in keep))
+    full = [f for f in full if f.id != "verdict"]
+    part = [f for f in part if f.id != "verdict"]
+    key = lambda f: (f.id, f.src, f.summary)   # noqa: E731
+    assert [key(f) for f in part] == [key(f) for f in full]
+    dropped = 0
+    for a, b in zip(full, part):
+        assert (a.count, a.first_seen, a.last_seen) == (b.count, b.first_seen, b.last_seen)
+        if a.id in keep:
+            assert a.to_dict() == b.to_dict()
+        elif b.evidence.samples != a.evidence.samples:   # (evidence a detector computed itself stays)
+            assert b.evidence.samples == [] and b.evidence.files == {} and b.evidence.records == a.count
+            dropped += 1
+    assert dropped

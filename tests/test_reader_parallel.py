@@ -1,6 +1,6 @@
 """The reader's fast paths give exactly what the simple paths give.
 
-* blocks are split into Arrow strings natively (``_lines_array``): same lines as decoding the
+* blocks are split into Arrow strings natively (``lines_array``): same lines as decoding the
   block in Python and splitting it, whatever the bytes (invalid UTF-8, CR LF, NUL);
 * netfilter blocks are parsed on worker threads (``prepare``) and finished in order
   (``finish``): same batches as one thread, including year inference across blocks;
@@ -29,7 +29,7 @@ CORPUS = os.path.join(HERE, "..", "..", "shared", "corpus")
                                  b"SRC=1.2.3.4 ", b" "]), max_size=60))
 def test_native_line_split_equals_python_split(parts):
     block = b"".join(parts)
-    assert reader._lines_array(block).to_pylist() == reader._decode(block).split("\n")
+    assert reader.lines_array(block).to_pylist() == reader._decode(block).split("\n")
 
 
 @settings(max_examples=2000, deadline=None)

@@ -104,7 +104,7 @@ def test_watch_rotation_kill_restart(tmp_path):
         append(120, PROBERS[1])
         wait_for(lambda: hooks_for(PROBERS[1]) == 1, "alert 2")
         # SIGKILL in the middle of a stream of appends
-        t = threading.Thread(target=append, args=(200,), kwargs={"pause": 0.02})
+        t = threading.Thread(target=append, args=(1000,), kwargs={"pause": 0.02})
         t.start()
         time.sleep(0.5)
         p.send_signal(signal.SIGKILL)

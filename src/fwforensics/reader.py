@@ -181,7 +181,7 @@ def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
             complete = complete[nl + 1:]
             dropping = False
             line_no += 1
-        lines = _lines_array(complete)
+        lines = lines_array(complete)
         yield line_no, lines
         line_no += len(lines)
         if len(carry) > MAX_LINE_KEEP:
@@ -189,7 +189,7 @@ def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
             dropping, carry = True, b""
 
 
-def _lines_array(b: bytes) -> pa.StringArray:
+def lines_array(b: bytes) -> pa.StringArray:
     """The lines of a block (without its final newline) as Arrow strings, split natively (no
     Python string per line); the same lines as ``_decode(b).split("\\n")``."""
     whole = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, len(b)], np.int32).tobytes()), pa.py_buffer(b))

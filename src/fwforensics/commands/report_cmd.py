@@ -117,7 +117,7 @@ def abuse_cmd(src, logs, case_path, fmt, year, tz, online, reporter):
 @click.option("--state", "state_path", required=True, metavar="FILE", help="Where to keep our place (created if missing).")
 @click.option("--format", "fmt", metavar="NAME")
 @click.option("--window", type=float, default=600.0, show_default=True, help="Seconds of log time the detectors see.")
-@click.option("--max-rows", type=int, default=60_000, show_default=True,
+@click.option("--max-rows", type=int, default=20_000, show_default=True,
               help="At most this many of the newest records in the window (bounds memory and detection time).")
 @click.option("--rate-limit", type=float, default=60.0, show_default=True, help="At most one alert per source per N seconds.")
 @click.option("--realert", type=float, default=3600.0, show_default=True, help="Repeat an alert for the same finding after N seconds.")

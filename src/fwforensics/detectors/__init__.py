@@ -32,7 +32,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Callable, Any, Iterable
 
 from ..findings import Evidence, Finding
 from . import _keyed
@@ -73,6 +73,10 @@ class Context:
     # values computed once per run and shared by every detector (and detector thread): the same
     # dict object is handed on by dataclasses.replace(); keys are owned by the module that sets them
     shared: dict[str, Any] = field(default_factory=dict)
+    # wanted(id, src) -> False: the caller will drop that finding (watch: already alerted), so only
+    # its count and time span are computed, not its line ranges and samples. The verdict counts the
+    # records behind the other findings from their line ranges: with this set it undercounts.
+    wanted: Callable[[str, str | None], bool] | None = None
 
     def __post_init__(self) -> None:
         self.keyed = _keyed.KeyedCache(self.query) if self.batch_lookups else None
@@ -154,6 +158,21 @@ class Context:
                       samples=[{"file": s["source_file"], "line": s["line"], "raw": s["raw"]} for s in sample_rows])
         return ev, span
 
+    def span(self, where: str) -> tuple[Evidence, dict[str, Any]]:
+        """The count and time span of ``where`` (evidence without line ranges or samples)."""
+        split = _keyed.split_key(where) if self.keyed is not None else None
+        if split is not None:
+            base, cols, vals = split
+            got = self.keyed.get(("span", self.table, base, cols), vals,
+                                 lambda: self._fill_evidence(base, cols, 0, full=False))
+            if got is _keyed.MISSING:
+                return Evidence(), {"first_seen": None, "last_seen": None, "n": 0}
+            if got is not None:
+                return Evidence(records=got[0].records), dict(got[1])
+        span = self.query(f"SELECT min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM {self.table} "
+                          f"WHERE {where}")[0]
+        return Evidence(records=int(span["n"] or 0)), span
+
     def _line_ranges(self, where: str) -> dict[str, str]:
         """{file: "1-40,52,60-61"} of the records of ``where``, built from runs of consecutive lines
         (gaps and islands) in the engine, so memory follows the number of runs, not of records."""
@@ -175,8 +194,9 @@ class Context:
     def _keyed_where(self, base: str, cols: tuple[str, ...]) -> str:
         return f"({base})" + "".join(f" AND {c} IS NOT NULL" for c in cols)
 
-    def _fill_evidence(self, base: str, cols: tuple[str, ...], samples: int) -> dict[tuple, Any]:
-        """Evidence and span of every key of ``base`` in three grouped queries."""
+    def _fill_evidence(self, base: str, cols: tuple[str, ...], samples: int, full: bool = True) -> dict[tuple, Any]:
+        """Evidence and span of every key of ``base`` in three grouped queries (``full=False``: the
+        span and count only, in one)."""
         t, ks, kn = self.table, _keyed.key_select(cols), _keyed.key_names(cols)
         w = self._keyed_where(base, cols)
         out: dict[tuple, Any] = {}
@@ -185,6 +205,8 @@ class Context:
             k = _keyed.row_key(r, cols)
             out[k] = (Evidence(records=int(r["n"])), {"first_seen": r["first_seen"], "last_seen": r["last_seen"],
                                                       "n": r["n"]})
+        if not full:
+            return out
         islands = (f"SELECT {kn}, source_file, min(line) AS lo, max(line) AS hi FROM ("
                    f"SELECT {kn}, source_file, line, line - row_number() OVER (PARTITION BY {kn}, source_file "
                    f"ORDER BY line) AS g FROM (SELECT DISTINCT {ks}, source_file, line FROM {t} WHERE {w}) d) x "
@@ -272,7 +294,12 @@ class Context:
                 evidence: tuple[Evidence, dict[str, Any]] | None = None) -> Finding:
         """A finding about the records of ``where``; ``evidence`` (what :meth:`evidence` returns for
         ``where``) when the detector has already computed it in a grouped query."""
-        ev, span = evidence if evidence is not None else self.evidence(where)
+        if evidence is not None:
+            ev, span = evidence
+        elif self.wanted is not None and not self.wanted(id, src):
+            ev, span = self.span(where)
+        else:
+            ev, span = self.evidence(where)
         info = signature_info(id)
         tg: list[str] | int
         if isinstance(targets, int):
