@@ -79,7 +79,7 @@ def test_http_proxy_attempt_access_log():
     assert f[("http.proxy_attempt", "110.80.69.214")].count == 6
     assert f[("http.proxy_attempt", "113.215.0.130")].count == 5
     assert sum(x.count for x in f.values()) == 13
-    assert all(x.ports == [] for x in f.values())
+    assert all(len(x.ports) == 0 for x in f.values())
 
 
 def test_http_proxy_attempt_captures():

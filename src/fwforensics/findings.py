@@ -6,9 +6,10 @@ in ``docs/findings.schema.json``).
 """
 from __future__ import annotations
 
+from array import array
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
 SEVERITIES = ("info", "low", "medium", "high")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -32,7 +33,7 @@ class Finding:
     explanation: str = ""
     advice: str = ""
     targets: list[str] | int = field(default_factory=list)
-    ports: list[int] = field(default_factory=list)
+    ports: Sequence[int] = field(default_factory=list)   # kept as array('i'): a scan can list 60 k ports
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     count: int = 0
@@ -41,12 +42,17 @@ class Finding:
     confidence: str | None = None    # e.g. "high: TTLs of the decoys do not fit their addresses"
     suppressed: bool = False
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.ports, array):
+            self.ports = array("i", self.ports)
+
     def sort_key(self) -> tuple:
         return (-SEVERITY_RANK.get(self.severity, 0), self.id, self.src or "",
                 self.first_seen.isoformat() if self.first_seen else "", -self.count)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["ports"] = self.ports.tolist()
         for k in ("first_seen", "last_seen"):
             v = d[k]
             d[k] = v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v
