@@ -321,6 +321,9 @@ def render(store: dict) -> str:
                 "when it ran), so this ratio is to the fwforensics reader alone (parse only)."]
     out += floors(rows)
     out += ["", "Raw figures (every run): `bench/RESULTS.json`.", ""]
+    notes = HERE / "RESULTS-NOTES.md"   # written by hand: what the figures mean, kept across runs
+    if notes.exists():
+        out += [notes.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(out)
 
 
