@@ -155,14 +155,14 @@ def scenarios(workdir: Path) -> list[Scenario]:
         "traceroute_udp", "Linux traceroute (UDP, 33434 and up) from outside to the LAN host",
         ATTACKER_IP, [run(ATTACKER, "traceroute", "-n", "-m", "8", "-q", "3", "-w", "1",
                           LAN_HOST, timeout=60)],
-        [exp("traceroute.unix", ATTACKER_IP)],
+        [exp("traceroute.unix", ATTACKER_IP)], forbidden=["traceroute.from_inside"],
         notes="hop 1 is the router, hop 2 the firewall (its time-exceeded is sent, not logged);"
               " probes with TTL 3..8 are forwarded and dropped on FORWARD"))
     sc.append(Scenario(
         "traceroute_icmp", "traceroute -I (ICMP echo, like Windows tracert) from outside",
         ATTACKER_IP, [run(ATTACKER, "traceroute", "-I", "-n", "-m", "8", "-q", "3", "-w", "1",
                           LAN_HOST, timeout=60)],
-        [exp("traceroute.windows", ATTACKER_IP)]))
+        [exp("traceroute.windows", ATTACKER_IP)], forbidden=["traceroute.from_inside"]))
     sc.append(Scenario(
         "traceroute_from_inside",
         "the LAN host traces out (UDP); time-exceeded and port-unreachable answers are dropped",

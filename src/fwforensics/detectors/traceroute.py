@@ -151,6 +151,10 @@ def _inside(ctx):
     probe = (f"((inner_proto = 'udp' AND inner_dst_port BETWEEN {int(lo)} AND {int(hi)}) "
              f"OR inner_proto IN ('icmp', 'ipv6-icmp'))")
     tracer = "coalesce(inner_src_ip, dst_ip)"
+    if ctx.home_nets:
+        # With the home network known, the tracer must be in it: a capture also holds the answers
+        # that our own routers send to someone tracing in from outside.
+        probe = f"{probe} AND {ctx.home_predicate(tracer)}"
     base = (f"SELECT {tracer} AS tracer, src_ip, inner_dst_ip, inner_dst_port, inner_ttl, ts, source_file, line, "
             f"CASE WHEN {te} THEN 1 ELSE 0 END AS is_te FROM {t} "
             f"WHERE ({te} OR {pu}) AND {probe} AND {tracer} IS NOT NULL")
