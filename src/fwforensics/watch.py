@@ -372,6 +372,14 @@ class Watcher:
             self._save_window()
             self.state.save(self.state_path)
 
+    def _batch_done(self) -> None:
+        """After a batch was ingested and the read position moved: save the state (events-out
+        and state agree from here on), and detect if a pass is due while input keeps coming."""
+        self._dirty = True
+        self.state.save(self.state_path)
+        if time.monotonic() - self._last_detect >= DETECT_EVERY:
+            self._cycle()
+
     # -- following a file ---------------------------------------------------------------
     def _read_from(self, fh, source: str, until_eof: bool = False) -> int:
         """Read complete lines from the current position; return the number of lines read. With
@@ -407,10 +415,7 @@ class Watcher:
                 self.state.last_len = len(last)
                 self.state.last_hash = _line_hash(last)
                 start = end
-                self._dirty = True
-                self.state.save(self.state_path)    # events-out and state agree from here on
-                if time.monotonic() - self._last_detect >= DETECT_EVERY:
-                    self._cycle()
+                self._batch_done()
             if len(data) < (4 << 20):
                 break       # at the end of what is written so far: detect now, come back for more
         if self._dirty:
@@ -518,9 +523,8 @@ class Watcher:
                         text = [ln.decode("utf-8", "replace").replace("\x00", "\ufffd") for ln in lines]
                         self._ingest(text, self.state.line + 1, "journal")
                         self.state.line += len(lines)
-                        self._dirty = True
-                        self.state.save(self.state_path)
-                if self._dirty and (not ready or time.monotonic() - self._last_detect >= DETECT_EVERY):
+                        self._batch_done()
+                if self._dirty and not ready:   # quiet: detect on what came in
                     self._cycle()
         finally:
             p.terminate()

@@ -40,6 +40,11 @@ from . import _keyed
 SAMPLES = 3
 
 
+def no_records() -> tuple[Evidence, dict[str, Any]]:
+    """The evidence and span of a predicate that matches no record."""
+    return Evidence(), {"first_seen": None, "last_seen": None, "n": 0}
+
+
 def modules() -> list[ModuleType]:
     mods = []
     for m in pkgutil.iter_modules(__path__):
@@ -138,14 +143,14 @@ class Context:
             got = self.keyed.get(("evidence", self.table, base, cols, int(samples)), vals,
                                  lambda: self._fill_evidence(base, cols, int(samples)))
             if got is _keyed.MISSING:
-                return Evidence(), {"first_seen": None, "last_seen": None, "n": 0}
+                return no_records()
             if got is not None:
                 ev, span = got
                 return Evidence(records=ev.records, files=dict(ev.files), samples=[dict(x) for x in ev.samples]), dict(span)
         t = self.table
-        span = self.query(f"SELECT min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM {t} WHERE {where}")[0]
+        span = self._span_row(where)
         if not span["n"]:
-            return Evidence(), {"first_seen": None, "last_seen": None, "n": 0}
+            return no_records()
         files = self._line_ranges(where)
         order = "ORDER BY ts, source_file, line"
         if hasattr(self.con, "query_dicts"):
@@ -166,12 +171,15 @@ class Context:
             got = self.keyed.get(("span", self.table, base, cols), vals,
                                  lambda: self._fill_evidence(base, cols, 0, full=False))
             if got is _keyed.MISSING:
-                return Evidence(), {"first_seen": None, "last_seen": None, "n": 0}
+                return no_records()
             if got is not None:
                 return Evidence(records=got[0].records), dict(got[1])
-        span = self.query(f"SELECT min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM {self.table} "
-                          f"WHERE {where}")[0]
+        span = self._span_row(where)
         return Evidence(records=int(span["n"] or 0)), span
+
+    def _span_row(self, where: str) -> dict[str, Any]:
+        return self.query(f"SELECT min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n FROM {self.table} "
+                          f"WHERE {where}")[0]
 
     def _line_ranges(self, where: str) -> dict[str, str]:
         """{file: "1-40,52,60-61"} of the records of ``where``, built from runs of consecutive lines

@@ -19,7 +19,7 @@ import itertools
 from typing import Any
 
 from ..findings import Evidence
-from . import SAMPLES
+from . import SAMPLES, no_records
 
 _SEQ = itertools.count()
 
@@ -121,7 +121,7 @@ def evidence(con, table: str, events: str, samples: int = SAMPLES) -> dict[int, 
 
 def empty() -> tuple[Evidence, dict[str, Any]]:
     """The evidence of a group without records."""
-    return Evidence(), {"first_seen": None, "last_seen": None, "n": 0}
+    return no_records()
 
 
 def prefetch_zen(ctx, srcs) -> None:

@@ -53,8 +53,10 @@ def _short(probe: str, n: int = 60) -> str:
 def not_a_twin(ctx) -> str:
     """Exim writes each rejection to ``mainlog`` and again to ``rejectlog``: when both files of one
     server were read, the rejectlog's copies are left out (its mainlog has every one of them)."""
-    return (f"(source_file NOT LIKE '%rejectlog%' OR replace(source_file, 'rejectlog', 'mainlog') NOT IN "
-            f"(SELECT DISTINCT source_file FROM {ctx.table} WHERE app_proto = 'smtp' AND source_file IS NOT NULL))")
+    files = {r["f"] for r in ctx.query(f"SELECT DISTINCT source_file AS f FROM {ctx.table} "
+                                       f"WHERE app_proto = 'smtp' AND source_file IS NOT NULL")}
+    twins = sorted(f for f in files if "rejectlog" in f and f.replace("rejectlog", "mainlog") in files)
+    return f"source_file NOT IN {ctx.lit(twins)}" if twins else "TRUE"
 
 
 def detect(ctx):

@@ -217,7 +217,6 @@ class _Profile(Mapping):
         a little slack; the reading itself stays the judge), so that a log of many random-ID
         sources is not read row by row."""
         ctx = self._ctx
-        q = f"SELECT * FROM ({sql(ctx, _at_least(ctx, least))}) z WHERE packets >= {int(least)}"
         if counting:
             share = float(ctx.tun("zen", "COUNTER_SHARE")) - 0.001
             low, spread = int(ctx.tun("zen", "TRACE_TTL")), int(ctx.tun("zen", "SPREAD_SUSPECT"))
@@ -241,11 +240,9 @@ class _Profile(Mapping):
                         f" ORDER BY packets DESC, src_ip"):
                     yield r["src_ip"], self._cache.get(r["src_ip"]) or _reading(r, ctx)
             return
-        q += " ORDER BY packets DESC, src_ip"
-        rows = self._rows(q)
-        for r in rows:
-            got = self._cache.get(r["src_ip"]) or _reading(r, self._ctx)
-            yield r["src_ip"], got
+        for r in self._rows(f"SELECT * FROM ({sql(ctx, _at_least(ctx, least))}) z WHERE packets >= {int(least)} "
+                            f"ORDER BY packets DESC, src_ip"):
+            yield r["src_ip"], self._cache.get(r["src_ip"]) or _reading(r, ctx)
 
 
 def _at_least(ctx, least: int) -> str:
