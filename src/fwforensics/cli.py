@@ -192,8 +192,10 @@ def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file,
         _side_outputs(rep, case.con, html_out, events_out, resolve)
         case.close()
     else:
-        rep = analysis.analyze(list(inputs), opts, events.connect(),
-                               then=lambda r, con: _side_outputs(r, con, html_out, events_out, resolve))
+        con = events.connect()
+        rep = analysis.analyze(list(inputs), opts, con,
+                               then=lambda r, c: _side_outputs(r, c, html_out, events_out, resolve))
+        con.close()   # the report is built: DuckDB's memory is not needed to print it
     return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose)
 
 

@@ -34,7 +34,9 @@ def connect(path: str | None = None, read_only: bool = False, spill: bool = True
 # disk, ~1 GB as an in-memory table) and keeps only WORK_MEMORY of them in memory, so the memory of
 # a run stays bounded whatever the input size.
 SPILL_BYTES = int(os.environ.get("FWF_SPILL_BYTES", 32 << 20))
-WORK_MEMORY = os.environ.get("FWF_MEMORY_LIMIT", "500MB")
+# The detectors' DuckDB memory over the work database. A 1 M-line log's table (~150 MB on disk)
+# fits in it whole; a larger one is read through it, so the peak stays where 1 M lines put it.
+WORK_MEMORY = os.environ.get("FWF_MEMORY_LIMIT", "250MB")
 # While loading, the rows just written are on disk already, so DuckDB needs little memory of its
 # own: a lower limit leaves room to the parser's blocks in flight and keeps the peak flat.
 LOAD_MEMORY = os.environ.get("FWF_LOAD_MEMORY_LIMIT", "250MB")
@@ -76,6 +78,16 @@ def work_database(con: duckdb.DuckDBPyConnection, input_bytes: int | None):
                 os.remove(f)
             except OSError:
                 pass
+
+
+def on_disk(con: duckdb.DuckDBPyConnection) -> bool:
+    """Do the unqualified tables of ``con`` live in an on-disk database (the work database of a
+    large input, or a case file)?"""
+    try:
+        current = con.execute("SELECT current_database()").fetchall()[0][0]
+        return any(name == current and path for _, name, path in con.execute("PRAGMA database_list").fetchall())
+    except Exception:
+        return False
 
 
 def loaded(con: duckdb.DuckDBPyConnection) -> None:
@@ -135,14 +147,21 @@ def append_stream(con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBat
             failed.append(e)
             raise
 
-    while more[0]:
-        rdr = pa.RecordBatchReader.from_batches(EVENT_SCHEMA, chunk())  # noqa: F841 - replacement scan
-        try:
-            con.execute(f"INSERT INTO {name} SELECT * FROM rdr")
-        except Exception:
-            if failed:
-                raise failed[0] from None
-            raise
+    # The rows' order in the table does not matter (every query that needs an order sorts by
+    # ts, source_file, line): without it DuckDB compresses and writes row groups on both cores,
+    # which makes loading a large input into the on-disk work database ~40% faster.
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        while more[0]:
+            rdr = pa.RecordBatchReader.from_batches(EVENT_SCHEMA, chunk())  # noqa: F841 - replacement scan
+            try:
+                con.execute(f"INSERT INTO {name} SELECT * FROM rdr")
+            except Exception:
+                if failed:
+                    raise failed[0] from None
+                raise
+    finally:
+        con.execute("SET preserve_insertion_order = true")
     return count[0]
 
 

@@ -7,6 +7,7 @@ taken from the knowledge base at run time (never a copy of it).
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import Iterable
 
 BCAST_MAC = "ff:ff:ff:ff:ff:ff"
@@ -215,8 +216,7 @@ class SpecialAddresses:
 
     def __init__(self, k):
         import bisect
-        import socket
-        self._bisect, self._aton = bisect.bisect_right, socket.inet_aton
+        self._bisect, self._aton, self._pton = bisect.bisect_right, socket.inet_aton, socket.inet_pton
         self._k = k
         spans: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
         # the blocks in the knowledge base's order (most specific first): the first that holds an
@@ -291,21 +291,15 @@ class SpecialAddresses:
         plain = text.strip()
         v, n = 0, 0
         if ":" not in plain:
-            try:
-                n = int.from_bytes(self._aton(plain), "big")
-                if not self._inside(4, n):   # inet_aton is laxer than ipaddress: ask that one for odd forms
-                    return ("global", False) if plain.count(".") == 3 and _dotted(plain) else \
-                        self._kb_kind(text)
-                ip4 = ipaddress.IPv4Address(plain)
-                v, n = 4, int(ip4)
+            # the form ipaddress accepts (inet_aton alone would also take odd ones: those go to the kb)
+            if plain.count(".") == 3 and _dotted(plain):
+                v, n = 4, int.from_bytes(self._aton(plain), "big")
+        elif "/" not in plain and "%" not in plain and "[" not in plain and "." not in plain:
+            try:   # inet_pton: the same addresses as ipaddress.IPv6Address, ~10x faster
+                b = self._pton(socket.AF_INET6, plain)
+                if b[:12] != b"\0" * 10 + b"\xff\xff":   # IPv4-mapped ones go to the kb
+                    v, n = 6, int.from_bytes(b, "big")
             except (OSError, ValueError):
-                pass
-        elif "/" not in plain and "%" not in plain and "[" not in plain:
-            try:
-                ip6 = ipaddress.IPv6Address(plain)
-                if ip6.ipv4_mapped is None:
-                    v, n = 6, int(ip6)
-            except ValueError:
                 pass
         if not v:   # anything unusual: ask the knowledge base itself
             return self._kb_kind(text)

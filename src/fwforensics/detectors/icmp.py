@@ -51,7 +51,7 @@ def detect(ctx):
     for fid, (pred, what) in SIMPLE.items():
         out.extend(_simple(ctx, fid, pred, what))
     out.extend(_echo_replies(ctx))
-    out.extend(_backscatter(ctx))
+    out.extend(_backscatter(ctx, ctx.table))
     return out
 
 
@@ -103,25 +103,27 @@ def _echo_replies(ctx):
     window = float(ctx.tun(me, "REPLY_WINDOW"))
     rep = f"(({V4} AND icmp_type = 0) OR ({V6} AND icmp_type = 129)) AND {m.NOT_ACCEPTED}"
     req = f"(({V4} AND icmp_type = 8) OR ({V6} AND icmp_type = 128))"
-    mn = int(ctx.tun(me, 'MIN_RECORDS'))
-    gsql = f"""
-        WITH r AS (SELECT src_ip, dst_ip, ts, line, source_file FROM {t} WHERE {rep} AND src_ip IS NOT NULL),
-             q AS (SELECT src_ip, dst_ip, ts FROM {t} WHERE {req}),
-             u AS (SELECT r.* FROM r WHERE NOT EXISTS (
-                     SELECT 1 FROM q WHERE q.src_ip = r.dst_ip AND q.dst_ip = r.src_ip
-                       AND {m.secs('q.ts')} <= {m.secs('r.ts')} AND {m.secs('q.ts')} >= {m.secs('r.ts')} - {window}))
-        SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts
-        FROM u GROUP BY src_ip HAVING count(*) >= {mn}"""
-    rows = ctx.query(gsql + " ORDER BY src_ip")
-    # senders answering many of our addresses at once point to a decoy ping sweep
     unanswered = (f"NOT EXISTS (SELECT 1 FROM {t} q WHERE {req.replace('proto', 'q.proto').replace('icmp_type', 'q.icmp_type')} "
                   f"AND q.src_ip = {t}.dst_ip AND q.dst_ip = {t}.src_ip AND {m.secs('q.ts')} <= {m.secs(t + '.ts')} "
                   f"AND {m.secs('q.ts')} >= {m.secs(t + '.ts')} - {window})")
+    # the replies nobody asked for, found once; the look-ups below read a copy of those records
+    lonely = f"{rep} AND src_ip IS NOT NULL AND {unanswered}"
+    with m.narrowed(ctx, lonely) as nw:
+        return _echo_findings(ctx, me, lonely if nw.name is None else "TRUE")
+
+
+def _echo_findings(ctx, me, lonely):
+    mn = int(ctx.tun(me, 'MIN_RECORDS'))
+    gsql = f"""
+        SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts
+        FROM {ctx.table} WHERE {lonely} GROUP BY src_ip HAVING count(*) >= {mn}"""
+    rows = ctx.query(gsql + " ORDER BY src_ip")
+    # senders answering many of our addresses at once point to a decoy ping sweep
     rows, rest = m.split_sources(ctx, me, rows)
     scope = m.own_scope(ctx, rows, rest)
     out = []
     if rest:
-        where = m.rest_where(ctx, f"{rep} AND src_ip IS NOT NULL AND {unanswered}", rows, gsql if mn > 1 else None)
+        where = m.rest_where(ctx, lonely, rows, gsql if mn > 1 else None)
         details = m.rest_details(rest)
         out.append(ctx.finding(
             "icmp.echo_reply_unsolicited", None, where, evidence=m.evidence(ctx, where), targets=m.targets(ctx, where), details=details,
@@ -129,7 +131,7 @@ def _echo_replies(ctx):
                     f"with no request in the log: answers to pings we did not log, or decoy ping sweeps"))
     for r in rows:
         src = r["src_ip"]
-        where = f"{rep}{scope} AND src_ip = {ctx.lit(src)} AND {unanswered}"
+        where = f"{lonely}{scope} AND src_ip = {ctx.lit(src)}"
         hosts = int(r["hosts"])
         why = ("someone pinged this host with our addresses as decoys or forged sources"
                if hosts > 1 else
@@ -142,36 +144,43 @@ def _echo_replies(ctx):
     return out
 
 
-def _backscatter(ctx):
-    """Unreachables (other than fragmentation-needed) that answer nothing we sent."""
+def _backscatter(ctx, full: str):
+    """Unreachables (other than fragmentation-needed) that answer nothing we sent (``full``: the
+    table of every record, where what we sent is)."""
     me = m.short(__name__)
     t = ctx.table
     window = float(ctx.tun(me, "CONTACT_WINDOW"))
     unr = (f"((({V4} AND icmp_type = 3 AND (icmp_code IS NULL OR icmp_code <> 4)) OR ({V6} AND icmp_type = 1)) "
            f"AND {m.NOT_ACCEPTED})")
     # our side contacted the sender (or the host it speaks for) shortly before
-    contacted = (f"EXISTS (SELECT 1 FROM {t} o WHERE o.src_ip = {{u}}.dst_ip "
+    contacted = (f"EXISTS (SELECT 1 FROM {full} o WHERE o.src_ip = {{u}}.dst_ip "
                  f"AND (o.dst_ip = {{u}}.src_ip OR o.dst_ip = {{u}}.inner_dst_ip) "
                  f"AND NOT (o.proto IN ('icmp', 'ipv6-icmp') AND o.icmp_type IN (1, 3)) "
                  f"AND {m.secs('o.ts')} <= {m.secs('{u}.ts')} AND {m.secs('o.ts')} >= {m.secs('{u}.ts')} - {window})")
+    # the unreachables that answer nothing we sent, found once: a copy of those records is what the
+    # look-ups below read (on other engines the predicate itself, with its sub-query, is repeated)
+    lonely = f"{unr} AND src_ip IS NOT NULL AND NOT {contacted.format(u=t)}"
+    with m.narrowed(ctx, lonely) as nw:
+        return _backscatter_findings(ctx, me, lonely if nw.name is None else "TRUE")
+
+
+def _backscatter_findings(ctx, me, lonely):
+    t = ctx.table
     mn = int(ctx.tun(me, 'MIN_RECORDS'))
     gsql = f"""
-        WITH u AS (SELECT * FROM {t} WHERE {unr} AND src_ip IS NOT NULL),
-             n AS (SELECT * FROM u WHERE NOT {contacted.format(u='u')})
         SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts,
                count(DISTINCT inner_dst_port) AS dports,
                sum(CASE WHEN inner_src_port = 53 THEN 1 ELSE 0 END) AS dns,
                sum(CASE WHEN inner_dst_port = 137 THEN 1 ELSE 0 END) AS nbt,
                sum(CASE WHEN inner_dst_port BETWEEN 33434 AND 33600 AND inner_proto = 'udp' THEN 1 ELSE 0 END) AS trace,
                sum(CASE WHEN inner_proto IS NULL AND inner_dst_ip IS NULL THEN 1 ELSE 0 END) AS unquoted
-        FROM n GROUP BY src_ip HAVING count(*) >= {mn}"""
+        FROM {t} WHERE {lonely} GROUP BY src_ip HAVING count(*) >= {mn}"""
     rows = ctx.query(gsql + " ORDER BY src_ip")
     rows, rest = m.split_sources(ctx, me, rows)
     scope = m.own_scope(ctx, rows, rest)
     out = []
     if rest:
-        where = m.rest_where(ctx, f"{unr} AND src_ip IS NOT NULL AND NOT {contacted.format(u=t)}", rows,
-                             gsql if mn > 1 else None)
+        where = m.rest_where(ctx, lonely, rows, gsql if mn > 1 else None)
         reasons: dict[str, int] = {}
         for r in rest:
             reason = _reason(ctx, r)[0]
@@ -187,7 +196,7 @@ def _backscatter(ctx):
             severity="info" if set(reasons) <= {"traceroute", "netbios", "stale-dns"} else None))
     for r in rows:
         src, n = r["src_ip"], int(r["n"])
-        where = f"{unr}{scope} AND src_ip = {ctx.lit(src)} AND NOT {contacted.format(u=t)}"
+        where = f"{lonely}{scope} AND src_ip = {ctx.lit(src)}"
         reason, why = _reason(ctx, r)
         qports = m.ports(ctx, where, col="inner_dst_port")
         out.append(ctx.finding(

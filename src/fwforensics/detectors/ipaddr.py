@@ -49,8 +49,15 @@ def _by_src(ctx, pred):
 
 def _source_route(ctx):
     pred = "(source_route = TRUE OR ip_options LIKE '%LSRR%' OR ip_options LIKE '%SSRR%')"
-    out = []
     rows, rest = m.split_sources(ctx, m.short(__name__), _by_src(ctx, pred))
+    if not rows and not rest:
+        return []
+    with m.narrowed(ctx, pred):   # their records only: the look-ups below scan those
+        return _source_route_findings(ctx, pred, rows, rest)
+
+
+def _source_route_findings(ctx, pred, rows, rest):
+    out = []
     scope = m.own_scope(ctx, rows, rest)
     if rest:
         mn = int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))
@@ -118,8 +125,13 @@ def _bogons(ctx):
             dk = kd[0] if kd else "?"
             if dk != kinds[src] and dk not in local_kinds:
                 dst_ok.setdefault(src, []).append(dst)
-    out = []
     judged = sorted(s for s in kinds if s not in relaxed or dst_ok.get(s))
+    with m.sources_only(ctx, judged):   # their records only
+        return _bogon_findings(ctx, k, inbound, note, kinds, relaxed, dst_ok, judged)
+
+
+def _bogon_findings(ctx, k, inbound, note, kinds, relaxed, dst_ok, judged):
+    out = []
     for src in judged:
         cat = kinds[src]
         extra = ""
