@@ -27,6 +27,10 @@ class Options:
     progress: bool = False
     detect: bool = True
     mapping: dict | None = None  # schema column -> input column, for csv_generic / json_generic
+    # leave records' text out of the events table where it can be read back from the input (a
+    # regular file in a format whose raw is its line): the findings' samples get it afterwards.
+    # Off for callers that read ``raw`` from the table themselves (events export, abuse drafts).
+    defer_raw: bool = False
 
 
 def fix_future_years(con, source_file: str, first_line: int, reference: float | None) -> int:
@@ -96,6 +100,48 @@ def prefetch(it, depth: int = 2):
             t.join(timeout=0.05)
 
 
+def _without_raw(batches, path: str, fs: FileStats, stats: ReadStats):
+    """The batches of one input with ``raw`` left empty when the input's format lets it be read
+    back by line number (on a 1 M-line netfilter log the text is ~60% of the on-disk table and of
+    the time spent writing it)."""
+    from . import formats
+    import pyarrow as pa
+    i = None
+    for b in batches:
+        if i is None:
+            fmt = formats.get(fs.format) if fs.format else None
+            i = b.schema.get_field_index("raw") if getattr(fmt, "raw_is_line", False) else -1
+            if i >= 0:
+                stats.raw_deferred.add(path)
+        if i >= 0:
+            cols = list(b.columns)
+            cols[i] = pa.nulls(b.num_rows, pa.string())
+            b = pa.RecordBatch.from_arrays(cols, schema=b.schema)
+        yield b
+
+
+def fill_raw(found, stats: ReadStats) -> None:
+    """Give the evidence samples of ``found`` the text of their lines from inputs loaded without it."""
+    from .reader import lines_at
+    if not stats.raw_deferred:
+        return
+    want: dict[str, set[int]] = {}
+    for f in found:
+        for smp in f.evidence.samples:
+            if smp.get("raw") is None and smp.get("file") in stats.raw_deferred and smp.get("line") is not None:
+                want.setdefault(smp["file"], set()).add(int(smp["line"]))
+    got: dict[str, dict[int, str]] = {}
+    for path, lines in want.items():
+        try:
+            got[path] = lines_at(path, lines)
+        except Exception:   # the input went away since it was read: the samples keep file and line
+            got[path] = {}
+    for f in found:
+        for smp in f.evidence.samples:
+            if smp.get("raw") is None and smp.get("file") in got:
+                smp["raw"] = got[smp["file"]].get(int(smp["line"]))
+
+
 def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None:
     events.ensure_table(con)
     bar = None
@@ -108,9 +154,11 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
             stats.files.append(fs)
             if bar:
                 bar.start_file(path)
-            events.append_stream(con, prefetch(read_file(path, fs, opts.fmt, opts.year, opts.tz,
-                                                         on_progress=bar.update if bar else None,
-                                                         mapping=opts.mapping)))
+            batches = read_file(path, fs, opts.fmt, opts.year, opts.tz,
+                                on_progress=bar.update if bar else None, mapping=opts.mapping)
+            if opts.defer_raw and path != "-" and os.path.isfile(path):
+                batches = _without_raw(batches, path, fs, stats)
+            events.append_stream(con, prefetch(batches))
             if bar:
                 bar.finish_file()
             if opts.year is None and fs.records:
@@ -172,6 +220,7 @@ def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
         from .detectors import _us
         _us.infer(ctx)
     found = detectors.run(ctx, suppress=opts.suppress) if opts.detect else []
+    fill_raw(found, stats)
     shown = [f for f in found if not f.suppressed]
     return {
         "tool": "fwforensics",

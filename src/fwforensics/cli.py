@@ -192,6 +192,7 @@ def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file,
         _side_outputs(rep, case.con, html_out, events_out, resolve)
         case.close()
     else:
+        opts.defer_raw = not events_out   # the events export writes every record's text
         con = events.connect()
         rep = analysis.analyze(list(inputs), opts, con,
                                then=lambda r, c: _side_outputs(r, c, html_out, events_out, resolve))

@@ -91,7 +91,9 @@ def on_disk(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def loaded(con: duckdb.DuckDBPyConnection) -> None:
-    """Loading is over: in the temporary work database, give the detectors WORK_MEMORY."""
+    """Loading is over: in the temporary work database, give the detectors WORK_MEMORY. The
+    memory Arrow's allocator kept from the readers' batches goes back to the system."""
+    pa.default_memory_pool().release_unused()
     try:
         names = {name for _, name, _ in con.execute("PRAGMA database_list").fetchall()}
         if "fwf_work" in names:

@@ -77,6 +77,8 @@ class FileStats:
 @dataclass
 class ReadStats:
     files: list[FileStats] = field(default_factory=list)
+    # inputs loaded without their records' text (the format's raw_is_line): read back by lines_at
+    raw_deferred: set[str] = field(default_factory=set)
 
     @property
     def records_read(self) -> int:
@@ -187,6 +189,33 @@ def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
         if len(carry) > MAX_LINE_KEEP:
             yield line_no, pa.array([_decode(carry[:MAX_LINE_KEEP])], pa.string())
             dropping, carry = True, b""
+
+
+def lines_at(path: str, wanted: Iterable[int]) -> dict[int, str]:
+    """{line number: line} of the wanted lines of an input, split and decoded as the reader does
+    (so the text a record's ``raw`` would have held); lines past the end are left out."""
+    want = sorted(set(int(n) for n in wanted))
+    out: dict[int, str] = {}
+    if not want or path == "-":
+        return out
+    stream, _ = open_binary(path)
+    try:
+        i = 0
+        for first, lines in iter_line_blocks(stream, FileStats(path=path)):
+            end = first + len(lines)
+            j = i
+            while j < len(want) and want[j] < end:
+                j += 1
+            if j > i:
+                idx = pa.array([n - first for n in want[i:j] if n >= first], pa.int64())
+                for n, text in zip([n for n in want[i:j] if n >= first], lines.take(idx).to_pylist()):
+                    out[n] = text
+                i = j
+            if i >= len(want):
+                break
+    finally:
+        stream.close()
+    return out
 
 
 def lines_array(b: bytes) -> pa.StringArray:

@@ -60,6 +60,10 @@ class Format:
     example: str = ""
     binary: bool = False  # True for captures: parse_file is used instead of parse
     priority: int = 0     # on equal sniff scores the higher priority wins
+    # True when every record's ``raw`` is exactly the input line numbered ``line`` (as the reader
+    # splits and decodes it): ``analyze`` may then leave the text out of its events table and read
+    # back the few lines its evidence samples show (reader.lines_at)
+    raw_is_line: bool = False
 
     def sniff(self, sample: list[str]) -> float:
         """Confidence in [0, 1] that these first lines of an input are in this format."""

@@ -121,6 +121,7 @@ _GROUPS = list(re.compile(_BODY).groupindex)
 
 class Netfilter(Format):
     name = "netfilter"
+    raw_is_line = True
     description = "Linux netfilter LOG records: iptables, ip6tables, nftables log, ulogd, in syslog/journal/dmesg wrappers"
     example = ("Mar 11 20:35:11 gw kernel: [463490.251762] [UFW BLOCK] IN=eth0 OUT= MAC=00:13:46:3a:41:36:00:1b:b9:76:9c:e4:08:00 "
                "SRC=203.0.113.55 DST=198.51.100.1 LEN=44 TOS=0x00 PREC=0x00 TTL=53 ID=15270 PROTO=TCP SPT=56247 "

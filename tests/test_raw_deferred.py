@@ -1,0 +1,128 @@
+"""`analyze` leaves a netfilter record's text out of its events table and reads the lines its
+evidence samples show back from the input afterwards (analysis.fill_raw, reader.lines_at).
+The report must be the same as with the text loaded: checked on real lab logs, on the
+benchmark's generated mix, compressed, and on a file whose lines need the reader's repairs
+(CRLF, invalid UTF-8, NUL, a line over the kept length)."""
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from fwforensics import reader
+from fwforensics.analysis import Options, analyze
+from fwforensics.reader import ReadStats, read_events
+
+HERE = os.path.dirname(__file__)
+
+
+def _both(paths: list[str], **kw) -> tuple[dict, dict, ReadStats]:
+    loaded = analyze(paths, Options(**kw))
+    opts = Options(defer_raw=True, **kw)
+    deferred = analyze(paths, opts)
+    return loaded, deferred, opts
+
+
+def _samples(rep: dict) -> list[tuple]:
+    return [(f["id"], f.get("src"), s["file"], s["line"], s["raw"])
+            for f in rep["findings"] for s in f["evidence"]["samples"]]
+
+
+def _generated(tmp_path, lines: int = 20000) -> str:
+    out = tmp_path / "fw.log"
+    subprocess.run([sys.executable, os.path.join(HERE, "..", "bench", "generate.py"), "--lines", str(lines),
+                    "--out", str(out)], check=True, capture_output=True)
+    return str(out)
+
+
+def test_deferred_text_gives_the_same_report_on_lab_logs():
+    paths = sorted(glob.glob(os.path.join(HERE, "fixtures", "lab", "*.log")))
+    assert paths
+    loaded, deferred, _ = _both(paths, home_nets=["192.0.2.0/24"], outside_ifs=["eth0"])
+    assert _samples(loaded) and all(s[4] for s in _samples(deferred))
+    assert json.dumps(deferred, sort_keys=True, default=str) == json.dumps(loaded, sort_keys=True, default=str)
+
+
+def test_deferred_text_plain_and_gzip(tmp_path):
+    plain = _generated(tmp_path)
+    gz = str(tmp_path / "fw.log.gz")
+    with open(plain, "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    for path in (plain, gz):
+        loaded, deferred, _ = _both([path])
+        assert len(_samples(loaded)) > 50
+        assert _samples(deferred) == _samples(loaded)
+        assert deferred["findings"] == loaded["findings"]
+
+
+def test_lines_at_matches_the_readers_raw(tmp_path):
+    """Every record's raw, as the reader gives it, is what lines_at reads back for its line."""
+    rec = ("Mar 11 20:35:11 gw kernel: [UFW BLOCK] IN=eth0 OUT= MAC=00:13:46:3a:41:36:00:1b:b9:76:9c:e4:08:00 "
+           "SRC=198.51.100.{i} DST=192.0.2.10 LEN=60 TOS=0x00 PREC=0x00 TTL=50 ID=1 DF PROTO=TCP SPT=4000 "
+           "DPT={p} WINDOW=1024 RES=0x00 SYN URGP=0 ")
+    body = bytearray()
+    for i in range(1, 200):
+        line = rec.format(i=i % 250 + 1, p=i).encode()
+        if i % 7 == 0:
+            line += b"\r"                      # CRLF line
+        if i % 11 == 0:
+            line = line.replace(b"gw", b"g\xffw")   # invalid UTF-8 in the host name
+        if i % 13 == 0:
+            line += b"\x00"                    # a NUL
+        body += line + b"\n"
+        if i == 100:
+            body += b"x" * (reader.MAX_LINE_KEEP + 10) + b"\n"   # an over-long line, cut by the reader
+            body += b"not a firewall line\n"
+    path = tmp_path / "odd.log"
+    path.write_bytes(bytes(body))
+    stats = ReadStats()
+    recs = [r for b in read_events([str(path)], stats=stats) for r in b.select(["line", "raw"]).to_pylist()]
+    assert len(recs) > 150
+    got = reader.lines_at(str(path), [r["line"] for r in recs] + [10 ** 6])
+    assert {r["line"]: r["raw"] for r in recs} == got   # and the line past the end is left out
+    loaded, deferred, opts = _both([str(path)])
+    assert _samples(deferred) == _samples(loaded)
+
+
+def test_text_stays_where_it_cannot_be_read_back(tmp_path):
+    """Standard input, formats whose raw is not one input line, and callers that did not ask keep
+    the text in the table."""
+    path = _generated(tmp_path, 2000)
+    import duckdb
+    from fwforensics import analysis, events
+    for opts, want_null in ((Options(defer_raw=True), True), (Options(), False)):
+        con = events.connect()
+        stats = ReadStats()
+        analysis.load_inputs(con, [path], opts, stats)
+        nulls, n = con.execute("SELECT count(*) FILTER (WHERE raw IS NULL), count(*) FROM events").fetchall()[0]
+        assert n > 1000
+        assert (nulls == n) is want_null and (bool(stats.raw_deferred) is want_null)
+        con.close()
+    pf = os.path.join(HERE, "fw_samples", "pf-tcpdump.txt")
+    con = events.connect()
+    stats = ReadStats()
+    analysis.load_inputs(con, [pf], Options(defer_raw=True), stats)
+    nulls, n = con.execute("SELECT count(*) FILTER (WHERE raw IS NULL), count(*) FROM events").fetchall()[0]
+    assert n and not nulls and not stats.raw_deferred
+    assert isinstance(con, duckdb.DuckDBPyConnection)
+    con.close()
+
+
+def test_cli_defers_unless_events_are_exported(tmp_path):
+    """The CLI's report is the same either way; --events-out still writes every record's text."""
+    path = _generated(tmp_path, 3000)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "fwforensics", "analyze", path, "--json", "--no-progress", *a],
+                                    check=True, capture_output=True, text=True).stdout
+    plain = json.loads(run())
+    out = tmp_path / "ev.parquet"
+    exported = json.loads(run("--events-out", str(out)))
+    assert plain["findings"] == exported["findings"]
+    import pyarrow.parquet as pq
+    raw = pq.read_table(out, columns=["raw"]).column("raw")
+    assert raw.null_count == 0 and len(raw) > 2000
