@@ -72,3 +72,31 @@ def test_unwanted_findings_keep_their_counts_but_carry_no_samples():
             assert b.evidence.samples == [] and b.evidence.files == {} and b.evidence.records == a.count
             dropped += 1
     assert dropped
+
+
+def test_detector_reruns_with_more_memory_when_a_query_cannot_spill(tmp_path, monkeypatch):
+    """Over an on-disk database the detectors run one after another under DuckDB's memory limit;
+    a detector whose query runs out of memory is run again with the limit doubled (and the limit
+    is put back), so a low limit never loses findings. 4 MB is too little for scans on 20 k lines."""
+    import subprocess
+    import sys
+    import duckdb
+    from fwforensics import analysis, detectors, events
+    from fwforensics.reader import ReadStats
+    log = tmp_path / "fw.log"
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "bench", "generate.py"),
+                    "--lines", "20000", "--out", str(log)], check=True, capture_output=True)
+    con = events.connect()
+    with events.work_database(con, 10 ** 9):
+        analysis.load_inputs(con, [str(log)], analysis.Options(), ReadStats())
+        assert events.on_disk(con)
+        want = [f.to_dict() for f in detectors.run(detectors.Context(con=con))]
+        con.execute("SET memory_limit = '4MiB'")
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        monkeypatch.setattr(detectors, "MEMORY_RETRIES", 0)
+        with pytest.raises(duckdb.OutOfMemoryException):
+            detectors.run(detectors.Context(con=con))
+        monkeypatch.setattr(detectors, "MEMORY_RETRIES", 8)
+        got = [f.to_dict() for f in detectors.run(detectors.Context(con=con))]
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit
+    assert len(want) > 20 and got == want

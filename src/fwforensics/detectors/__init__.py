@@ -387,11 +387,55 @@ def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict
             and not events.on_disk(ctx.con)):
         _run_threads(ctx, mods, file)
     else:
+        limit: dict[str, str] = {}   # the limit before the first rerun, put back after every one
         for mod in mods:
-            file(mod.detect(ctx) or [])
+            file(_detect_within_memory(ctx, mod, limit))
             _release_arrow()
     ctx.findings.sort(key=Finding.sort_key)
     return ctx.findings + sorted(silenced, key=Finding.sort_key)
+
+
+# When a detector's query needs more memory than DuckDB's limit allows (an operator that cannot
+# spill), the detector is run again with the limit doubled, up to this many times; the limit is
+# put back afterwards. A low limit keeps the peak of a large input down without making a rare
+# heavy query fail.
+MEMORY_RETRIES = 3
+
+
+def _detect_within_memory(ctx: Context, mod: ModuleType, limit: dict[str, str]) -> list[Finding]:
+    import duckdb
+    if not isinstance(ctx.con, duckdb.DuckDBPyConnection):
+        return list(mod.detect(ctx) or [])
+    raised = False
+    try:
+        for attempt in range(MEMORY_RETRIES + 1):
+            try:
+                return list(mod.detect(ctx) or [])
+            except duckdb.OutOfMemoryException:
+                if attempt == MEMORY_RETRIES:
+                    raise
+                now = ctx.con.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchall()[0][0]
+                limit.setdefault("before", now)
+                mb = _mb(now)
+                if mb is None:
+                    raise
+                ctx.con.execute(f"SET memory_limit = '{int(mb * 2 * 2**20)}B'")
+                raised = True
+        return []
+    finally:
+        if raised:   # (as precise as DuckDB shows it: to 0.1 of its unit)
+            ctx.con.execute(f"SET memory_limit = '{int(_mb(limit['before']) * 2**20)}B'")
+
+
+def _mb(setting: str) -> float | None:
+    """'250.0 MiB' / '1.5 GiB' / '262144000B' -> megabytes."""
+    import re
+    m = re.match(r"\s*([0-9.]+)\s*([KMGT]?i?B)\s*$", str(setting))
+    if not m:
+        return None
+    scale = {"B": 1 / 2**20, "KB": 1e3 / 2**20, "KiB": 1 / 1024, "MB": 1e6 / 2**20, "MiB": 1, "GB": 1e9 / 2**20,
+             "GiB": 1024, "TB": 1e12 / 2**20, "TiB": 2**20}.get(m.group(2))
+    return float(m.group(1)) * scale if scale else None
 
 
 def _release_arrow() -> None:
