@@ -52,11 +52,22 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["ports"] = self.ports.tolist()
+        d["ports"] = _port_list(self.ports)
         for k in ("first_seen", "last_seen"):
             v = d[k]
             d[k] = v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v
         return d
+
+
+# One int object per port number, shared by every list of ports: the findings of a 10 M-line log
+# list 5.4 M ports, ~190 MB as separate ints and ~45 MB as references to these.
+_PORT_INTS = list(range(65536))
+
+
+def _port_list(ports: array) -> list[int]:
+    if ports and 0 <= min(ports) and max(ports) < 65536:
+        return list(map(_PORT_INTS.__getitem__, ports))
+    return ports.tolist()
 
 
 def compress_lines(lines: list[int]) -> str:
