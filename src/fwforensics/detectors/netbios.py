@@ -49,10 +49,17 @@ def lookup_pred(ctx) -> str:
 
 
 def detect(ctx):
+    look = lookup_pred(ctx)
+    with m.narrowed(ctx, look):   # the lookups' records only: every look-up below reads those
+        out = _lookups(ctx, look)
+    out.extend(_fileshare(ctx, look))
+    return out
+
+
+def _lookups(ctx, look: str):
     me = m.short(__name__)
     t = ctx.table
     tol = float(ctx.tun(me, "RETRY_TOLERANCE"))
-    look = lookup_pred(ctx)
     band = lambda s: f"gap BETWEEN {s * (1 - tol)} AND {s * (1 + tol)}"  # noqa: E731
     mn = int(ctx.tun(me, 'MIN_LOOKUPS'))
     gsql = f"""
@@ -103,7 +110,6 @@ def detect(ctx):
             details={"flavour": flavour, "lookups": n, "hosts": int(r["hosts"]),
                      "windows_source_port": int(r["win"] or 0), "dynamic_source_port": int(r["dyn"] or 0),
                      "retry_gaps_15_30_60": [int(r["g15"] or 0), int(r["g30"] or 0), int(r["g60"] or 0)]}))
-    out.extend(_fileshare(ctx, look))
     return out
 
 

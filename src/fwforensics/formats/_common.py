@@ -24,7 +24,17 @@ def blank_to_null(arr: pa.Array) -> pa.Array:
     """'' -> null (extract_regex gives '' for optional groups that did not take part)."""
     if arr.null_count == len(arr):
         return arr
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    blank = pc.equal(arr, "")
+    if not pc.any(blank).as_py():
+        return arr
+    if pa.types.is_string(arr.type) and isinstance(arr, pa.StringArray) and arr.offset == 0:
+        # the same strings with blanks marked invalid: only the validity bitmap is new (no copy of
+        # the text, which pc.if_else would rebuild)
+        keep = pc.invert(pc.fill_null(blank, True))   # (null stays null)
+        if keep.offset == 0 and keep.null_count == 0:
+            bufs = arr.buffers()
+            return pa.StringArray.from_buffers(len(arr), bufs[1], bufs[2], keep.buffers()[1])
+    return pc.if_else(blank, pa.scalar(None, arr.type), arr)
 
 
 def to_int(arr: pa.Array, typ: pa.DataType = pa.int64()) -> pa.Array:
