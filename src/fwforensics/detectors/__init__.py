@@ -320,10 +320,19 @@ class Context:
             summary=summary,
             explanation=explanation if explanation is not None else (info.get("explanation", "") if info else ""),
             advice=advice if advice is not None else (info.get("advice", "") if info else ""),
-            targets=tg, ports=sorted(set(int(p) for p in (ports or []) if p is not None)),
+            targets=tg, ports=_port_set(ports),
             first_seen=span["first_seen"], last_seen=span["last_seen"], count=int(span["n"] or 0),
             evidence=ev, details=details or {}, confidence=confidence,
         )
+
+
+def _port_set(ports: Iterable[int] | None) -> list[int]:
+    """Distinct ports in order (the engines give ints; anything else is converted one by one)."""
+    got = set(ports or ())
+    got.discard(None)
+    if all(type(p) is int for p in got):
+        return sorted(got)
+    return sorted({int(p) for p in got})
 
 
 _MODULES: dict[str, ModuleType] = {}
