@@ -126,3 +126,32 @@ def test_cli_defers_unless_events_are_exported(tmp_path):
     import pyarrow.parquet as pq
     raw = pq.read_table(out, columns=["raw"]).column("raw")
     assert raw.null_count == 0 and len(raw) > 2000
+
+
+def test_a_file_replaced_after_reading_shows_no_other_text(tmp_path):
+    """Logs rotate: when the input is another file (or shorter) by the time the samples are read
+    back, the samples keep file and line without text and the file's note says why; a file that
+    only grew is read back as usual."""
+    from fwforensics import analysis, detectors, events
+    path = _generated(tmp_path, 3000)
+    for change in ("grow", "rotate"):
+        con = events.connect()
+        stats = ReadStats()
+        analysis.load_inputs(con, [path], Options(defer_raw=True), stats)
+        found = detectors.run(detectors.Context(con=con))
+        con.close()
+        if change == "grow":
+            with open(path, "a") as fh:
+                fh.write("Mar 11 20:35:11 gw sshd[1]: a later line\n")
+        else:
+            os.rename(path, path + ".1")
+            with open(path, "w") as fh:
+                fh.write("a new log\n" * 10)
+        analysis.fill_raw(found, stats)
+        samples = [s for f in found for s in f.evidence.samples]
+        assert len(samples) > 10
+        if change == "grow":
+            assert all(s["raw"] for s in samples) and not stats.files[0].note
+        else:
+            assert all(s["raw"] is None for s in samples)
+            assert "changed after it was read" in stats.files[0].note

@@ -112,7 +112,8 @@ def _without_raw(batches, path: str, fs: FileStats, stats: ReadStats):
             fmt = formats.get(fs.format) if fs.format else None
             i = b.schema.get_field_index("raw") if getattr(fmt, "raw_is_line", False) else -1
             if i >= 0:
-                stats.raw_deferred.add(path)
+                st = os.stat(path)
+                stats.raw_deferred[path] = (st.st_ino, st.st_size)
         if i >= 0:
             cols = list(b.columns)
             cols[i] = pa.nulls(b.num_rows, pa.string())
@@ -132,10 +133,19 @@ def fill_raw(found, stats: ReadStats) -> None:
                 want.setdefault(smp["file"], set()).add(int(smp["line"]))
     got: dict[str, dict[int, str]] = {}
     for path, lines in want.items():
+        got[path] = {}
         try:
-            got[path] = lines_at(path, lines)
-        except Exception:   # the input went away since it was read: the samples keep file and line
-            got[path] = {}
+            st = os.stat(path)
+            ino, size = stats.raw_deferred[path]
+            if st.st_ino == ino and st.st_size >= size:   # the same file (a log may have grown)
+                got[path] = lines_at(path, lines)
+        except Exception:
+            pass
+        if not got[path]:   # replaced, shortened or gone since it was read: say so, show no other text
+            for fs in stats.files:
+                if fs.path == path:
+                    why = "the file changed after it was read: its sample lines are not shown"
+                    fs.note = (fs.note + "; " if fs.note else "") + why
     for f in found:
         for smp in f.evidence.samples:
             if smp.get("raw") is None and smp.get("file") in got:

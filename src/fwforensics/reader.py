@@ -77,8 +77,9 @@ class FileStats:
 @dataclass
 class ReadStats:
     files: list[FileStats] = field(default_factory=list)
-    # inputs loaded without their records' text (the format's raw_is_line): read back by lines_at
-    raw_deferred: set[str] = field(default_factory=set)
+    # inputs loaded without their records' text (the format's raw_is_line): path -> (inode, size)
+    # when read, so that lines_at reads back only a file that is the same one, unshortened
+    raw_deferred: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def records_read(self) -> int:
