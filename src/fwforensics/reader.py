@@ -208,9 +208,8 @@ def lines_at(path: str, wanted: Iterable[int]) -> dict[int, str]:
             while j < len(want) and want[j] < end:
                 j += 1
             if j > i:
-                idx = pa.array([n - first for n in want[i:j] if n >= first], pa.int64())
-                for n, text in zip([n for n in want[i:j] if n >= first], lines.take(idx).to_pylist()):
-                    out[n] = text
+                here = [n for n in want[i:j] if n >= first]
+                out.update(zip(here, lines.take(pa.array([n - first for n in here], pa.int64())).to_pylist()))
                 i = j
             if i >= len(want):
                 break

@@ -399,7 +399,7 @@ def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict
         limit: dict[str, str] = {}   # the limit before the first rerun, put back after every one
         for mod in mods:
             file(_detect_within_memory(ctx, mod, limit))
-            _release_arrow()
+            events.release_memory()
     ctx.findings.sort(key=Finding.sort_key)
     return ctx.findings + sorted(silenced, key=Finding.sort_key)
 
@@ -445,16 +445,6 @@ def _mb(setting: str) -> float | None:
     scale = {"B": 1 / 2**20, "KB": 1e3 / 2**20, "KiB": 1 / 1024, "MB": 1e6 / 2**20, "MiB": 1, "GB": 1e9 / 2**20,
              "GiB": 1024, "TB": 1e12 / 2**20, "TiB": 2**20}.get(m.group(2))
     return float(m.group(1)) * scale if scale else None
-
-
-def _release_arrow() -> None:
-    """Hand the memory Arrow's allocator keeps for reuse back to the system (a detector's query
-    results over a 10 M-line log leave ~80 MB there, kept until the end of the run otherwise)."""
-    try:
-        import pyarrow as pa
-        pa.default_memory_pool().release_unused()
-    except Exception:
-        pass
 
 
 def _reads_findings(mod: ModuleType) -> bool:

@@ -379,6 +379,12 @@ class narrowed:
         self.full = ctx.table
         self.name: str | None = None
 
+    @property
+    def pred(self) -> str:
+        """``where`` as the look-ups inside need it: ``TRUE`` over the copy (every row of it
+        matches), ``where`` itself when nothing was copied (another engine)."""
+        return "TRUE" if self.name else self.where
+
     def __enter__(self):
         if self.where is not None and is_duckdb(self.ctx):
             _NARROWED[0] += 1

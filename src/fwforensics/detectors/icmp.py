@@ -51,7 +51,7 @@ def detect(ctx):
     for fid, (pred, what) in SIMPLE.items():
         out.extend(_simple(ctx, fid, pred, what))
     out.extend(_echo_replies(ctx))
-    out.extend(_backscatter(ctx, ctx.table))
+    out.extend(_backscatter(ctx))
     return out
 
 
@@ -109,7 +109,7 @@ def _echo_replies(ctx):
     # the replies nobody asked for, found once; the look-ups below read a copy of those records
     lonely = f"{rep} AND src_ip IS NOT NULL AND {unanswered}"
     with m.narrowed(ctx, lonely) as nw:
-        return _echo_findings(ctx, me, lonely if nw.name is None else "TRUE")
+        return _echo_findings(ctx, me, nw.pred)
 
 
 def _echo_findings(ctx, me, lonely):
@@ -144,16 +144,15 @@ def _echo_findings(ctx, me, lonely):
     return out
 
 
-def _backscatter(ctx, full: str):
-    """Unreachables (other than fragmentation-needed) that answer nothing we sent (``full``: the
-    table of every record, where what we sent is)."""
+def _backscatter(ctx):
+    """Unreachables (other than fragmentation-needed) that answer nothing we sent."""
     me = m.short(__name__)
     t = ctx.table
     window = float(ctx.tun(me, "CONTACT_WINDOW"))
     unr = (f"((({V4} AND icmp_type = 3 AND (icmp_code IS NULL OR icmp_code <> 4)) OR ({V6} AND icmp_type = 1)) "
            f"AND {m.NOT_ACCEPTED})")
     # our side contacted the sender (or the host it speaks for) shortly before
-    contacted = (f"EXISTS (SELECT 1 FROM {full} o WHERE o.src_ip = {{u}}.dst_ip "
+    contacted = (f"EXISTS (SELECT 1 FROM {t} o WHERE o.src_ip = {{u}}.dst_ip "
                  f"AND (o.dst_ip = {{u}}.src_ip OR o.dst_ip = {{u}}.inner_dst_ip) "
                  f"AND NOT (o.proto IN ('icmp', 'ipv6-icmp') AND o.icmp_type IN (1, 3)) "
                  f"AND {m.secs('o.ts')} <= {m.secs('{u}.ts')} AND {m.secs('o.ts')} >= {m.secs('{u}.ts')} - {window})")
@@ -161,7 +160,7 @@ def _backscatter(ctx, full: str):
     # look-ups below read (on other engines the predicate itself, with its sub-query, is repeated)
     lonely = f"{unr} AND src_ip IS NOT NULL AND NOT {contacted.format(u=t)}"
     with m.narrowed(ctx, lonely) as nw:
-        return _backscatter_findings(ctx, me, lonely if nw.name is None else "TRUE")
+        return _backscatter_findings(ctx, me, nw.pred)
 
 
 def _backscatter_findings(ctx, me, lonely):

@@ -27,7 +27,7 @@ def blank_to_null(arr: pa.Array) -> pa.Array:
     blank = pc.equal(arr, "")
     if not pc.any(blank).as_py():
         return arr
-    if pa.types.is_string(arr.type) and isinstance(arr, pa.StringArray) and arr.offset == 0:
+    if isinstance(arr, pa.StringArray) and arr.offset == 0:
         # the same strings with blanks marked invalid: only the validity bitmap is new (no copy of
         # the text, which pc.if_else would rebuild)
         keep = pc.invert(pc.fill_null(blank, True))   # (null stays null)
