@@ -6,6 +6,7 @@ taken from the knowledge base at run time (never a copy of it).
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from typing import Iterable
@@ -324,6 +325,26 @@ def own_scope(ctx, own: list[dict], rest: list[dict]) -> str:
 def is_duckdb(ctx) -> bool:
     import duckdb
     return isinstance(ctx.con, duckdb.DuckDBPyConnection)
+
+
+@contextlib.contextmanager
+def kept(ctx, ctes: str, last: str):
+    """``WITH`` definitions (``ctes``, text without the ``WITH``) whose last one, ``last``, a query
+    reads several times. Yields ``(defs, name)``: the query starts ``WITH {defs}`` its own
+    definitions and reads ``name``. On DuckDB ``last`` is computed once into a temporary table,
+    which DuckDB can spill to disk, and ``defs`` is empty (a common table expression read several
+    times is materialised in memory whole: over a 10 M-line log it made a query fail a 150 MB
+    limit). On another engine ``defs`` is ``ctes`` followed by a comma and ``name`` is ``last``."""
+    if not is_duckdb(ctx):
+        yield f"{ctes},", last
+        return
+    _NARROWED[0] += 1
+    name = f"fwf_kept_{_NARROWED[0]}"
+    ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS WITH {ctes} SELECT * FROM {last}")
+    try:
+        yield "", name
+    finally:
+        ctx.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def arrow_column(ctx, sql: str):

@@ -16,7 +16,7 @@ and stay silent.
 """
 from __future__ import annotations
 
-from . import _bulk, zen
+from . import _bulk, _misc, zen
 
 IDS = ("proxy.scan",)
 ORDER = 40
@@ -45,7 +45,10 @@ def detect(ctx):
     bits = "COALESCE(tcp_flag_bits, CASE WHEN tcp_flags = '' THEN 0 ELSE NULL END)"
     probe = (f"proto = 'tcp' AND src_ip IS NOT NULL AND dst_port IS NOT NULL AND MOD({bits}, 64) = 2 "
              f"AND coalesce(action, 'other') <> 'accept'")
-    w = "PARTITION BY src_ip ORDER BY ts, source_file, line"
+    # Sessions need only the order of times: the running count of breaks takes in every row of
+    # the same time (RANGE frame), so rows with equal times share a session whatever their order
+    # and the windows sort no file names and line numbers (a third of their memory on a big log).
+    w = "PARTITION BY src_ip ORDER BY ts"
     # Only sources that could qualify in some session get sessions: each test below needs, within
     # one session, at least that many distinct proxy ports, RingZero ports or swept hosts, and a
     # session never has more than its source.
@@ -53,32 +56,33 @@ def detect(ctx):
     need_pp = max(1, int(ctx.tun(m, "MIN_PROXY_PORTS")))
     need_rz = max(1, len(set(rz)))
     need_sw = max(1, int(ctx.tun(m, "SWEEP_MIN_HOSTS")))
-    rows = ctx.query(f"""
-    WITH c AS (SELECT src_ip FROM {t} WHERE {probe} AND dst_port IN {cp} GROUP BY src_ip
+    sessions = f"""c AS (SELECT src_ip FROM {t} WHERE {probe} AND dst_port IN {cp} GROUP BY src_ip
                HAVING count(DISTINCT CASE WHEN dst_port IN {pp} THEN dst_port END) >= {need_pp}
                    OR count(DISTINCT CASE WHEN dst_port IN {rzp} THEN dst_port END) >= {need_rz}
                    OR count(DISTINCT CASE WHEN dst_port IN {pp} AND dst_port <> 80 THEN dst_ip END) >= {need_sw}),
-    b AS (SELECT src_ip, dst_ip, dst_port, ts, source_file, line FROM {t}
+    b AS (SELECT src_ip, dst_ip, dst_port, ts FROM {t}
           WHERE {probe} AND src_ip IN (SELECT src_ip FROM c)),
     g AS (SELECT b.*, CASE WHEN LAG(ts) OVER ({w}) IS NULL OR ts > LAG(ts) OVER ({w}) + INTERVAL '{gap}' SECOND
                            THEN 1 ELSE 0 END AS brk FROM b),
-    s AS (SELECT g.*, SUM(brk) OVER ({w} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess FROM g),
+    s AS (SELECT g.*, SUM(brk) OVER ({w} RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess FROM g)"""
+    with _misc.kept(ctx, sessions, "s") as (defs, s):
+        rows = ctx.query(f"""WITH {defs}
     hd AS (SELECT src_ip, sess, dst_ip, count(DISTINCT dst_port) AS ports,
                   count(DISTINCT CASE WHEN dst_port IN {ctx.lit(rz)} THEN dst_port END) AS rz_ports,
                   min(ts) AS t0, max(ts) AS t1
-           FROM s GROUP BY src_ip, sess, dst_ip),
+           FROM {s} GROUP BY src_ip, sess, dst_ip),
     rzh AS (SELECT src_ip, sess, count(*) AS rz_hosts FROM hd
             WHERE ports = {len(rz)} AND rz_ports = {len(rz)}
               AND t1 <= t0 + INTERVAL '{int(ctx.tun(m, "RINGZERO_SECONDS"))}' SECOND
             GROUP BY src_ip, sess),
     sw AS (SELECT src_ip, sess, max(nh) AS sweep_hosts FROM (
-              SELECT src_ip, sess, dst_port, count(DISTINCT dst_ip) AS nh FROM s
+              SELECT src_ip, sess, dst_port, count(DISTINCT dst_ip) AS nh FROM {s}
               WHERE dst_port IN {pp} AND dst_port <> 80 GROUP BY src_ip, sess, dst_port) x
            GROUP BY src_ip, sess),
     ag AS (SELECT src_ip, sess, count(*) AS n, count(DISTINCT dst_port) AS ports,
                   count(DISTINCT CASE WHEN dst_port IN {pp} THEN dst_port END) AS proxy_ports,
                   count(DISTINCT dst_ip) AS hosts, min(ts) AS first_seen, max(ts) AS last_seen
-           FROM s GROUP BY src_ip, sess)
+           FROM {s} GROUP BY src_ip, sess)
     SELECT ag.*, coalesce(rzh.rz_hosts, 0) AS rz_hosts, coalesce(sw.sweep_hosts, 0) AS sweep_hosts
     FROM ag LEFT JOIN rzh ON ag.src_ip = rzh.src_ip AND ag.sess = rzh.sess
             LEFT JOIN sw ON ag.src_ip = sw.src_ip AND ag.sess = sw.sess
