@@ -231,7 +231,17 @@ def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
         _us.infer(ctx)
     found = detectors.run(ctx, suppress=opts.suppress) if opts.detect else []
     fill_raw(found, stats)
-    shown = [f for f in found if not f.suppressed]
+    summary = summarise(con)
+    # each finding becomes its report dict and is let go at once: a 10 M-line log's findings
+    # are ~100 MB as objects, and both forms at once would set the run's peak
+    ctx.findings.clear()
+    n_found = len(found)
+    found.reverse()
+    shown = []
+    while found:
+        f = found.pop()
+        if not f.suppressed:
+            shown.append(f.to_dict())
     return {
         "tool": "fwforensics",
         "version": __version__,
@@ -242,10 +252,10 @@ def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
         "lines": stats.lines,
         "time_zone_assumed": opts.tz or "UTC",
         "files": [f.as_dict() for f in stats.files],
-        "summary": summarise(con),
+        "summary": summary,
         "assumptions": ctx.assumptions,
-        "findings": [f.to_dict() for f in shown],
-        "suppressed": len(found) - len(shown),
+        "findings": shown,
+        "suppressed": n_found - len(shown),
     }
 
 

@@ -34,12 +34,12 @@ def connect(path: str | None = None, read_only: bool = False, spill: bool = True
 # disk, ~1 GB as an in-memory table) and keeps only WORK_MEMORY of them in memory, so the memory of
 # a run stays bounded whatever the input size.
 SPILL_BYTES = int(os.environ.get("FWF_SPILL_BYTES", 32 << 20))
-# The detectors' DuckDB memory over the work database. A 1 M-line log's table (~150 MB on disk)
-# fits in it whole; a larger one is read through it, so the peak stays where 1 M lines put it.
+# The detectors' DuckDB memory over the work database, at most. A 1 M-line log's table (~55 MB on
+# disk without its text) fits in it whole; a larger one is read through it.
 WORK_MEMORY = os.environ.get("FWF_MEMORY_LIMIT", "250MB")
 # While loading, the rows just written are on disk already, so DuckDB needs little memory of its
 # own: a lower limit leaves room to the parser's blocks in flight and keeps the peak flat.
-LOAD_MEMORY = os.environ.get("FWF_LOAD_MEMORY_LIMIT", "250MB")
+LOAD_MEMORY = os.environ.get("FWF_LOAD_MEMORY_LIMIT", "150MB")
 
 
 @contextlib.contextmanager

@@ -66,16 +66,22 @@ def detect(ctx):
     min_overlap = float(ctx.tun(m, "DECOY_MIN_OVERLAP"))
     t = ctx.table
     probe = scans.probe_sql(ctx, echo=False)
-    # Probes of one (host, port) within DECOY_WINDOW seconds fall in the same or adjacent time
-    # buckets of that width: joining on the bucket (each probe also stands in its two neighbours)
-    # keeps the self-join from pairing every two scanners of a popular port.
+    # Only a probe with another source's probe of the same (host, port) close in time can pair:
+    # a window keeps those (a second of slack: engines whose epoch is whole seconds keep them too),
+    # so the self-join below builds its table from a few rows, not from every probe of every
+    # scanner (at 10 M lines 3 M rows, a join that spilled to disk). Probes of one (host, port)
+    # within DECOY_WINDOW seconds fall in the same or adjacent time buckets of that width: joining
+    # on the bucket (each probe also stands in its two neighbours) keeps the self-join from pairing
+    # every two scanners of a popular port.
     pairs = ctx.query(f"""
     WITH f AS (SELECT src_ip, dst_ip, dst_port, min(ts) AS t, min(ip_id) AS ipid, min(src_port) AS sport,
                       min(line) AS ln, min(source_file) AS sf
                FROM {t} WHERE {probe} AND src_ip IN {ctx.lit(cands)}
                GROUP BY src_ip, dst_ip, dst_port),
-    tot AS (SELECT src_ip, count(*) AS n FROM f GROUP BY src_ip),
-    fb AS (SELECT f.*, FLOOR(EPOCH(t) / {max(win, 1)}) AS bk FROM f),
+    fn AS (SELECT * FROM (SELECT f.*, count(*) OVER (PARTITION BY dst_ip, dst_port ORDER BY EPOCH(t)
+                                  RANGE BETWEEN {win + 1} PRECEDING AND {win + 1} FOLLOWING) AS near FROM f) x
+           WHERE near >= 2),
+    fb AS (SELECT fn.*, FLOOR(EPOCH(t) / {max(win, 1)}) AS bk FROM fn),
     fx AS (SELECT fb.*, fb.bk + v.d AS xbk FROM fb CROSS JOIN (VALUES (-1), (0), (1)) AS v(d)),
     j AS (SELECT a.src_ip AS a, b.src_ip AS b, count(*) AS shared,
                  sum(CASE WHEN a.ipid = b.ipid THEN 1 ELSE 0 END) AS same_id,
@@ -89,9 +95,16 @@ def detect(ctx):
                AND a.src_ip < b.src_ip
                AND b.t >= a.t - INTERVAL '{win}' SECOND AND b.t <= a.t + INTERVAL '{win}' SECOND
           GROUP BY a.src_ip, b.src_ip)
-    SELECT j.*, ta.n AS na, tb.n AS nb FROM j JOIN tot ta ON j.a = ta.src_ip JOIN tot tb ON j.b = tb.src_ip
-    WHERE j.shared >= {min_shared}
-    ORDER BY j.a, j.b""")
+    SELECT j.* FROM j WHERE j.shared >= {min_shared} ORDER BY j.a, j.b""")
+    # each paired source's number of (host, port) pairs, counted apart: read by only one step, the
+    # per-source aggregate above streams into the window instead of being held whole
+    involved = sorted({p["a"] for p in pairs} | {p["b"] for p in pairs})
+    tot = {r["src_ip"]: r["n"] for r in ctx.query(
+        f"""SELECT src_ip, count(*) AS n FROM (SELECT src_ip, dst_ip, dst_port FROM {t}
+                WHERE {probe} AND src_ip IN {ctx.lit(involved)} GROUP BY src_ip, dst_ip, dst_port) x
+            GROUP BY src_ip""")} if involved else {}
+    for p in pairs:
+        p["na"], p["nb"] = tot.get(p["a"], 0), tot.get(p["b"], 0)
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
