@@ -23,6 +23,8 @@ and ``--set module.NAME=value`` override them.
 """
 from __future__ import annotations
 
+from array import array
+
 import importlib
 import inspect
 import ipaddress
@@ -326,8 +328,11 @@ class Context:
         )
 
 
-def _port_set(ports: Iterable[int] | None) -> list[int]:
-    """Distinct ports in order (the engines give ints; anything else is converted one by one)."""
+def _port_set(ports: Iterable[int] | None) -> list[int] | array:
+    """Distinct ports in order (the engines give ints; anything else is converted one by one). An
+    ``array('i')`` (a grouped query's ports, fetched without a Python int per port) stays one."""
+    if isinstance(ports, array):
+        return array("i", sorted(set(ports)))
     got = set(ports or ())
     got.discard(None)
     if all(type(p) is int for p in got):

@@ -27,6 +27,7 @@ one or two ports), a client retrying one port, a resolver's answers.
 """
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 from ..findings import compress_lines
@@ -319,12 +320,24 @@ def _grouped(ctx, specs: list, listed: int, star_n: dict[tuple, int]) -> dict[tu
     try:
         out: dict[tuple, dict] = {}
         byid: list[dict | None] = [None] * len(wanted)
-        for gid, nh, tg, ports in con.execute(f"""
-                SELECT gid, count(DISTINCT dst_ip), list_slice(list_sort(list_distinct(list(dst_ip))), 1, {listed + 1}),
-                       list_sort(list_distinct(list(dst_port)))
-                FROM {t} GROUP BY gid""").fetchall():
-            out[wanted[gid]] = byid[gid] = {"nh": int(nh), "tg": list(tg), "ports": list(ports),
+        # ports as Arrow, kept as array('i'): a 10 M-line log's scans list 5.4 M ports, ~190 MB as
+        # Python ints held all at once here (and the heap they fragmented stayed with the process)
+        rel = con.sql(f"""
+                SELECT gid, count(DISTINCT dst_ip) AS nh,
+                       list_slice(list_sort(list_distinct(list(dst_ip))), 1, {listed + 1}) AS tg,
+                       list_sort(list_distinct(list(CAST(dst_port AS INTEGER)))) AS ports
+                FROM {t} GROUP BY gid""")
+        tab = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+        gids, nhs, tgs = tab.column("gid").to_pylist(), tab.column("nh").to_pylist(), tab.column("tg").to_pylist()
+        pl = tab.column("ports").combine_chunks()
+        offs = pl.offsets.to_numpy()
+        vals = pl.values.to_numpy(zero_copy_only=False).astype("int32")   # (list_distinct drops nulls)
+        for i, gid in enumerate(gids):
+            pa_ = array("i")
+            pa_.frombytes(vals[offs[i]:offs[i + 1]].tobytes())
+            out[wanted[gid]] = byid[gid] = {"nh": int(nhs[i]), "tg": list(tgs[i]), "ports": pa_,
                                             "ev": _bulk.empty()}
+        del tab, pl, vals
         for gid, ev in _bulk.evidence(con, t, ctx.table).items():
             got = byid[gid]
             if got is not None:
@@ -333,7 +346,7 @@ def _grouped(ctx, specs: list, listed: int, star_n: dict[tuple, int]) -> dict[tu
             got = out.get(canon)
             if key != canon and got is not None:
                 ev, span = got["ev"]
-                out[key] = {"nh": got["nh"], "tg": list(got["tg"]), "ports": list(got["ports"]),
+                out[key] = {"nh": got["nh"], "tg": list(got["tg"]), "ports": array("i", got["ports"]),
                             "ev": (Evidence(records=ev.records, files=dict(ev.files),
                                             samples=[dict(x) for x in ev.samples]), dict(span))}
         return out
