@@ -262,12 +262,13 @@ class SpecialAddresses:
             bad.update(range(lo >> shift, (hi >> shift) + 1))
         return [x for x in range(1 << bits) if x not in bad]
 
-    def unsure(self, arr) -> list[str]:
+    def unsure(self, arr, as_list: bool = True):
         """The strings of an Arrow string array that may not be plain global unicast: all but the
         addresses in canonical form whose first octet (IPv4) or hextet (IPv6) starts a block that
         holds no knowledge-base block. For those :meth:`kind` would say ("global", False), or None
         for text that is no address: either way not a special address. Vectorised: a big log has
-        hundreds of thousands of distinct sources, most of them ordinary addresses."""
+        hundreds of thousands of distinct sources, most of them ordinary addresses. With ``as_list``
+        false, an Arrow array (to be taken a slice at a time)."""
         import pyarrow as pa
         import pyarrow.compute as pc
         safe = getattr(self, "_safe_sets", None)
@@ -280,7 +281,8 @@ class SpecialAddresses:
         v6 = pc.struct_field(pc.extract_regex(arr, r"^(?P<h>[1-9a-f][0-9a-f]{0,3}):[0-9a-f:]*$"), [0])
         plain = pc.or_(pc.fill_null(pc.is_in(v4, value_set=safe[0]), False),
                        pc.fill_null(pc.is_in(v6, value_set=safe[1]), False))
-        return pc.filter(arr, pc.and_(pc.invert(plain), pc.is_valid(arr))).to_pylist()
+        got = pc.filter(arr, pc.and_(pc.invert(plain), pc.is_valid(arr)))
+        return got.to_pylist() if as_list else got
 
     def _kb_kind(self, text: str) -> tuple[str, bool] | None:
         a = self._k.address(text)

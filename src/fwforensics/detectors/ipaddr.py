@@ -30,6 +30,7 @@ TOP_SOURCES = m.TOP_SOURCES  # busiest sources that keep their own finding then 
 TUNABLES = ("ALWAYS_BOGON", "SAME_KIND_OK", "MIN_RECORDS") + m.AGG_TUNABLES
 
 DHCP = "(proto = 'udp' AND src_port = 68 AND dst_port = 67)"
+SLICE = 100_000     # special-range sources classified (and their destinations read) at a time
 
 
 def detect(ctx):
@@ -93,49 +94,61 @@ def _bogons(ctx):
     # one row per distinct source (groups, not events); the address kind comes from the kb
     special = m.SpecialAddresses(k)
     wanted = always | same_ok
-    kinds: dict[str, str] = {}
     q = f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {inbound} AND src_ip IS NOT NULL"
     if m.is_duckdb(ctx):   # ordinary addresses set aside in one vectorised pass
-        srcs = special.unsure(m.arrow_column(ctx, q))
+        srcs = special.unsure(m.arrow_column(ctx, q), as_list=False)
     else:
-        srcs = m.column(ctx, q)
-    for src in srcs:
-        kd = special.kind(src)
-        if kd is not None and kd[1] and kd[0] in wanted:
-            kinds[src] = kd[0]
-    if not kinds:
-        return []
+        srcs = list(m.column(ctx, q))
     # private-like sources are judged by their destinations: towards an address of the same kind
     # (an inside network), to multicast/broadcast (the local segment) they are normal. Without an
     # outside interface, a private source towards a public address is just outbound LAN traffic,
     # so then only destinations inside the home nets count.
-    relaxed = {s for s, c in kinds.items() if c in same_ok or (c == "link-local" and ":" in s)}
     local_kinds = {"multicast", "broadcast", "link-local"}
-    dst_ok: dict[str, list[str]] = {}
-    if relaxed:
-        home = m.in_home(ctx, "dst_ip") if ctx.home_nets else "FALSE"
-        scope = "TRUE" if ctx.outside_ifs else home
-        if not ctx.outside_ifs:
+    home = m.in_home(ctx, "dst_ip") if ctx.home_nets else "FALSE"
+    scope = "TRUE" if ctx.outside_ifs else home
+    kinds: dict[str, str] = {}          # the sources judged: their address kind
+    dst_ok: dict[str, list[str]] = {}   # judged by their destinations: those destinations
+    said = False
+    # A big log has hundreds of thousands of such sources (a whole documentation or link-local
+    # range): they are taken a slice at a time, and only the sources judged are kept.
+    for lo in range(0, len(srcs), SLICE):
+        part = srcs[lo:lo + SLICE]
+        relaxed: dict[str, str] = {}
+        for src in (part.to_pylist() if hasattr(part, "to_pylist") else part):
+            kd = special.kind(src)
+            if kd is None or not kd[1] or kd[0] not in wanted:
+                continue
+            if kd[0] in same_ok or (kd[0] == "link-local" and ":" in src):
+                relaxed[src] = kd[0]
+            else:
+                kinds[src] = kd[0]
+        if not relaxed:
+            continue
+        if not ctx.outside_ifs and not said:
+            said = True
             m.note_once(ctx, "private, shared and documentation sources were judged only towards the home "
                              "nets (no outside interface known)" if ctx.home_nets else
                         "private, shared and documentation sources were not judged: neither an outside "
                         "interface nor a home net is known")
-        for src, dst in ([] if scope == "FALSE" else _pairs(ctx, inbound, scope, relaxed)):
+        for src, dst in ([] if scope == "FALSE" else _pairs(ctx, inbound, scope, set(relaxed))):
             kd = special.kind(dst)
             dk = kd[0] if kd else "?"
-            if dk != kinds[src] and dk not in local_kinds:
+            if dk != relaxed[src] and dk not in local_kinds:
                 dst_ok.setdefault(src, []).append(dst)
-    judged = sorted(s for s in kinds if s not in relaxed or dst_ok.get(s))
+                kinds[src] = relaxed[src]
+    if not kinds:
+        return []
+    judged = sorted(kinds)
     with m.sources_only(ctx, judged):   # their records only
-        return _bogon_findings(ctx, k, inbound, note, kinds, relaxed, dst_ok, judged)
+        return _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged)
 
 
-def _bogon_findings(ctx, k, inbound, note, kinds, relaxed, dst_ok, judged):
+def _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged):
     out = []
     for src in judged:
         cat = kinds[src]
         extra = ""
-        if src in relaxed:
+        if src in dst_ok:
             extra = f" AND dst_ip IN {ctx.lit(dst_ok[src])}"
         # the base names every judged source, so grouped look-ups cover those sources only
         where = f"{inbound} AND src_ip IN {ctx.lit(judged)} AND src_ip = {ctx.lit(src)}{extra}"
