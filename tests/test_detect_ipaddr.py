@@ -49,3 +49,31 @@ def test_arp_requests_are_not_directed_broadcasts():
     assert not ids(fs, "broadcast.directed")
     # an IP packet to a broadcast address in a capture still is one
     assert ids(run(LAB / "broadcasts.pcap", home=False), "broadcast.directed")
+
+
+def test_bogon_sources_judged_a_slice_at_a_time(tmp_path, monkeypatch):
+    """The special-range sources are classified (and matched with their destinations) a slice at a
+    time: the findings do not depend on the slice size. The generated log has thousands of
+    documentation and link-local sources, some judged by their destinations."""
+    import os
+    import subprocess
+    import sys
+    from fwforensics import analysis, detectors, events
+    from fwforensics.detectors import ipaddr
+    from fwforensics.reader import ReadStats
+    log = tmp_path / "fw.log"
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "bench", "generate.py"),
+                    "--lines", "30000", "--out", str(log)], check=True, capture_output=True)
+    con = events.connect()
+    analysis.load_inputs(con, [str(log)], analysis.Options(), ReadStats())
+
+    def found():
+        ctx = detectors.Context(con=con)
+        from fwforensics.detectors import _us
+        _us.infer(ctx)
+        return [f.to_dict() for f in detectors.run(ctx, only=["ipaddr"])]
+
+    whole = found()
+    monkeypatch.setattr(ipaddr, "SLICE", 7)
+    assert found() == whole
+    assert [f for f in whole if f["id"] == "bogon.source"]
