@@ -401,9 +401,8 @@ def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict
             and not events.on_disk(ctx.con)):
         _run_threads(ctx, mods, file)
     else:
-        limit: dict[str, str] = {}   # the limit before the first rerun, put back after every one
         for mod in mods:
-            file(_detect_within_memory(ctx, mod, limit))
+            file(_detect_within_memory(ctx, mod))
             events.release_memory()
     ctx.findings.sort(key=Finding.sort_key)
     return ctx.findings + sorted(silenced, key=Finding.sort_key)
@@ -416,11 +415,11 @@ def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict
 MEMORY_RETRIES = 3
 
 
-def _detect_within_memory(ctx: Context, mod: ModuleType, limit: dict[str, str]) -> list[Finding]:
+def _detect_within_memory(ctx: Context, mod: ModuleType) -> list[Finding]:
     import duckdb
     if not isinstance(ctx.con, duckdb.DuckDBPyConnection):
         return list(mod.detect(ctx) or [])
-    raised = False
+    before: float | None = None   # the limit before the first rerun, in MiB
     try:
         for attempt in range(MEMORY_RETRIES + 1):
             try:
@@ -428,17 +427,15 @@ def _detect_within_memory(ctx: Context, mod: ModuleType, limit: dict[str, str]) 
             except duckdb.OutOfMemoryException:
                 if attempt == MEMORY_RETRIES:
                     raise
-                now = ctx.con.execute("SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'").fetchall()[0][0]
-                limit.setdefault("before", now)
-                mb = _mb(now)
+                mb = _mb(ctx.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
                 if mb is None:
                     raise
+                before = mb if before is None else before
                 ctx.con.execute(f"SET memory_limit = '{int(mb * 2 * 2**20)}B'")
-                raised = True
         return []
     finally:
-        if raised:   # (as precise as DuckDB shows it: to 0.1 of its unit)
-            ctx.con.execute(f"SET memory_limit = '{int(_mb(limit['before']) * 2**20)}B'")
+        if before is not None:   # (as precise as DuckDB shows it: to 0.1 of its unit)
+            ctx.con.execute(f"SET memory_limit = '{int(before * 2**20)}B'")
 
 
 def _mb(setting: str) -> float | None:

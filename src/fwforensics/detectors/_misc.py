@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import itertools
 import socket
 from typing import Iterable
 
@@ -340,8 +341,7 @@ def kept(ctx, ctes: str, last: str):
     if not is_duckdb(ctx):
         yield f"{ctes},", last
         return
-    _NARROWED[0] += 1
-    name = f"fwf_kept_{_NARROWED[0]}"
+    name = _temp_name("fwf_kept")
     ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS WITH {ctes} SELECT * FROM {last}")
     try:
         yield "", name
@@ -386,7 +386,12 @@ def evidence(ctx, where: str, samples: int = 3):
     return ctx.evidence(where, samples)
 
 
-_NARROWED = [0]
+_TEMP_TABLES = itertools.count(1)
+
+
+def _temp_name(prefix: str) -> str:
+    """A name for a temporary table that no other one of this run has."""
+    return f"{prefix}_{next(_TEMP_TABLES)}"
 
 
 class narrowed:
@@ -410,8 +415,7 @@ class narrowed:
 
     def __enter__(self):
         if self.where is not None and is_duckdb(self.ctx):
-            _NARROWED[0] += 1
-            self.name = f"fwf_rows_{_NARROWED[0]}"
+            self.name = _temp_name("fwf_rows")
             # the matching rowids first: a filter that the engine turns into a join would otherwise
             # make the scan read every column of every row
             self.ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {self.name} AS SELECT * FROM {self.full} "

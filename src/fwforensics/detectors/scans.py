@@ -31,7 +31,7 @@ from array import array
 from typing import Any
 
 from ..findings import compress_lines
-from . import _bulk, zen
+from . import _bulk, _misc, zen
 
 IDS = ("scan.vertical", "scan.horizontal", "scan.block", "scan.syn", "scan.fin", "scan.null",
        "scan.xmas", "scan.ack", "scan.udp", "ping.sweep")
@@ -175,21 +175,16 @@ def _dur(a, b) -> str:
 
 
 def detect(ctx):
-    if _can_group(ctx):   # DuckDB: the probes of the big sessions are kept for _grouped
-        ctx.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {PROBES} AS WITH {sessions_sql(ctx, cols=WIDE)} "
-                        f"SELECT * FROM s")
-        try:
-            return _detect(ctx, f"s AS (SELECT * FROM {PROBES})", True)
-        finally:
-            ctx.con.execute(f"DROP TABLE IF EXISTS {PROBES}")
-    return _detect(ctx, sessions_sql(ctx), False)
+    grouped = _can_group(ctx)   # DuckDB: the probes of the big sessions, with their rowids, for _grouped
+    with _misc.kept(ctx, sessions_sql(ctx, cols=WIDE) if grouped else sessions_sql(ctx), "s") as (defs, s):
+        return _detect(ctx, defs, s, grouped)
 
 
-PROBES = "_fwf_scan_probes"
 WIDE = "rowid AS __rid, dst_ip, dst_port, ts, tcp_window, source_file, line"
 
 
-def _detect(ctx, sess_ctes: str, grouped: bool):
+def _detect(ctx, defs: str, s: str, grouped: bool):
+    """``WITH {defs}`` and the relation ``s`` (see :func:`_misc.kept`): the probes of the sessions."""
     m = _m()
     V = int(ctx.tun(m, "VERTICAL_MIN_PORTS"))
     H = int(ctx.tun(m, "HORIZONTAL_MIN_HOSTS"))
@@ -199,8 +194,8 @@ def _detect(ctx, sess_ctes: str, grouped: bool):
     listed = int(ctx.tun(m, "TARGETS_LISTED"))
     wins = ctx.lit(list(NMAP_WINDOWS))
     rows = ctx.query(f"""
-    WITH {sess_ctes},
-    dp0 AS (SELECT src_ip, sess, flavour, dst_ip, dst_port FROM s GROUP BY src_ip, sess, flavour, dst_ip, dst_port),
+    WITH {defs}
+    dp0 AS (SELECT src_ip, sess, flavour, dst_ip, dst_port FROM {s} GROUP BY src_ip, sess, flavour, dst_ip, dst_port),
     dp AS (SELECT src_ip, sess, flavour, dst_ip, dst_port FROM dp0
            UNION ALL
            SELECT src_ip, sess, '*' AS flavour, dst_ip, dst_port FROM dp0 WHERE flavour <> 'echo'
@@ -216,7 +211,7 @@ def _detect(ctx, sess_ctes: str, grouped: bool):
            FROM ph GROUP BY src_ip, sess, flavour),
     ag0 AS (SELECT src_ip, sess, flavour, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen,
                    sum(CASE WHEN tcp_window IN {wins} THEN 1 ELSE 0 END) AS nmap_windows
-            FROM s GROUP BY src_ip, sess, flavour),
+            FROM {s} GROUP BY src_ip, sess, flavour),
     ag AS (SELECT src_ip, sess, flavour, n, first_seen, last_seen, nmap_windows,
                   {', '.join(f"CASE WHEN flavour = '{k}' THEN n ELSE 0 END AS n_{k}" for k in FLAVOUR_IDS)}
            FROM ag0
@@ -254,7 +249,7 @@ def _detect(ctx, sess_ctes: str, grouped: bool):
                 if key != "*":
                     break   # one flavour finding per flavour and session, with its main shape
     star_n = {k: int(v["*"]["n"]) for k, v in sessions.items() if "*" in v}
-    pre = _grouped(ctx, specs, listed, star_n) if len(specs) > 1 and grouped else None
+    pre = _grouped(ctx, s, specs, listed, star_n) if len(specs) > 1 and grouped else None
     prof = zen.profile(ctx)
     if hasattr(prof, "prefetch"):
         prof.prefetch(r["src_ip"] for _, r, _, _ in specs)
@@ -271,9 +266,10 @@ def _group_key(r: dict, shape: str) -> tuple:
     return (r["src_ip"], int(r["sess"]), r["flavour"], 1 if shape == "horizontal" and r["flavour"] != "echo" else 0)
 
 
-def _grouped(ctx, specs: list, listed: int, star_n: dict[tuple, int]) -> dict[tuple, dict]:
+def _grouped(ctx, probes: str, specs: list, listed: int, star_n: dict[tuple, int]) -> dict[tuple, dict]:
     """Targets, ports, host count and evidence of every scan finding from a few grouped queries over
-    the probes of the scanning sources (instead of five full-table queries per finding).
+    the probes of the scanning sources (the table ``probes``, with ``WIDE`` columns) instead of five
+    full-table queries per finding.
 
     A finding's records (``_finding``'s ``where``: the source's probes of one flavour, or of every
     non-echo flavour, between the first and last probe of the session) are exactly the rows of one
@@ -303,10 +299,9 @@ def _grouped(ctx, specs: list, listed: int, star_n: dict[tuple, int]) -> dict[tu
     try:
         # one row per record and finding group (gid: the group's index in ``wanted``)
         con.execute(f"""CREATE OR REPLACE TEMPORARY TABLE {t} AS
-        WITH s AS (SELECT * FROM {PROBES}),
-        a AS (SELECT __rid, src_ip, sess, flavour AS k, dst_ip, dst_port, ts, source_file, line FROM s
+        WITH a AS (SELECT __rid, src_ip, sess, flavour AS k, dst_ip, dst_port, ts, source_file, line FROM {probes}
               UNION ALL
-              SELECT __rid, src_ip, sess, '*' AS k, dst_ip, dst_port, ts, source_file, line FROM s
+              SELECT __rid, src_ip, sess, '*' AS k, dst_ip, dst_port, ts, source_file, line FROM {probes}
               WHERE flavour <> 'echo'),
         w AS (SELECT kk.gid, kk.hz, a.__rid, a.dst_ip, a.dst_port, a.ts, a.source_file, a.line
               FROM a JOIN {kt} kk ON a.src_ip = kk.src_ip AND a.sess = kk.sess AND a.k = kk.k),
