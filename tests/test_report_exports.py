@@ -157,7 +157,9 @@ def test_json_written_a_finding_at_a_time_is_the_plain_dump():
     rep = analysis.analyze([str(lab / "nmap_syn.log"), str(lab / "broadcasts.log"), str(lab / "traceroute_udp.pcap")],
                            analysis.Options())
     assert len(rep["findings"]) > 2
-    rep["extra"] = {"empty_list": [], "empty_dict": {}, "nested": [1, {"text": "é\n\u2028<>"}]}
+    rep["extra"] = {"empty_list": [], "empty_dict": {}, "nested": [1, {"text": "é\n\u2028<>"}],
+                    # what the fast encoder refuses goes to the standard library, same text
+                    "huge": 2**70, "surrogate": "\udcff", "int_keys": {3: "x"}, "a_set": {5}, "ratio": 0.25}
     buf = io.StringIO()
     export.write_json(rep, buf)
     assert buf.getvalue() == json.dumps(rep, indent=2, default=export._default, ensure_ascii=False) + "\n"

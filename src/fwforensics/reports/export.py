@@ -18,6 +18,8 @@ import re
 from datetime import date, datetime
 from typing import IO, Any
 
+import orjson
+
 from ..findings import SEVERITIES, SEVERITY_RANK
 from ..schema import COLUMNS, ECS, EVENT_SCHEMA
 from . import common as C
@@ -37,8 +39,19 @@ def _default(o: Any):
 
 
 # ------------------------------------------------------------------------------ JSON / NDJSON
+# orjson writes what ``json.dumps(v, indent=2, ensure_ascii=False)`` writes ~10x faster (the
+# standard library's indented encoder is pure Python: 1.6 s for a 1 M-line log's 1 100 findings).
+# Differences: a float that needs an exponent prints in its shortest form (1e16, not 1e+16), and
+# NaN/infinity as null (the standard library writes NaN, which is not JSON). What orjson refuses
+# (integers beyond 64 bits, strings with lone surrogates) goes to the standard library.
+_ORJSON = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def _dumps(v: Any, indent: str) -> str:
-    text = json.dumps(v, indent=2, default=_default, ensure_ascii=False)
+    try:
+        text = orjson.dumps(v, default=_default, option=_ORJSON).decode()
+    except TypeError:   # orjson.JSONEncodeError
+        text = json.dumps(v, indent=2, default=_default, ensure_ascii=False)
     return text.replace("\n", "\n" + indent) if indent else text
 
 
