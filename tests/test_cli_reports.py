@@ -63,3 +63,25 @@ def test_exports_of_a_large_input_read_the_temporary_database(tmp_path):
     assert pq.read_table(tmp_path / "ev.parquet").num_rows == disk["records_read"]
     html = (tmp_path / "r.html").read_text()
     assert all(f["id"] in html for f in disk["findings"])
+
+
+def test_timings_on_stderr_leave_the_report_alone(tmp_path):
+    # --timings: every phase and every detector with its wall seconds on stderr; stdout unchanged
+    html = tmp_path / "r.html"
+    plain = run("analyze", LOG, "--json")
+    timed = run("analyze", LOG, "--json", "--timings", "--html", str(html))
+    assert plain.returncode == timed.returncode == 0, timed.stderr
+    assert json.loads(timed.stdout)["findings"] == json.loads(plain.stdout)["findings"]
+    lines = timed.stderr.splitlines()
+    assert lines[0] == "timings (wall seconds):"
+    took = {ln.rsplit(None, 1)[0].strip(): float(ln.rsplit(None, 1)[1]) for ln in lines[1:]}
+    from fwforensics import detectors
+    names = ["detector " + m.__name__.rsplit(".", 1)[-1] for m in detectors.modules()]
+    assert [k for k in took if k.startswith("detector ")] == names
+    for phase in ("read and load", "summary", "report (who is it, output)", "--html / --events-out files",
+                  "total (start-up not included)"):
+        assert phase in took
+    assert all(t >= 0 for t in took.values())
+    # (detectors may run on two threads at once: each is within the total, not their sum)
+    assert max(took.values()) == took["total (start-up not included)"]
+    assert "timings" not in run("analyze", LOG, "--json").stderr

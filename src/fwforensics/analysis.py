@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -31,6 +32,22 @@ class Options:
     # regular file in a format whose raw is its line): the findings' samples get it afterwards.
     # Off for callers that read ``raw`` from the table themselves (events export, abuse drafts).
     defer_raw: bool = False
+    # when a list: (phase, seconds) of the run are appended to it (``analyze --timings``)
+    timings: list[tuple[str, float]] | None = None
+
+
+class _Phase:
+    """``with _Phase(opts, "load"):`` adds the block's wall time to ``opts.timings``."""
+
+    def __init__(self, opts: "Options", name: str):
+        self.opts, self.name = opts, name
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+
+    def __exit__(self, *exc):
+        if self.opts.timings is not None:
+            self.opts.timings.append((self.name, time.perf_counter() - self.t0))
 
 
 def fix_future_years(con, source_file: str, first_line: int, reference: float | None) -> int:
@@ -228,10 +245,13 @@ def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
                             outside_ifs=list(opts.outside_ifs))
     if opts.detect:
         from .detectors import _us
-        _us.infer(ctx)
-    found = detectors.run(ctx, suppress=opts.suppress) if opts.detect else []
-    fill_raw(found, stats)
-    summary = summarise(con)
+        with _Phase(opts, "home networks and outside interface"):
+            _us.infer(ctx)
+    found = detectors.run(ctx, suppress=opts.suppress, timings=opts.timings) if opts.detect else []
+    with _Phase(opts, "evidence samples' text"):
+        fill_raw(found, stats)
+    with _Phase(opts, "summary"):
+        summary = summarise(con)
     # each finding becomes its report dict and is let go at once: a 10 M-line log's findings
     # are ~100 MB as objects, and both forms at once would set the run's peak
     ctx.findings.clear()
@@ -266,8 +286,9 @@ def analyze(inputs: list[str], opts: Options, con=None, then=None) -> dict[str, 
     con = con or events.connect()
     stats = ReadStats()
     with events.work_database(con, _input_bytes(inputs)):
-        load_inputs(con, inputs, opts, stats)
-        events.loaded(con)
+        with _Phase(opts, "read and load"):
+            load_inputs(con, inputs, opts, stats)
+            events.loaded(con)
         rep = report(con, stats, opts)
         if then is not None:
             then(rep, con)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import tomllib
 from datetime import date, datetime
 from typing import Any
@@ -157,9 +158,33 @@ def cli(debug: bool) -> None:
 @click.option("--resolve", is_flag=True, help="Look up reverse DNS names of the sources (tells their owners you looked).")
 @click.option("-v", "--verbose", is_flag=True, help="Explanations, advice and evidence for every finding.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--timings", is_flag=True, help="Afterwards, print on standard error how long each phase and detector took.")
 def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file, home_net, outside_if, config, sets,
-            suppress, as_json, as_ndjson, as_markdown, html_out, events_out, fail_on, resolve, verbose, no_progress):
+            suppress, as_json, as_ndjson, as_markdown, html_out, events_out, fail_on, resolve, verbose, no_progress,
+            timings):
     """Read logs (files, globs, directories, '-' for stdin) and report what they show."""
+    if not timings:
+        return _analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file, home_net, outside_if,
+                        config, sets, suppress, as_json, as_ndjson, as_markdown, html_out, events_out, fail_on,
+                        resolve, verbose, no_progress, None)
+    took: list[tuple[str, float]] = []
+    t0 = time.perf_counter()
+    try:
+        return _analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file, home_net, outside_if,
+                        config, sets, suppress, as_json, as_ndjson, as_markdown, html_out, events_out, fail_on,
+                        resolve, verbose, no_progress, took)
+    finally:
+        took.append(("total (start-up not included)", time.perf_counter() - t0))
+        sys.stdout.flush()
+        width = max(len(name) for name, _ in took)
+        click.echo("timings (wall seconds):", err=True)
+        for name, sec in took:
+            click.echo(f"  {name:<{width}}  {sec:8.2f}", err=True)
+
+
+def _analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file, home_net, outside_if, config, sets,
+             suppress, as_json, as_ndjson, as_markdown, html_out, events_out, fail_on, resolve, verbose, no_progress,
+             took):
     from . import analysis, events
     if sum(bool(x) for x in (as_json, as_ndjson, as_markdown)) > 1:
         raise InputError("choose one of --json, --ndjson, --markdown")
@@ -170,18 +195,20 @@ def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file,
         from .reader import FileStats, ReadStats
         opts = _options(fmt, year, tz, home_net, outside_if, config, sets, False, map_file)
         opts.suppress += _parse_suppress(suppress)
+        opts.timings = took
         eng = SparkEngine(dataset, master=master)
         stats = ReadStats([FileStats(path=dataset, format="parquet", records=eng.count())])
         stats.files[0].lines = stats.files[0].records
         rep = analysis.report(eng, stats, opts)
         if html_out:
             raise InputError("--html needs the DuckDB engine (its charts query the events table)")
-        return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose)
+        return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose, took)
     if not inputs and not case_path:
         raise InputError("nothing to analyse: give log files, '-' for standard input, or --case CASE.duckdb")
     progress = not no_progress and not (as_json or as_ndjson or as_markdown) and sys.stderr.isatty()
     opts = _options(fmt, year, tz, home_net, outside_if, config, sets, progress, map_file)
     opts.suppress += _parse_suppress(suppress)
+    opts.timings = took
     if case_path:
         from .store import Case
         case = Case(case_path, read_only=not inputs)
@@ -189,19 +216,20 @@ def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file,
             case.ingest(list(inputs), fmt, year, opts.tz, mapping=opts.mapping)
         stats = case.read_stats()
         rep = analysis.report(case.con, stats, opts)
-        _side_outputs(rep, case.con, html_out, events_out, resolve)
+        _side_outputs(rep, case.con, html_out, events_out, resolve, took)
         case.close()
     else:
         opts.defer_raw = not events_out   # the events export writes every record's text
         con = events.connect()
         rep = analysis.analyze(list(inputs), opts, con,
-                               then=lambda r, c: _side_outputs(r, c, html_out, events_out, resolve))
+                               then=lambda r, c: _side_outputs(r, c, html_out, events_out, resolve, took))
         con.close()   # the report is built: DuckDB's memory is not needed to print it
-    return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose)
+    return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose, took)
 
 
-def _side_outputs(rep, con, html_out, events_out, resolve) -> None:
+def _side_outputs(rep, con, html_out, events_out, resolve, took=None) -> None:
     """Files written besides the printed report (they need the events table)."""
+    t0 = time.perf_counter()
     if events_out:
         from .reports.export import write_events
         write_events(con, events_out)
@@ -211,11 +239,14 @@ def _side_outputs(rep, con, html_out, events_out, resolve) -> None:
         if rep.get("records_read") and "who" not in rep:
             who.enrich(rep, resolve=resolve)
         write_html(rep, con, html_out)
+    if took is not None and (html_out or events_out):
+        took.append(("--html / --events-out files", time.perf_counter() - t0))
 
 
-def _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose) -> int:
+def _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose, took=None) -> int:
     """Print the report in the chosen form; the exit status for --fail-on."""
     from .reports import export, who
+    t0 = time.perf_counter()
     if rep.get("records_read") and "who" not in rep:
         rep = who.enrich(rep, resolve=resolve)
     if as_json:
@@ -227,6 +258,8 @@ def _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose) -> in
     else:
         from .reports.terminal import render
         render(rep, _console(), verbose=verbose)
+    if took is not None:
+        took.append(("report (who is it, output)", time.perf_counter() - t0))
     return export.fail_on_status(rep, fail_on)
 
 
