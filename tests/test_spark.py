@@ -62,6 +62,9 @@ def test_spark_findings_equal_duckdb(spark, tmp_path, paths, year):
     assert sorted(duck, key=key) == sorted(direct, key=key)
     assert duck, "no findings: the comparison would prove nothing"
     assert sorted(sp, key=key) == sorted(duck, key=key)
+    # the report's summary (top sources and ports: their distinct counts in a second step) too
+    assert analysis.summarise(eng) == analysis.summarise(con)
+    assert analysis.summarise(con)["top_ports"]
 
 
 @pytest.mark.slow
@@ -85,3 +88,4 @@ def test_cli_parquet_then_spark_agrees_with_duckdb(tmp_path):
     key = lambda r: [(f["id"], f["src"], f["count"]) for f in r["findings"]]  # noqa: E731
     assert spark["records_read"] == duck["records_read"] == 759
     assert key(spark) == key(duck)
+    assert spark["summary"] == duck["summary"]

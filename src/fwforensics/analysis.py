@@ -215,18 +215,32 @@ def summarise(con) -> dict[str, Any]:
             "SELECT coalesce(action, 'other') AS action, count(*) AS n FROM events GROUP BY 1 ORDER BY n DESC, action")},
         "by_protocol": {r["proto"]: r["n"] for r in rows(
             "SELECT coalesce(proto, 'unknown') AS proto, count(*) AS n FROM events GROUP BY 1 ORDER BY n DESC, proto")},
+        # the top rows are chosen by their count alone: distinct targets, ports and sources are
+        # counted for those rows only (over a 10 M-line log, counting them for every source and
+        # port took 7 s of the summary's 7.5 s)
         "top_sources": [
             {"src": r["src_ip"], "records": r["n"], "targets": r["hosts"], "ports": r["ports"],
              "first_seen": _iso(r["first"]), "last_seen": _iso(r["last"])}
-            for r in rows(f"""SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts,
-                                     count(DISTINCT dst_port) AS ports, min(ts) AS first, max(ts) AS last
-                              FROM events WHERE src_ip IS NOT NULL GROUP BY src_ip
-                              ORDER BY n DESC, src_ip LIMIT {TOP}""")],
+            for r in rows(f"""WITH top AS (SELECT src_ip, count(*) AS n, min(ts) AS first, max(ts) AS last
+                                            FROM events WHERE src_ip IS NOT NULL GROUP BY src_ip
+                                            ORDER BY n DESC, src_ip LIMIT {TOP}),
+                                   d AS (SELECT src_ip, count(DISTINCT dst_ip) AS hosts,
+                                                count(DISTINCT dst_port) AS ports
+                                         FROM events WHERE src_ip IN (SELECT src_ip FROM top) GROUP BY src_ip)
+                              SELECT top.src_ip, n, hosts, ports, first, last FROM top JOIN d ON d.src_ip = top.src_ip
+                              ORDER BY n DESC, top.src_ip""")],
         "top_ports": [
             {"proto": r["proto"], "port": r["dst_port"], "records": r["n"], "sources": r["srcs"]}
-            for r in rows(f"""SELECT proto, dst_port, count(*) AS n, count(DISTINCT src_ip) AS srcs
-                              FROM events WHERE dst_port IS NOT NULL GROUP BY proto, dst_port
-                              ORDER BY n DESC, dst_port, proto LIMIT {TOP}""")],
+            for r in rows(f"""WITH top AS (SELECT proto, dst_port, count(*) AS n FROM events
+                                            WHERE dst_port IS NOT NULL GROUP BY proto, dst_port
+                                            ORDER BY n DESC, dst_port, proto LIMIT {TOP}),
+                                   d AS (SELECT e.proto, e.dst_port, count(DISTINCT e.src_ip) AS srcs
+                                         FROM events e JOIN top ON e.dst_port = top.dst_port
+                                              AND e.proto IS NOT DISTINCT FROM top.proto
+                                         GROUP BY e.proto, e.dst_port)
+                              SELECT top.proto, top.dst_port, n, srcs FROM top JOIN d ON d.dst_port = top.dst_port
+                                   AND d.proto IS NOT DISTINCT FROM top.proto
+                              ORDER BY n DESC, top.dst_port, top.proto""")],
     }
 
 
