@@ -98,6 +98,23 @@ def canonical_ip(s: str) -> str | None:
 _CANON_V4 = r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
 
 
+try:
+    from ._nfkernel import v4_mask as _v4_mask   # the netfilter reader's C kernel (optional)
+except ImportError:
+    _v4_mask = None
+
+
+def _canonical_v4(arr: pa.Array) -> pa.Array:
+    """Booleans: is each value an IPv4 address exactly as ipaddress prints it (nulls: False)?
+    By the C kernel when it is built (a tenth of the regex's time), else by the regex."""
+    if _v4_mask is not None and arr.type == pa.string():
+        validity, offsets, data = arr.buffers()
+        if data is not None:
+            mask = pa.array(np.frombuffer(_v4_mask(offsets, data, len(arr), arr.offset), dtype=np.bool_))
+            return mask if not arr.null_count else pc.and_(mask, pc.is_valid(arr))
+    return pc.fill_null(pc.match_substring_regex(arr, _CANON_V4), False)
+
+
 def canonical_ips(arr: pa.Array) -> pa.Array:
     """Addresses in canonical text form; IPv4 passes through untouched (already canonical
     as logged), IPv6 is compressed. Values that are not addresses become null."""
@@ -105,7 +122,7 @@ def canonical_ips(arr: pa.Array) -> pa.Array:
         arr = arr.combine_chunks()
     if len(arr) == 0 or arr.null_count == len(arr):
         return map_unique(arr, canonical_ip, pa.string())
-    v4 = pc.fill_null(pc.match_substring_regex(arr, _CANON_V4), False)  # what ip_address would print back as is
+    v4 = _canonical_v4(arr)   # what ip_address would print back as is
     if pc.all(v4).as_py():
         return arr.cast(pa.string())
     rest = map_unique(pc.if_else(v4, pa.scalar(None, arr.type), arr), canonical_ip, pa.string())

@@ -263,8 +263,9 @@ def _kernel_extract(lines: pa.Array, line_no: pa.Array):
     empty = pa.array([""] * nok, pa.string()) if nok else pa.array([], pa.string())
     groups = {g: arrs.get(g, empty) for g in _GROUPS}
     head = {h: arrs.get("h_" + h, empty) for h in _HEAD_NAMES}
-    ext = _Extract(pc.filter(line_no, ok), pc.filter(lines, ok), pa.array(np.zeros(nok, np.bool_)), groups, head,
-                   pa.array(np.ones(nok, np.bool_)), empty)
+    every = nok == len(lines)   # the usual case: no filtering needed
+    ext = _Extract(line_no if every else pc.filter(line_no, ok), lines if every else pc.filter(lines, ok),
+                   pa.array(np.zeros(nok, np.bool_)), groups, head, pa.array(np.ones(nok, np.bool_)), empty)
     return ok, ext
 
 
