@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import scans, zen
+from . import _misc, scans, zen
 
 IDS = ("scan.decoy",)
 ORDER = 30   # after scans
@@ -145,15 +145,6 @@ def _interleaved(p: dict) -> bool:
     return hi > lo and (hi - lo) > 0.5 * shorter
 
 
-def _home(ctx, ip: str) -> bool:
-    import ipaddress
-    try:
-        a = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(a in n for n in ctx.home_nets if n.version == a.version)
-
-
 def _group_finding(ctx, members: list[str], links: list[dict], probe: str):
     t = ctx.table
     start = min(p["first_seen"] for p in links)
@@ -194,7 +185,7 @@ def _group_finding(ctx, members: list[str], links: list[dict], probe: str):
     bogon = {s for s in members if info[s] is not None and info[s].bogon}
     if bogon and bogon != set(members):
         impossible |= bogon
-    impossible |= {s for s in members if _home(ctx, s)}
+    impossible |= {s for s in members if _misc.home_ip(ctx, s)}
     for s in impossible:
         reasons[s].append("cannot be the real scanner: answers to this address would never reach it")
     possible = [s for s in members if s not in impossible] or list(members)

@@ -68,7 +68,7 @@ def detect(ctx):
     aimed = [f for f in fs if f.id in AIMED]
     other = [f for f in fs if f.id not in BACKGROUND and f.id not in AIMED and f.id not in ACTION]
     # an inside host doing worm things is infected: that needs action
-    infected = [f for f in fs if f.id.startswith("worm.") and f.src and ctx.home_nets and _home(ctx, f.src)]
+    infected = [f for f in fs if f.id.startswith("worm.") and f.src and ctx.home_nets and m.home_ip(ctx, f.src)]
     action = [f for f in fs if f.id in ACTION or f in infected
               or (f.id in AIMED and SEVERITY_RANK.get(f.severity, 0) >= floor)
               or (f.id == "trojan.probe" and f.details.get("passed"))]
@@ -167,12 +167,3 @@ def _distinct_records(fs) -> int:
             total += b - max(a, end + 1) + 1
             end = b
     return total
-
-
-def _home(ctx, ip):
-    import ipaddress
-    try:
-        a = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(a in n for n in ctx.home_nets if n.version == a.version)
