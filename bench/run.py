@@ -86,9 +86,12 @@ def tool_table() -> list[dict]:
     analyze_help = fwf_help("analyze")
     if analyze_help is not None:
         quiet = ["--no-progress"] if "--no-progress" in analyze_help else []
+        # --timings: each phase's wall seconds on stderr (no measurable cost), for the table of
+        # where the time goes
+        timings = ["--timings"] if "--timings" in analyze_help else []
         tools.append({"name": "fwforensics analyze", "anchor": False, "available": True,
-                      "argv": lambda f: fwforensics_cmd() + ["analyze", f, "--json"] + quiet,
-                      "how": "fwforensics analyze FILE --json >/dev/null"})
+                      "argv": lambda f: fwforensics_cmd() + ["analyze", f, "--json"] + quiet + timings,
+                      "how": "fwforensics analyze FILE --json" + (" --timings" if timings else "") + " >/dev/null"})
         if "--parse-only" in analyze_help:
             tools.append({"name": "fwforensics analyze --parse-only", "anchor": False, "available": True,
                           "argv": lambda f: fwforensics_cmd() + ["analyze", f, "--parse-only", "--json"] + quiet,
@@ -155,7 +158,8 @@ def timed_run(argv: list[str], cap: float, env: dict | None, mem_cap_kb: int | N
     text = Path(tpath).read_text().strip().splitlines()
     os.unlink(tpath)
     errf.seek(0)
-    err_tail = errf.read()[-600:].decode("utf-8", "replace")
+    err_all = errf.read().decode("utf-8", "replace")
+    err_tail = err_all[-600:]
     errf.close()
     last = text[-1].split() if text else []
     if len(last) != 5:
@@ -167,7 +171,25 @@ def timed_run(argv: list[str], cap: float, env: dict | None, mem_cap_kb: int | N
            "wall_gnu_time": wall, "cpu": user + sys_, "rss_mb": rss_kb / 1024, "exit": code}
     if res["status"] != "ok":
         res["error"] = err_tail
+    phases = parse_timings(err_all)
+    if phases:
+        res["phases"] = phases
     return res
+
+
+def parse_timings(stderr: str) -> dict[str, float]:
+    """{phase: seconds} from what `analyze --timings` printed on stderr (empty when it did not)."""
+    out: dict[str, float] = {}
+    lines = stderr.splitlines()
+    if "timings (wall seconds):" not in lines:
+        return out
+    for ln in lines[lines.index("timings (wall seconds):") + 1:]:
+        name, _, sec = ln.strip().rpartition(" ")
+        try:
+            out[name.strip()] = float(sec)
+        except ValueError:
+            break
+    return out
 
 
 def count_lines(path: Path) -> int:
@@ -320,11 +342,36 @@ def render(store: dict) -> str:
         out += ["", "† `fwforensics analyze` had no result at this size (the command did not exist yet "
                 "when it ran), so this ratio is to the fwforensics reader alone (parse only)."]
     out += floors(rows)
+    out += phase_table(rows)
     out += ["", "Raw figures (every run): `bench/RESULTS.json`.", ""]
     notes = HERE / "RESULTS-NOTES.md"   # written by hand: what the figures mean, kept across runs
     if notes.exists():
         out += [notes.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(out)
+
+
+def phase_table(rows: list[dict], top: int = 12) -> list[str]:
+    """Where `fwforensics analyze`'s time goes at each size (its --timings, medians over the runs):
+    the phases that took longest at the largest size, the rest summed."""
+    timed = sorted((r for r in rows if r["tool"] == "fwforensics analyze" and r.get("phases")),
+                   key=lambda r: size_key(r["size"]))
+    if not timed:
+        return []
+    total = "total (start-up not included)"
+    big = timed[-1]["phases"]
+    names = [k for k in sorted(big, key=lambda k: -big[k]) if k != total][:top]
+    out = ["", "## Where the time of `fwforensics analyze` goes", "",
+           "Its own `--timings` (wall seconds, medians over the runs above; detectors run one after "
+           "another over the on-disk work database). Start-up (interpreter and imports) is the "
+           "difference between the table's wall time and the total here.", "",
+           "| phase | " + " | ".join(r["size"] for r in timed) + " |",
+           "| --- |" + " ---: |" * len(timed)]
+    for k in names:
+        out.append(f"| {k} | " + " | ".join(f"{r['phases'].get(k, 0.0):.2f}" for r in timed) + " |")
+    rest = [sum(v for k, v in r["phases"].items() if k not in names and k != total) for r in timed]
+    out.append("| everything else | " + " | ".join(f"{v:.2f}" for v in rest) + " |")
+    out.append(f"| **{total}** | " + " | ".join(f"**{r['phases'].get(total, 0.0):.2f}**" for r in timed) + " |")
+    return out
 
 
 FLOOR_WALL_1M = 3.0       # issue 8: full analyze of 1 M lines in at most 3 s wall
@@ -436,6 +483,9 @@ def main(argv=None) -> int:
                               "wall": statistics.median(x["wall"] for x in ok),
                               "cpu": statistics.median(x["cpu"] for x in ok),
                               "rss_mb": statistics.median(x["rss_mb"] for x in ok)})
+                timed = [x["phases"] for x in ok if x.get("phases")]
+                if timed:
+                    entry["phases"] = {k: statistics.median(x.get(k, 0.0) for x in timed) for k in timed[0]}
             else:
                 entry.update({"status": "failed", "note": "no run"})
             results.append(entry)
