@@ -163,3 +163,26 @@ def test_json_written_a_finding_at_a_time_is_the_plain_dump():
     buf = io.StringIO()
     export.write_json(rep, buf)
     assert buf.getvalue() == json.dumps(rep, indent=2, default=export._default, ensure_ascii=False) + "\n"
+
+
+def test_geo_database_loads_once_whoever_asks_first():
+    # preload() starts the load on a thread; callers meanwhile wait for it instead of loading again
+    import threading
+    from fwforensics.reports import who
+    saved = list(who._GEO)
+    who._GEO.clear()
+    try:
+        who.preload()
+        got = []
+        ts = [threading.Thread(target=lambda: got.append(who._geo())) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert len(got) == 4 and len({id(g) for g in got}) == 1 and got[0] is who._geo()
+        assert len(who._GEO) == 1
+        if got[0] is not None:   # the database is there: its source is read without a rescan, same text
+            assert who.geo_source()["source"] == str(got[0].get_database_info()["source_info"])
+            assert who.geo_source()["date"] and who.lookup("8.8.8.8")["country"]
+    finally:
+        who._GEO[:] = saved or who._GEO

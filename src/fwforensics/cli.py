@@ -205,6 +205,11 @@ def _analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file
         return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose, took)
     if not inputs and not case_path:
         raise InputError("nothing to analyse: give log files, '-' for standard input, or --case CASE.duckdb")
+    if inputs and not case_path and (analysis._input_bytes(list(inputs)) or 0) <= events.SPILL_BYTES:
+        # a small log: the country/AS database (~0.3 s, ~100 MB) loads while the log is read and
+        # analysed; a large one loads it at the end, once DuckDB's memory is given back
+        from .reports import who
+        who.preload()
     progress = not no_progress and not (as_json or as_ndjson or as_markdown) and sys.stderr.isatty()
     opts = _options(fmt, year, tz, home_net, outside_if, config, sets, progress, map_file)
     opts.suppress += _parse_suppress(suppress)
