@@ -56,8 +56,9 @@ def _dumps(v: Any, indent: str) -> str:
 
 
 def write_json(rep: dict[str, Any], fh: IO[str]) -> None:
-    """The report as indented JSON (the same text as ``json.dumps(rep, indent=2)``), written a
-    finding at a time: no second copy of a large report as one string."""
+    """The report as indented JSON (the text of ``json.dumps(rep, indent=2)``, floats with an
+    exponent aside: see above), written a finding at a time: no second copy of a large report
+    as one string."""
     if not rep:
         fh.write("{}\n")
         return
