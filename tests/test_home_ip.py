@@ -32,3 +32,13 @@ def test_home_ip_agrees_with_ipaddress():
     assert got == [_ipaddress(c) for c in cases]
     assert 1000 < sum(got) < len(cases) - 1000
     assert not _misc.home_ip(Context(con=duckdb.connect()), "10.0.0.1")   # no home networks
+
+
+def test_special_addresses_take_odd_text_without_failing():
+    # digits of other scripts pass str.isdigit(): the dotted-quad fast path must not hand them to
+    # inet_aton (it raised); the knowledge base decides, as it does for any odd text
+    from fwforensics.knowledge import kb
+    s = _misc.SpecialAddresses(kb())
+    for text in ("\u0663.1.1.1", "1.2.3.\u0663", "\uff11.2.3.4", "1.2.3.4\x00", " 192.0.2.1 "):
+        assert s.kind(text) == (lambda a: (a.category, bool(a.bogon)) if a else None)(kb().address(text))
+    assert s.kind("192.0.2.1") == ("documentation", True) and s.kind("8.8.8.8") == ("global", False)

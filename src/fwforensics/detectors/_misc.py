@@ -223,7 +223,8 @@ def column(ctx, sql: str):
 def _dotted(s: str) -> bool:
     """Four decimal octets without leading zeros (the form ipaddress accepts)."""
     for part in s.split("."):
-        if not part.isdigit() or len(part) > 3 or (len(part) > 1 and part[0] == "0") or int(part) > 255:
+        if not (part.isascii() and part.isdigit()) or len(part) > 3 or (len(part) > 1 and part[0] == "0") \
+                or int(part) > 255:
             return False
     return True
 
