@@ -159,20 +159,14 @@ def cli(debug: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Explanations, advice and evidence for every finding.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--timings", is_flag=True, help="Afterwards, print on standard error how long each phase and detector took.")
-def analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file, home_net, outside_if, config, sets,
-            suppress, as_json, as_ndjson, as_markdown, html_out, events_out, fail_on, resolve, verbose, no_progress,
-            timings):
+def analyze(timings, **params):
     """Read logs (files, globs, directories, '-' for stdin) and report what they show."""
     if not timings:
-        return _analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file, home_net, outside_if,
-                        config, sets, suppress, as_json, as_ndjson, as_markdown, html_out, events_out, fail_on,
-                        resolve, verbose, no_progress, None)
+        return _analyze(took=None, **params)
     took: list[tuple[str, float]] = []
     t0 = time.perf_counter()
     try:
-        return _analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file, home_net, outside_if,
-                        config, sets, suppress, as_json, as_ndjson, as_markdown, html_out, events_out, fail_on,
-                        resolve, verbose, no_progress, took)
+        return _analyze(took=took, **params)
     finally:
         took.append(("total (start-up not included)", time.perf_counter() - t0))
         sys.stdout.flush()
@@ -205,7 +199,8 @@ def _analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file
         return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose, took)
     if not inputs and not case_path:
         raise InputError("nothing to analyse: give log files, '-' for standard input, or --case CASE.duckdb")
-    if inputs and not case_path and (analysis._input_bytes(list(inputs)) or 0) <= events.SPILL_BYTES:
+    size = analysis._input_bytes(list(inputs)) if inputs and not case_path else None
+    if size is not None and size <= events.SPILL_BYTES:
         # a small log: the country/AS database (~0.3 s, ~100 MB) loads while the log is read and
         # analysed; a large one loads it at the end, once DuckDB's memory is given back
         from .reports import who
