@@ -178,16 +178,19 @@ def timed_run(argv: list[str], cap: float, env: dict | None, mem_cap_kb: int | N
 
 
 def parse_timings(stderr: str) -> dict[str, float]:
-    """{phase: seconds} from what `analyze --timings` printed on stderr (empty when it did not)."""
+    """{phase: seconds} from what `analyze --timings` printed on stderr (empty when it did not):
+    lines of "  <phase>  <seconds>  <peak MB>" after a line starting "timings (wall seconds"."""
     out: dict[str, float] = {}
     lines = stderr.splitlines()
-    if "timings (wall seconds):" not in lines:
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("timings (wall seconds")), None)
+    if start is None:
         return out
-    for ln in lines[lines.index("timings (wall seconds):") + 1:]:
-        name, _, sec = ln.strip().rpartition(" ")
+    for ln in lines[start + 1:]:
+        parts = ln.strip().rsplit(None, 2)
         try:
-            out[name.strip()] = float(sec)
-        except ValueError:
+            out[parts[0]] = float(parts[1])
+            float(parts[2])
+        except (ValueError, IndexError):
             break
     return out
 

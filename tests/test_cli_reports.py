@@ -73,8 +73,14 @@ def test_timings_on_stderr_leave_the_report_alone(tmp_path):
     assert plain.returncode == timed.returncode == 0, timed.stderr
     assert json.loads(timed.stdout)["findings"] == json.loads(plain.stdout)["findings"]
     lines = timed.stderr.splitlines()
-    assert lines[0] == "timings (wall seconds):"
-    took = {ln.rsplit(None, 1)[0].strip(): float(ln.rsplit(None, 1)[1]) for ln in lines[1:]}
+    assert lines[0].startswith("timings (wall seconds")
+    rows = [ln.strip().rsplit(None, 2) for ln in lines[1:]]
+    took = {name: float(sec) for name, sec, _ in rows}
+    # the memory column is the high-water mark when each phase ended: it never falls from one
+    # phase to the next (detectors may run on two threads: each is marked when it ends)
+    peaks = [float(mb) for name, _, mb in rows if not name.startswith("detector ")]
+    assert peaks == sorted(peaks) and peaks[0] > 10
+    assert peaks[-1] == max(float(mb) for _, _, mb in rows)
     from fwforensics import detectors
     names = ["detector " + m.__name__.rsplit(".", 1)[-1] for m in detectors.modules()]
     assert [k for k in took if k.startswith("detector ")] == names

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import __version__, detectors, events
+from ._timing import mark
 from .reader import ReadStats, read_file, expand_inputs, FileStats
 from .schema import SCHEMA_VERSION
 
@@ -32,8 +33,8 @@ class Options:
     # regular file in a format whose raw is its line): the findings' samples get it afterwards.
     # Off for callers that read ``raw`` from the table themselves (events export, abuse drafts).
     defer_raw: bool = False
-    # when a list: (phase, seconds) of the run are appended to it (``analyze --timings``)
-    timings: list[tuple[str, float]] | None = None
+    # when a list: (phase, seconds, peak MB so far) of the run are appended (``analyze --timings``)
+    timings: list[tuple[str, float, float]] | None = None
 
 
 class _Phase:
@@ -47,7 +48,7 @@ class _Phase:
 
     def __exit__(self, *exc):
         if self.opts.timings is not None:
-            self.opts.timings.append((self.name, time.perf_counter() - self.t0))
+            self.opts.timings.append(mark(self.name, time.perf_counter() - self.t0))
 
 
 def fix_future_years(con, source_file: str, first_line: int, reference: float | None) -> int:

@@ -158,22 +158,24 @@ def cli(debug: bool) -> None:
 @click.option("--resolve", is_flag=True, help="Look up reverse DNS names of the sources (tells their owners you looked).")
 @click.option("-v", "--verbose", is_flag=True, help="Explanations, advice and evidence for every finding.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--timings", is_flag=True, help="Afterwards, print on standard error how long each phase and detector took.")
+@click.option("--timings", is_flag=True,
+              help="Afterwards, print on standard error how long each phase and detector took, and the peak memory so far.")
 def analyze(timings, **params):
     """Read logs (files, globs, directories, '-' for stdin) and report what they show."""
     if not timings:
         return _analyze(took=None, **params)
-    took: list[tuple[str, float]] = []
+    from ._timing import mark
+    took: list[tuple[str, float, float]] = []
     t0 = time.perf_counter()
     try:
         return _analyze(took=took, **params)
     finally:
-        took.append(("total (start-up not included)", time.perf_counter() - t0))
+        took.append(mark("total (start-up not included)", time.perf_counter() - t0))
         sys.stdout.flush()
-        width = max(len(name) for name, _ in took)
-        click.echo("timings (wall seconds):", err=True)
-        for name, sec in took:
-            click.echo(f"  {name:<{width}}  {sec:8.2f}", err=True)
+        width = max(len(name) for name, _, _ in took)
+        click.echo("timings (wall seconds; the process's peak memory in MB when the phase ended):", err=True)
+        for name, sec, mb in took:
+            click.echo(f"  {name:<{width}}  {sec:8.2f}  {mb:6.0f}", err=True)
 
 
 def _analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file, home_net, outside_if, config, sets,
@@ -229,6 +231,7 @@ def _analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file
 
 def _side_outputs(rep, con, html_out, events_out, resolve, took=None) -> None:
     """Files written besides the printed report (they need the events table)."""
+    from ._timing import mark
     t0 = time.perf_counter()
     if events_out:
         from .reports.export import write_events
@@ -240,11 +243,12 @@ def _side_outputs(rep, con, html_out, events_out, resolve, took=None) -> None:
             who.enrich(rep, resolve=resolve)
         write_html(rep, con, html_out)
     if took is not None and (html_out or events_out):
-        took.append(("--html / --events-out files", time.perf_counter() - t0))
+        took.append(mark("--html / --events-out files", time.perf_counter() - t0))
 
 
 def _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose, took=None) -> int:
     """Print the report in the chosen form; the exit status for --fail-on."""
+    from ._timing import mark
     from .reports import export, who
     t0 = time.perf_counter()
     if rep.get("records_read") and "who" not in rep:
@@ -259,7 +263,7 @@ def _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose, took=
         from .reports.terminal import render
         render(rep, _console(), verbose=verbose)
     if took is not None:
-        took.append(("report (who is it, output)", time.perf_counter() - t0))
+        took.append(mark("report (who is it, output)", time.perf_counter() - t0))
     return export.fail_on_status(rep, fail_on)
 
 

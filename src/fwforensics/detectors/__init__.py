@@ -38,6 +38,7 @@ from types import ModuleType
 from typing import Callable, Any, Iterable
 
 from .. import events
+from .._timing import peak_mb
 from ..findings import Evidence, Finding
 from . import _keyed
 
@@ -377,7 +378,7 @@ THREADS = max(1, min(int(os.environ.get("FWF_DETECT_THREADS", os.cpu_count() or 
 
 
 def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict] | None = None,
-        timings: list[tuple[str, float]] | None = None) -> list[Finding]:
+        timings: list[tuple[str, float, float]] | None = None) -> list[Finding]:
     """Run every detector (or those whose module name is in ``only``) and return sorted findings.
 
     Suppressed findings are set aside as each detector finishes, so that the detectors that
@@ -389,8 +390,9 @@ def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict
     every detector before it has finished. Results are merged in detector order, so the report
     is the same as with one thread.
 
-    ``timings``, when given, receives ``("detector <name>", seconds)`` per detector in detector
-    order (with threads: the time on its thread, waits for earlier findings excluded)."""
+    ``timings``, when given, receives ``("detector <name>", seconds, peak MB)`` per detector in
+    detector order (with threads: the time on its thread, waits for earlier findings excluded;
+    the process's memory high-water mark when it ended)."""
     only = set(only) if only else None
     rules = list(suppress or [])
     mods = [m for m in modules() if not only or m.__name__.rsplit(".", 1)[-1] in only]
@@ -402,7 +404,7 @@ def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict
             (silenced if f.suppressed else ctx.findings).append(f)
 
     import duckdb
-    took = [0.0] * len(mods)
+    took = [(0.0, 0.0)] * len(mods)
     if (THREADS > 1 and len(mods) > 1 and isinstance(ctx.con, duckdb.DuckDBPyConnection)
             and not events.on_disk(ctx.con)):
         _run_threads(ctx, mods, file, took)
@@ -411,9 +413,9 @@ def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict
             t0 = time.perf_counter()
             file(_detect_within_memory(ctx, mod))
             events.release_memory()
-            took[i] = time.perf_counter() - t0
+            took[i] = (time.perf_counter() - t0, peak_mb())
     if timings is not None:
-        timings.extend(("detector " + m.__name__.rsplit(".", 1)[-1], t) for m, t in zip(mods, took))
+        timings.extend(("detector " + m.__name__.rsplit(".", 1)[-1], t, mb) for m, (t, mb) in zip(mods, took))
     ctx.findings.sort(key=Finding.sort_key)
     return ctx.findings + sorted(silenced, key=Finding.sort_key)
 
@@ -467,7 +469,7 @@ def _reads_findings(mod: ModuleType) -> bool:
         return True
 
 
-def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[float]) -> None:
+def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[tuple[float, float]]) -> None:
     """Run the detectors on THREADS worker threads; file their findings (and add their
     assumptions) in detector order as soon as every detector before has been filed."""
     n = len(mods)
@@ -518,7 +520,7 @@ def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[float]) 
                     out = (list(mods[i].detect(wctx) or []), wctx.assumptions[known:], None)
                 except BaseException as e:  # re-raised by the caller, in detector order
                     out = ([], [], e)
-                took[i] = time.perf_counter() - t0
+                took[i] = (time.perf_counter() - t0, peak_mb())
                 with cond:
                     results[i] = out
                     file_ready()
