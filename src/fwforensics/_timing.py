@@ -2,8 +2,10 @@
 high-water mark when it ended (which phase raised the peak shows where memory goes)."""
 from __future__ import annotations
 
+import contextlib
 import resource
 import sys
+import time
 
 
 def peak_mb() -> float:
@@ -14,3 +16,14 @@ def peak_mb() -> float:
 
 def mark(name: str, seconds: float) -> tuple[str, float, float]:
     return name, seconds, peak_mb()
+
+
+@contextlib.contextmanager
+def phase(timings: list | None, name: str):
+    """``with phase(timings, "load"):`` appends the block's mark to ``timings`` (when not None)."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        if timings is not None:
+            timings.append(mark(name, time.perf_counter() - t0))

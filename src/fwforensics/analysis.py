@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from . import __version__, detectors, events
-from ._timing import mark
+from ._timing import phase
 from .reader import ReadStats, read_file, expand_inputs, FileStats
 from .schema import SCHEMA_VERSION
 
@@ -35,20 +34,6 @@ class Options:
     defer_raw: bool = False
     # when a list: (phase, seconds, peak MB so far) of the run are appended (``analyze --timings``)
     timings: list[tuple[str, float, float]] | None = None
-
-
-class _Phase:
-    """``with _Phase(opts, "load"):`` adds the block's wall time to ``opts.timings``."""
-
-    def __init__(self, opts: "Options", name: str):
-        self.opts, self.name = opts, name
-
-    def __enter__(self):
-        self.t0 = time.perf_counter()
-
-    def __exit__(self, *exc):
-        if self.opts.timings is not None:
-            self.opts.timings.append(mark(self.name, time.perf_counter() - self.t0))
 
 
 def fix_future_years(con, source_file: str, first_line: int, reference: float | None) -> int:
@@ -260,12 +245,12 @@ def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
                             outside_ifs=list(opts.outside_ifs))
     if opts.detect:
         from .detectors import _us
-        with _Phase(opts, "home networks and outside interface"):
+        with phase(opts.timings, "home networks and outside interface"):
             _us.infer(ctx)
     found = detectors.run(ctx, suppress=opts.suppress, timings=opts.timings) if opts.detect else []
-    with _Phase(opts, "evidence samples' text"):
+    with phase(opts.timings, "evidence samples' text"):
         fill_raw(found, stats)
-    with _Phase(opts, "summary"):
+    with phase(opts.timings, "summary"):
         summary = summarise(con)
     # each finding becomes its report dict and is let go at once: a 10 M-line log's findings
     # are ~100 MB as objects, and both forms at once would set the run's peak
@@ -294,14 +279,15 @@ def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
     }
 
 
-def analyze(inputs: list[str], opts: Options, con=None, then=None) -> dict[str, Any]:
+def analyze(inputs: list[str], opts: Options, con=None, then=None, size: int | None = None) -> dict[str, Any]:
     """Read ``inputs``, detect, and return the report. ``then(report, con)`` runs while the events
     are still there (for large inputs they live in a temporary database dropped on return):
-    use it for exports that read the events (HTML charts, --events-out)."""
+    use it for exports that read the events (HTML charts, --events-out). ``size``: the inputs'
+    total bytes when the caller has already measured them (:func:`input_bytes`)."""
     con = con or events.connect()
     stats = ReadStats()
-    with events.work_database(con, _input_bytes(inputs)):
-        with _Phase(opts, "read and load"):
+    with events.work_database(con, size if size is not None else input_bytes(inputs)):
+        with phase(opts.timings, "read and load"):
             load_inputs(con, inputs, opts, stats)
             events.loaded(con)
         rep = report(con, stats, opts)
@@ -310,7 +296,7 @@ def analyze(inputs: list[str], opts: Options, con=None, then=None) -> dict[str, 
         return rep
 
 
-def _input_bytes(inputs: list[str]) -> int | None:
+def input_bytes(inputs: list[str]) -> int | None:
     """Total size of the inputs (None when unknown: standard input)."""
     total = 0
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import tomllib
 from datetime import date, datetime
 from typing import Any
@@ -164,13 +163,12 @@ def analyze(timings, **params):
     """Read logs (files, globs, directories, '-' for stdin) and report what they show."""
     if not timings:
         return _analyze(took=None, **params)
-    from ._timing import mark
+    from ._timing import phase
     took: list[tuple[str, float, float]] = []
-    t0 = time.perf_counter()
     try:
-        return _analyze(took=took, **params)
+        with phase(took, "total (start-up not included)"):
+            return _analyze(took=took, **params)
     finally:
-        took.append(mark("total (start-up not included)", time.perf_counter() - t0))
         sys.stdout.flush()
         width = max(len(name) for name, _, _ in took)
         click.echo("timings (wall seconds; the process's peak memory in MB when the phase ended):", err=True)
@@ -201,7 +199,7 @@ def _analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file
         return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose, took)
     if not inputs and not case_path:
         raise InputError("nothing to analyse: give log files, '-' for standard input, or --case CASE.duckdb")
-    size = analysis._input_bytes(list(inputs)) if inputs and not case_path else None
+    size = analysis.input_bytes(list(inputs)) if inputs and not case_path else None
     if size is not None and size <= events.SPILL_BYTES:
         # a small log: the country/AS database (~0.3 s, ~100 MB) loads while the log is read and
         # analysed; a large one loads it at the end, once DuckDB's memory is given back
@@ -223,7 +221,7 @@ def _analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file
     else:
         opts.defer_raw = not events_out   # the events export writes every record's text
         con = events.connect()
-        rep = analysis.analyze(list(inputs), opts, con,
+        rep = analysis.analyze(list(inputs), opts, con, size=size,
                                then=lambda r, c: _side_outputs(r, c, html_out, events_out, resolve, took))
         con.close()   # the report is built: DuckDB's memory is not needed to print it
     return _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose, took)
@@ -231,39 +229,35 @@ def _analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file
 
 def _side_outputs(rep, con, html_out, events_out, resolve, took=None) -> None:
     """Files written besides the printed report (they need the events table)."""
-    from ._timing import mark
-    t0 = time.perf_counter()
-    if events_out:
-        from .reports.export import write_events
-        write_events(con, events_out)
-    if html_out:
-        from .reports import who
-        from .reports.html import write_html
-        if rep.get("records_read") and "who" not in rep:
-            who.enrich(rep, resolve=resolve)
-        write_html(rep, con, html_out)
-    if took is not None and (html_out or events_out):
-        took.append(mark("--html / --events-out files", time.perf_counter() - t0))
+    from ._timing import phase
+    with phase(took if (html_out or events_out) else None, "--html / --events-out files"):
+        if events_out:
+            from .reports.export import write_events
+            write_events(con, events_out)
+        if html_out:
+            from .reports import who
+            from .reports.html import write_html
+            if rep.get("records_read") and "who" not in rep:
+                who.enrich(rep, resolve=resolve)
+            write_html(rep, con, html_out)
 
 
 def _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose, took=None) -> int:
     """Print the report in the chosen form; the exit status for --fail-on."""
-    from ._timing import mark
+    from ._timing import phase
     from .reports import export, who
-    t0 = time.perf_counter()
-    if rep.get("records_read") and "who" not in rep:
-        rep = who.enrich(rep, resolve=resolve)
-    if as_json:
-        export.write_json(rep, sys.stdout)
-    elif as_ndjson:
-        export.write_ndjson(rep, sys.stdout)
-    elif as_markdown:
-        export.write_markdown(rep, sys.stdout)
-    else:
-        from .reports.terminal import render
-        render(rep, _console(), verbose=verbose)
-    if took is not None:
-        took.append(mark("report (who is it, output)", time.perf_counter() - t0))
+    with phase(took, "report (who is it, output)"):
+        if rep.get("records_read") and "who" not in rep:
+            rep = who.enrich(rep, resolve=resolve)
+        if as_json:
+            export.write_json(rep, sys.stdout)
+        elif as_ndjson:
+            export.write_ndjson(rep, sys.stdout)
+        elif as_markdown:
+            export.write_markdown(rep, sys.stdout)
+        else:
+            from .reports.terminal import render
+            render(rep, _console(), verbose=verbose)
     return export.fail_on_status(rep, fail_on)
 
 

@@ -108,7 +108,7 @@ def _canonical_v4(arr: pa.Array) -> pa.Array:
     """Booleans: is each value an IPv4 address exactly as ipaddress prints it (nulls: False)?
     By the C kernel when it is built (a tenth of the regex's time), else by the regex."""
     if _v4_mask is not None and arr.type == pa.string():
-        validity, offsets, data = arr.buffers()
+        _validity, offsets, data = arr.buffers()
         if data is not None:
             mask = pa.array(np.frombuffer(_v4_mask(offsets, data, len(arr), arr.offset), dtype=np.bool_))
             return mask if not arr.null_count else pc.and_(mask, pc.is_valid(arr))
