@@ -113,7 +113,8 @@ def test_field_names_match_the_regex_groups():
         pytest.skip("C kernel not built")
     names = set(netfilter._nfkernel.FIELDS)
     assert {n for n in names if not n.startswith("h_")} == set(netfilter._GROUPS)
-    assert {n[2:] for n in names if n.startswith("h_")} <= set(netfilter._HEAD_NAMES)
+    assert {n[2:] for n in names if n.startswith("h_")} <= set(netfilter._HEAD_NAMES) | set(netfilter._BUILT_HEAD)
+    assert set(netfilter._BUILT_HEAD) <= {n[2:] for n in names}
 
 
 @needs_kernel
@@ -135,3 +136,42 @@ def test_v4_mask_is_the_canonical_regex():
     assert 1000 < sum(_common._canonical_v4(arr).to_pylist()) < 19000
     # and the addresses come out the same as without the kernel
     assert _common.canonical_ips(arr).equals(pa.array([_common.canonical_ip(v) if v else None for v in vals]))
+
+
+def test_plain_bsd_timestamps_equal_parsing_the_text():
+    # the arithmetic path gives what joining and parsing the ISO text gives, or declines (None)
+    # when some row is not plain; checked on random dates with every kind of edge
+    import pyarrow.compute as pc
+    from fwforensics.formats import _common
+    rnd = random.Random(5)
+    declined = computed = 0
+    for _ in range(400):
+        n = rnd.randint(1, 12)
+        years = [rnd.choice([1, 1970, 1999, 2000, 2023, 2024, 2100, 9999, 10000, 0]) for _ in range(n)]
+        months = [rnd.choice([1, 2, 2, 4, 6, 9, 11, 12]) for _ in range(n)]
+        days = [rnd.choice([1, 9, 28, 29, 30, 31, 0, 32]) for _ in range(n)]
+        hms = [rnd.choice(["00:00:00", "23:59:59", "12:34:56", "24:00:00", "12:60:00", "12:00:60", "1:02:03",
+                           "12:34:5x", "12-34-56", "٣2:00:00"]) for _ in range(n)]
+        frac = [rnd.choice([None, None, ".5", ",5", ".123456", ".000001", ".1234567", ".", ".1a"]) for _ in range(n)]
+        if rnd.random() < 0.7:   # mostly plain batches, so both outcomes are exercised
+            years = [rnd.choice([1970, 2024, 2023, 2000]) for _ in range(n)]
+            days = [rnd.choice([1, 9, 28]) for _ in range(n)]
+            hms = [rnd.choice(["00:00:00", "23:59:59", "12:34:56"]) for _ in range(n)]
+            frac = [rnd.choice([None, ".5", ",25", ".123456"]) for _ in range(n)]
+        y, mo, d = pa.array(years, pa.int32()), pa.array(months, pa.int8()), pa.array(days, pa.int8())
+        h, fr = pa.array(hms, pa.string()), pa.array(frac, pa.string())
+        got = _common.plain_bsd_timestamps(y, mo, d, h, fr)
+        text = _common.join(pc.utf8_lpad(pc.cast(y, pa.string()), 4, "0"), "-",
+                            pc.utf8_lpad(pc.cast(mo, pa.string()), 2, "0"), "-",
+                            pc.utf8_lpad(pc.cast(d, pa.string()), 2, "0"), "T", h,
+                            pc.replace_substring(pc.coalesce(fr, pa.scalar("", pa.string())), ",", "."))
+        want = _common.safe_cast_timestamp(text)
+        if got is None:
+            declined += 1
+            assert want.null_count > 0 or any(f is not None and len(f) > 7 for f in frac) or \
+                any(x < 1 or x > 9999 for x in years) or any(not s.isascii() for s in hms)
+        else:
+            computed += 1
+            assert got.type == pa.timestamp("us")
+            assert got.to_pylist() == want.to_pylist()
+    assert declined > 50 and computed > 150

@@ -208,6 +208,47 @@ def safe_cast_timestamp(text: pa.Array) -> pa.Array:
         return map_unique(text, one, pa.timestamp("us"))
 
 
+def plain_bsd_timestamps(years: pa.Array, months: pa.Array, days: pa.Array, hms: pa.Array,
+                         frac: pa.Array) -> pa.Array | None:
+    """Naive timestamps of syslog dates given as numbers (year, month, day) and text (``hh:mm:ss``,
+    ``.frac`` or null), computed with integer arithmetic instead of joining and parsing text.
+    Only when every row is plain - no nulls, a real calendar date of years 1-9999, a time of day
+    00:00:00-23:59:59, at most 6 fraction digits -, so that the result is exactly what parsing
+    the ISO text would give; otherwise None (the caller parses the text)."""
+    n = len(hms)
+    if isinstance(hms, pa.ChunkedArray):
+        hms = hms.combine_chunks()
+    if n == 0 or hms.type != pa.string() or any(a.null_count for a in (years, months, days, hms)):
+        return None
+    offs = np.frombuffer(hms.buffers()[1], np.int32)[hms.offset:hms.offset + n + 1]
+    if offs[-1] - offs[0] != 8 * n or (np.diff(offs) != 8).any():
+        return None
+    raw = np.frombuffer(hms.buffers()[2], np.uint8)[offs[0]:offs[0] + 8 * n].reshape(n, 8)
+    dig = raw[:, [0, 1, 3, 4, 6, 7]].astype(np.int64) - ord("0")
+    if (dig < 0).any() or (dig > 9).any() or (raw[:, 2] != ord(":")).any() or (raw[:, 5] != ord(":")).any():
+        return None
+    hh, mm, ss = dig[:, 0] * 10 + dig[:, 1], dig[:, 2] * 10 + dig[:, 3], dig[:, 4] * 10 + dig[:, 5]
+    if (hh > 23).any() or (mm > 59).any() or (ss > 59).any():
+        return None
+    y = years.to_numpy(zero_copy_only=False).astype(np.int64)
+    mo = months.to_numpy(zero_copy_only=False).astype(np.int64)
+    d = days.to_numpy(zero_copy_only=False).astype(np.int64)
+    if (y < 1).any() or (y > 9999).any() or (mo < 1).any() or (mo > 12).any() or (d < 1).any():
+        return None
+    month = ((y - 1970) * 12 + mo - 1).astype("datetime64[M]")
+    first = month.astype("datetime64[D]").astype(np.int64)
+    if (d > (month + 1).astype("datetime64[D]").astype(np.int64) - first).any():
+        return None
+    us = ((first + d - 1) * 86400 + hh * 3600 + mm * 60 + ss) * 1_000_000
+    if frac.null_count < len(frac):
+        if not pc.all(pc.match_substring_regex(frac, r"^[.,][0-9]{1,6}$")).as_py():   # (nulls: none)
+            return None
+        width = pc.fill_null(pc.subtract(pc.binary_length(frac), 1), 6).to_numpy().astype(np.int64)
+        digits = pc.fill_null(pc.cast(pc.utf8_slice_codeunits(frac, 1), pa.int64()), 0).to_numpy()
+        us = us + digits * 10 ** (6 - width)
+    return pa.array(us.view("datetime64[us]"), pa.timestamp("us"))
+
+
 def month_numbers(mon: pa.Array) -> pa.Array:
     return map_unique(mon, lambda m: MONTHS.get(m), pa.int8())
 

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from ..schema import TCP_FLAG_BITS, conform, normalise_proto
 from . import Format, ParseContext, ParseResult
 from ._common import (blank_to_null, canonical_ips, infer_years, iso_to_utc, join, local_to_utc,
-                      map_unique, month_numbers, safe_cast_timestamp, to_int)
+                      map_unique, month_numbers, plain_bsd_timestamps, safe_cast_timestamp, to_int)
 
 MAX_LINE = 65536
 _S = pa.string()
@@ -302,10 +302,12 @@ def bsd_ts(mon, day, hms, frac, byear, tzn, ctx: ParseContext) -> pa.Array:
     inferred = infer_years(pc.if_else(pc.is_valid(explicit), pa.scalar(None, pa.int8()), months),
                            days, ctx.state, ctx.year, ctx.reference_time, ctx.tz)
     years = pc.coalesce(explicit, inferred)
-    fr = pc.replace_substring(pc.coalesce(frac, pa.scalar("", _S)), ",", ".") if frac is not None else pa.scalar("", _S)
-    text = join(pc.cast(years, _S), "-", pc.utf8_lpad(pc.cast(months, _S), 2, "0"), "-",
-                pc.utf8_lpad(day, 2, "0"), "T", hms, fr)
-    naive = safe_cast_timestamp(text)
+    naive = plain_bsd_timestamps(years, months, days, hms, frac if frac is not None else pa.nulls(len(mon), _S))
+    if naive is None:   # some row is not plain: parse the text
+        fr = pc.replace_substring(pc.coalesce(frac, pa.scalar("", _S)), ",", ".") if frac is not None else pa.scalar("", _S)
+        text = join(pc.cast(years, _S), "-", pc.utf8_lpad(pc.cast(months, _S), 2, "0"), "-",
+                    pc.utf8_lpad(day, 2, "0"), "T", hms, fr)
+        naive = safe_cast_timestamp(text)
     out = local_to_utc(naive, ctx.tz)
     if tzn is not None and tzn.null_count < len(mon):
         is_utc = pc.fill_null(pc.is_in(tzn, pa.array(sorted(_UTC_NAMES))), False)

@@ -26,7 +26,10 @@ enum {
     F_PROTO, F_TINC, F_TSPT, F_TDPT, F_SEQ, F_ACK, F_WIN, F_RES, F_FLAGS, F_URGP, F_TCPOPT,
     F_UINC, F_USPT, F_UDPT, F_ULEN, F_IINC, F_ITYPE, F_ICODE, F_IID, F_ISEQ, F_IPARAM,
     F_IPOINTER, F_IGW, F_INNER, F_IMTU, F_SPI, F_UID, F_GID, F_MARK,
-    H_PRI, H_MON, H_DAY, H_HMS, H_FRAC, H_HOST, H_TAG, H_UPTIME, H_PREFIX, NF
+    H_PRI, H_MON, H_DAY, H_HMS, H_FRAC, H_HOST, H_TAG, H_UPTIME, H_PREFIX,
+    H_TSRAW,  /* built, not cut out: "Mon d hh:mm:ss[.frac]" with one space between the parts, as
+                 the reader joins them for ts_raw (the log may pad the day with a second space) */
+    NF
 };
 static const char *FIELD_NAMES[NF] = {
     "in_if", "out_if", "physin", "physout", "mac", "macsrc", "macdst", "macproto", "src", "dst",
@@ -34,7 +37,7 @@ static const char *FIELD_NAMES[NF] = {
     "proto", "tinc", "tspt", "tdpt", "seq", "ack", "win", "res", "flags", "urgp", "tcpopt",
     "uinc", "uspt", "udpt", "ulen", "iinc", "itype", "icode", "iid", "iseq", "iparam",
     "ipointer", "igw", "inner", "imtu", "spi", "uid", "gid", "mark",
-    "h_pri", "h_mon", "h_day", "h_hms", "h_frac", "h_host", "h_tag", "h_uptime", "h_prefix"};
+    "h_pri", "h_mon", "h_day", "h_hms", "h_frac", "h_host", "h_tag", "h_uptime", "h_prefix", "h_tsraw"};
 
 #define MAX_LINE 65536
 
@@ -48,16 +51,17 @@ static inline int is_word(unsigned char c) { return is_dig(c) || (c >= 'a' && c 
 
 typedef struct { const char *b; int n; int i; } cur_t;
 
-static inline int lit(cur_t *c, const char *t) {
-    int k = (int)strlen(t);
+static inline int lit_n(cur_t *c, const char *t, int k) {
     if (c->i + k > c->n || memcmp(c->b + c->i, t, k) != 0) return 0;
     c->i += k;
     return 1;
 }
-static inline int peek(cur_t *c, const char *t) {
-    int k = (int)strlen(t);
+static inline int peek_n(cur_t *c, const char *t, int k) {
     return c->i + k <= c->n && memcmp(c->b + c->i, t, k) == 0;
 }
+/* t: a string literal (its length is known when compiling) */
+#define lit(c, t) lit_n((c), (t), (int)sizeof(t) - 1)
+#define peek(c, t) peek_n((c), (t), (int)sizeof(t) - 1)
 /* \S* (min 0) or \S+ (min 1) */
 static inline int nonsp(cur_t *c, span_t *s, int min) {
     int st = c->i;
@@ -83,7 +87,7 @@ static inline int hexes(cur_t *c, span_t *s, int lo, int hi) {
 /* "KEY=" digits followed by `end` (a literal), all or nothing */
 static inline int kv_dig(cur_t *c, const char *key, span_t *s, const char *end) {
     int save = c->i;
-    if (lit(c, key) && digits(c, s) && (end == NULL || lit(c, end))) return 1;
+    if (lit_n(c, key, (int)strlen(key)) && digits(c, s) && (end == NULL || lit_n(c, end, (int)strlen(end)))) return 1;
     c->i = save;
     return 0;
 }
@@ -108,7 +112,7 @@ static int alt_tcp(cur_t *c, span_t *f) {
     for (;;) {
         static const char *names[] = {"CWR ", "ECE ", "URG ", "ACK ", "PSH ", "RST ", "SYN ", "FIN "};
         int hit = 0;
-        for (int k = 0; k < 8; k++) if (lit(c, names[k])) { hit = 1; break; }
+        for (int k = 0; k < 8; k++) if (lit_n(c, names[k], 4)) { hit = 1; break; }
         if (!hit) break;
     }
     f[F_FLAGS].ln = c->i - f[F_FLAGS].st;
@@ -392,6 +396,8 @@ static PyObject *nf_parse(PyObject *self, PyObject *args) {
         ok[i] = (char)parse_line(data + a, z - a, f, buf);
         if (ok[i]) {
             for (int k = 0; k < NF; k++) { if (f[k].ln) f[k].st += a; total[k] += f[k].ln; }
+            f[H_TSRAW].ln = f[H_MON].ln + 1 + f[H_DAY].ln + 1 + f[H_HMS].ln + f[H_FRAC].ln;
+            total[H_TSRAW] += f[H_TSRAW].ln;
             nok++;
         }
     }
@@ -415,13 +421,25 @@ static PyObject *nf_parse(PyObject *self, PyObject *args) {
             outs[k] = PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 1));
         }
         Py_BEGIN_ALLOW_THREADS
-        for (int k = 0; k < NF; k++) {
-            int32_t pos = 0;
-            offs[k][0] = 0;
-            for (Py_ssize_t r = 0; r < nok; r++) {
-                span_t sp = spans[NF * r + k];
-                if (sp.ln) { memcpy(outs[k] + pos, data + sp.st, sp.ln); pos += sp.ln; }
-                offs[k][r + 1] = pos;
+        /* row by row (the spans are stored so), every field's next value */
+        int32_t pos[NF];
+        for (int k = 0; k < NF; k++) { pos[k] = 0; offs[k][0] = 0; }
+        for (Py_ssize_t r = 0; r < nok; r++) {
+            const span_t *f = spans + NF * r;
+            for (int k = 0; k < H_TSRAW; k++) {
+                if (f[k].ln) { memcpy(outs[k] + pos[k], data + f[k].st, f[k].ln); pos[k] += f[k].ln; }
+                offs[k][r + 1] = pos[k];
+            }
+            {
+                char *o = outs[H_TSRAW] + pos[H_TSRAW];
+                memcpy(o, data + f[H_MON].st, f[H_MON].ln); o += f[H_MON].ln;
+                *o++ = ' ';
+                memcpy(o, data + f[H_DAY].st, f[H_DAY].ln); o += f[H_DAY].ln;
+                *o++ = ' ';
+                memcpy(o, data + f[H_HMS].st, f[H_HMS].ln); o += f[H_HMS].ln;
+                if (f[H_FRAC].ln) memcpy(o, data + f[H_FRAC].st, f[H_FRAC].ln);
+                pos[H_TSRAW] += f[H_TSRAW].ln;
+                offs[H_TSRAW][r + 1] = pos[H_TSRAW];
             }
         }
         Py_END_ALLOW_THREADS

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from ..schema import TCP_FLAG_BITS, conform, normalise_proto
 from . import Format, ParseContext, ParseResult
 from ._common import (blank_to_null, canonical_ips, hex_to_int, infer_years, iso_to_utc, join,
-                      local_to_utc, map_unique, month_numbers, safe_cast_timestamp, to_int)
+                      local_to_utc, map_unique, month_numbers, plain_bsd_timestamps, safe_cast_timestamp, to_int)
 
 MAX_LINE = 65536  # longer lines are reported unreadable without being parsed
 
@@ -152,6 +152,9 @@ FORMAT = Netfilter()
 # ---------------------------------------------------------------------------------------
 _HEAD_NAMES = ("pri5", "iso5", "zone5", "host5", "tag5", "pri", "iso", "isot", "zone", "mon", "day", "hms",
                "frac", "byear", "tmon", "tday", "thms", "tyear", "epoch", "host", "tag", "uptime", "prefix")
+# head values the C kernel builds itself (null on the lines the regex path reads): "tsraw" is a BSD
+# timestamp as ts_raw shows it, "Mon d hh:mm:ss[.frac]" (the reader would join it from the parts)
+_BUILT_HEAD = ("tsraw",)
 
 try:  # the compiled reader kernel (setup.py builds it); without it the regex path reads every line
     from . import _nfkernel
@@ -185,7 +188,7 @@ class _Extract:
     @classmethod
     def from_arrays(cls, d: dict[str, pa.Array]) -> "_Extract":
         return cls(d["__no"], d["__raw"], d["__partial"], {g: d["g_" + g] for g in _GROUPS},
-                   {h: d["h_" + h] for h in _HEAD_NAMES}, d["__hvalid"], d["__htext"])
+                   {h: d["h_" + h] for h in _HEAD_NAMES + _BUILT_HEAD}, d["__hvalid"], d["__htext"])
 
 
 def parse_batch(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
@@ -262,7 +265,7 @@ def _kernel_extract(lines: pa.Array, line_no: pa.Array):
             for name, (o, d) in zip(_nfkernel.FIELDS, fields)}
     empty = pa.array([""] * nok, pa.string()) if nok else pa.array([], pa.string())
     groups = {g: arrs.get(g, empty) for g in _GROUPS}
-    head = {h: arrs.get("h_" + h, empty) for h in _HEAD_NAMES}
+    head = {h: arrs.get("h_" + h, empty) for h in _HEAD_NAMES + _BUILT_HEAD}
     every = nok == len(lines)   # the usual case: no filtering needed
     ext = _Extract(line_no if every else pc.filter(line_no, ok), lines if every else pc.filter(lines, ok),
                    pa.array(np.zeros(nok, np.bool_)), groups, head, pa.array(np.ones(nok, np.bool_)), empty)
@@ -342,6 +345,7 @@ def _regex_extract(lines: pa.Array, line_no: pa.Array, unreadable: list) -> tupl
         return None, skipped
     h = pc.extract_regex(head, _HEAD)
     hf = {name: h.field(name) for name in _HEAD_NAMES}
+    hf.update({name: pa.nulls(len(head), pa.string()) for name in _BUILT_HEAD})
     return _Extract(rec_no, rec_lines, partial, groups, hf, pc.fill_null(h.is_valid(), False), head), skipped
 
 
@@ -371,10 +375,13 @@ def _head_convert(fields: dict[str, pa.Array], valid: pa.Array, head: pa.Array,
         inferred = infer_years(pc.if_else(pc.is_valid(explicit), pa.scalar(None, pa.int8()), months),
                                days, ctx.state, ctx.year, ctx.reference_time, tz)
         years = pc.coalesce(explicit, inferred)
-        frac = pc.replace_substring(pc.coalesce(f["frac"], pa.scalar("", pa.string())), ",", ".")
-        text = join(pc.cast(years, pa.string()), "-", pc.utf8_lpad(pc.cast(months, pa.string()), 2, "0"), "-",
-                    pc.utf8_lpad(f["day"], 2, "0"), "T", f["hms"], frac)
-        ts = pc.coalesce(ts, local_to_utc(safe_cast_timestamp(text), tz))
+        naive = plain_bsd_timestamps(years, months, days, f["hms"], f["frac"])
+        if naive is None:   # some line is not plain: the text is parsed, as ever
+            frac = pc.replace_substring(pc.coalesce(f["frac"], pa.scalar("", pa.string())), ",", ".")
+            text = join(pc.cast(years, pa.string()), "-", pc.utf8_lpad(pc.cast(months, pa.string()), 2, "0"), "-",
+                        pc.utf8_lpad(f["day"], 2, "0"), "T", f["hms"], frac)
+            naive = safe_cast_timestamp(text)
+        ts = pc.coalesce(ts, local_to_utc(naive, tz))
     # dmesg -T
     if f["tmon"].null_count < n:
         months = month_numbers(f["tmon"])
@@ -387,14 +394,11 @@ def _head_convert(fields: dict[str, pa.Array], valid: pa.Array, head: pa.Array,
         us = pc.cast(pc.round(pc.multiply(secs, 1e6)), pa.int64())
         ts = pc.coalesce(ts, pc.cast(us, pa.timestamp("us", tz="UTC")))
 
-    ts_raw = pc.coalesce(
-        join(f["iso5"], pc.coalesce(f["zone5"], pa.scalar("", pa.string()))),
-        join(f["iso"], "T", f["isot"], pc.coalesce(f["zone"], pa.scalar("", pa.string()))),
-        join(f["mon"], " ", f["day"], " ", f["hms"], pc.coalesce(f["frac"], pa.scalar("", pa.string()))),
-        join(f["tmon"], " ", f["tday"], " ", f["thms"], " ", f["tyear"]),
-        f["epoch"],
-        join("[", f["uptime"], "]"),
-    )
+    built = fields.get("tsraw")
+    if built is not None and built.null_count == 0:   # every line read by the kernel (the usual case)
+        ts_raw = built
+    else:
+        ts_raw = _joined_ts_raw(f, built)
     prefix = pc.if_else(valid, f["prefix"], head)  # no header recognised: all of it is prefix
     prefix = blank_to_null(pc.utf8_trim_whitespace(prefix))
     return {
@@ -405,6 +409,19 @@ def _head_convert(fields: dict[str, pa.Array], valid: pa.Array, head: pa.Array,
         "rule": prefix,
         "action": pc.fill_null(map_unique(prefix, action_from_prefix, pa.string()), "other"),
     }
+
+
+def _joined_ts_raw(f: dict[str, pa.Array], built: pa.Array | None) -> pa.Array:
+    """ts_raw: the timestamp as written, its parts joined (what the kernel built comes first)."""
+    return pc.coalesce(
+        *([built] if built is not None else []),
+        join(f["iso5"], pc.coalesce(f["zone5"], pa.scalar("", pa.string()))),
+        join(f["iso"], "T", f["isot"], pc.coalesce(f["zone"], pa.scalar("", pa.string()))),
+        join(f["mon"], " ", f["day"], " ", f["hms"], pc.coalesce(f["frac"], pa.scalar("", pa.string()))),
+        join(f["tmon"], " ", f["tday"], " ", f["thms"], " ", f["tyear"]),
+        f["epoch"],
+        join("[", f["uptime"], "]"),
+    )
 
 
 _ACTION_WORDS = [
