@@ -155,3 +155,47 @@ def test_a_file_replaced_after_reading_shows_no_other_text(tmp_path):
         else:
             assert all(s["raw"] is None for s in samples)
             assert "changed after it was read" in stats.files[0].note
+
+
+def test_lines_at_seeks_by_the_readers_index(tmp_path, monkeypatch):
+    """With the reader's block index, lines_at seeks near each line and reads back what it reads
+    from the start: on small blocks (hundreds of index entries), an over-long line and odd bytes."""
+    monkeypatch.setattr(reader, "BLOCK", 2048)
+    rec = ("Mar 11 20:35:11 gw kernel: [UFW BLOCK] IN=eth0 OUT= SRC=198.51.100.{i} DST=192.0.2.10 LEN=60 "
+           "TOS=0x00 PREC=0x00 TTL=50 ID=1 DF PROTO=TCP SPT=4000 DPT={p} WINDOW=1024 RES=0x00 SYN URGP=0 ")
+    body = bytearray()
+    for i in range(1, 3000):
+        line = rec.format(i=i % 250 + 1, p=i).encode()
+        if i % 7 == 0:
+            line += b"\r"
+        if i % 11 == 0:
+            line = line.replace(b"gw", b"g\xffw")
+        body += line + b"\n"
+        if i == 1500:
+            body += b"y" * 5000 + b"\n"       # longer than a block
+    path = tmp_path / "many.log"
+    path.write_bytes(bytes(body))
+    stats = ReadStats()
+    recs = [r for b in read_events([str(path)], stats=stats) for r in b.select(["line", "raw"]).to_pylist()]
+    index = stats.files[0].line_index
+    assert len(index[0]) > 100 and (index[0][0], index[1][0]) == (1, 0)
+    last = bytes(body).count(b"\n")
+    want = [r["line"] for r in recs][::37] + [1, 1501, 1502, last - 1, last, last + 1, 10 ** 6]
+    plain = reader.lines_at(str(path), want)
+    assert reader.lines_at(str(path), want, index) == plain
+    assert {n: r["raw"] for n, r in ((r["line"], r) for r in recs) if n in set(want)} == \
+        {n: v for n, v in plain.items() if n != 1501}
+    # a line the reader cuts (longer than it keeps): the same text through the index
+    monkeypatch.setattr(reader, "MAX_LINE_KEEP", 3000)
+    stats = ReadStats()
+    recs = [r for b in read_events([str(path)], stats=stats) for r in b.select(["line", "raw"]).to_pylist()]
+    plain = reader.lines_at(str(path), want)
+    assert plain[1501] == "y" * 3000
+    assert reader.lines_at(str(path), want, stats.files[0].line_index) == plain
+    # a compressed input keeps no index (it cannot seek): read from the start
+    gz = tmp_path / "many.log.gz"
+    gz.write_bytes(gzip.compress(bytes(body)))
+    gstats = ReadStats()
+    for _ in read_events([str(gz)], stats=gstats):
+        pass
+    assert len(gstats.files[0].line_index[0]) == 0

@@ -141,7 +141,8 @@ def fill_raw(found, stats: ReadStats) -> None:
             st = os.stat(path)
             ino, size = stats.raw_deferred[path]
             if st.st_ino == ino and st.st_size >= size:   # the same file (a log may have grown)
-                got[path] = lines_at(path, lines)
+                index = next((fs.line_index for fs in stats.files if fs.path == path), None)
+                got[path] = lines_at(path, lines, index)
         except Exception:
             pass
         if not got[path]:   # replaced, shortened or gone since it was read: say so, show no other text

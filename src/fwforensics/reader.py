@@ -11,6 +11,7 @@ handed to the format's parser one batch of lines at a time.
 """
 from __future__ import annotations
 
+import bisect
 import bz2
 import glob
 import gzip
@@ -20,6 +21,7 @@ import itertools
 import lzma
 import os
 import sys
+from array import array
 from dataclasses import dataclass, field
 from typing import IO, Callable, Iterable, Iterator
 
@@ -61,6 +63,10 @@ class FileStats:
     unreadable: list[tuple[int, str]] = field(default_factory=list)
     bytes_read: int = 0
     note: str | None = None
+    # line numbers and the byte offsets where they begin, every INDEX_STEP lines (and at each
+    # block) of a plain (uncompressed, seekable) file: lines_at seeks there instead of reading the
+    # file from its start. Two arrays of integers: ~16 bytes per INDEX_STEP lines.
+    line_index: tuple[array, array] = field(default_factory=lambda: (array("q"), array("q")))
 
     def add_unreadable(self, items: Iterable[tuple[int, str]]) -> None:
         for it in items:
@@ -149,6 +155,12 @@ def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
     dropping = False  # inside an over-long line whose kept part was already emitted
     # read1 hands over what is decompressed so far, so a damaged archive still yields its good part
     read = getattr(stream, "read1", stream.read)
+    consumed = None   # byte offset in the file after the last chunk (plain files only)
+    if hasattr(stream, "raw") and stats.path != "-":
+        try:
+            consumed = stream.tell()
+        except (OSError, ValueError):
+            consumed = None
     while True:
         try:
             chunk = read(BLOCK)
@@ -157,6 +169,8 @@ def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
             chunk = b""
         if hasher is not None and chunk:
             hasher.update(chunk)
+        if consumed is not None:
+            consumed += len(chunk)
         if not chunk:
             if carry and not dropping:
                 yield line_no, pa.array([_decode(carry)], pa.string())
@@ -175,6 +189,7 @@ def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
                 carry = data
             continue
         complete, carry = data[:cut], data[cut + 1:]
+        start = consumed - len(data) if consumed is not None else None   # offset of data[0]
         if dropping:
             nl = complete.find(b"\n")
             if nl < 0:
@@ -182,9 +197,12 @@ def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
                 line_no += 1
                 continue
             complete = complete[nl + 1:]
+            start = start + nl + 1 if start is not None else None
             dropping = False
             line_no += 1
         lines = lines_array(complete)
+        if start is not None:
+            _index_block(stats.line_index, line_no, start, lines, complete)
         yield line_no, lines
         line_no += len(lines)
         if len(carry) > MAX_LINE_KEEP:
@@ -192,17 +210,91 @@ def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
             dropping, carry = True, b""
 
 
-def lines_at(path: str, wanted: Iterable[int]) -> dict[int, str]:
+INDEX_STEP = 128   # lines between two entries of FileStats.line_index
+
+
+def _index_block(index: tuple[array, array], first: int, start: int, lines: pa.StringArray, block: bytes) -> None:
+    """Add the block's first line and, every INDEX_STEP lines, where a line begins: read from the
+    offsets of the split lines, which are the bytes' own when the block needed no repair (valid
+    UTF-8 - or repaired without a change of length -, no CR, no NUL); otherwise the block's start
+    alone."""
+    nums, offs = index
+    nums.append(first)
+    offs.append(start)
+    n = len(lines)
+    if n <= INDEX_STEP or b"\r" in block or b"\x00" in block:
+        return
+    o = np.frombuffer(lines.buffers()[1], np.int32)[lines.offset:lines.offset + n + 1]
+    if int(o[-1]) - int(o[0]) + n - 1 != len(block):   # text changed length: offsets are not bytes
+        return
+    ks = np.arange(INDEX_STEP, n, INDEX_STEP, dtype=np.int64)
+    nums.extend((first + ks).tolist())
+    offs.extend((start + (o[ks].astype(np.int64) - int(o[0])) + ks).tolist())
+
+
+def lines_at(path: str, wanted: Iterable[int], index: tuple[array, array] | None = None) -> dict[int, str]:
     """{line number: line} of the wanted lines of an input, split and decoded as the reader does
-    (so the text a record's ``raw`` would have held); lines past the end are left out."""
+    (so the text a record's ``raw`` would have held); lines past the end are left out. ``index``:
+    the reader's :attr:`FileStats.line_index` of this file, to seek near each wanted line instead
+    of reading the file from its start."""
     want = sorted(set(int(n) for n in wanted))
     out: dict[int, str] = {}
     if not want or path == "-":
         return out
+    if not index or not index[0]:
+        return _lines_from(path, want, 1, 0)
+    nums, offs = index
+    groups: dict[int, list[int]] = {}
+    for n in want:
+        groups.setdefault(bisect.bisect_right(nums, n) - 1, []).append(n)
+    slow: list[int] = []
+    with open(path, "rb") as f:
+        for k, ns in groups.items():
+            got = _lines_cut(f, ns, nums[k], offs[k]) if k >= 0 else None
+            if got is None:
+                slow += ns
+            else:
+                out.update(got)
+    if slow:   # before the index, or near a line the reader cuts: read as the reader does
+        out.update(_lines_from(path, sorted(slow), 1, 0))
+    return out
+
+
+def _lines_cut(f: IO[bytes], want: list[int], start_line: int, offset: int) -> dict[int, str] | None:
+    """The wanted lines (sorted, none before ``start_line``), cut out of the bytes from ``offset``
+    (where line ``start_line`` begins) at their newlines and decoded one by one: the text the
+    reader gives them, because a line no longer than MAX_LINE_KEEP is never cut and decoding is
+    per line. None when the bytes up to the last wanted line hold a longer line or grow past a
+    few blocks (the caller then reads blocks as the reader does)."""
+    need = want[-1] - start_line + 1
+    f.seek(offset)
+    buf, newlines = b"", 0
+    while newlines < need:
+        chunk = f.read(1 << 16)
+        if not chunk:
+            break
+        buf += chunk
+        newlines += chunk.count(b"\n")
+        if len(buf) > 4 * BLOCK:
+            return None
+    parts = buf.split(b"\n", need)[:need]
+    if newlines < need and parts and parts[-1] == b"":
+        parts.pop()   # the file ends with a newline: nothing after it is a line
+    if any(len(p) > MAX_LINE_KEEP for p in parts):
+        return None
+    return {n: _decode(parts[n - start_line]) for n in want if n - start_line < len(parts)}
+
+
+def _lines_from(path: str, want: list[int], start_line: int, offset: int) -> dict[int, str]:
+    """The wanted lines (sorted, none before ``start_line``), reading from ``offset``, where
+    line ``start_line`` begins."""
+    out: dict[int, str] = {}
     stream, _ = open_binary(path)
     try:
+        if offset:
+            stream.seek(offset)
         i = 0
-        for first, lines in iter_line_blocks(stream, FileStats(path=path)):
+        for first, lines in iter_line_blocks(stream, FileStats(path="-"), start_line):
             end = first + len(lines)
             j = i
             while j < len(want) and want[j] < end:
