@@ -92,3 +92,40 @@ def test_detector_sql_transpiles_to_spark():
     for s in rec.sql:
         out = sqlglot.transpile(s, read="duckdb", write="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
         assert out and out[0]
+
+
+def test_home_net_grouping_of_dotted_quads_is_ipaddress_own():
+    # the integer path of _us._net gives the network ipaddress would (and None where it says none)
+    import ipaddress
+    import random
+    rnd = random.Random(3)
+
+    def slow(ip):
+        try:
+            a = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
+        if a.is_multicast or a.is_unspecified or str(a).endswith(".255"):
+            return None
+        return ipaddress.ip_network(f"{a}/{24 if a.version == 4 else 64}", strict=False)
+
+    ips = ["0.0.0.0", "255.255.255.255", "224.0.0.1", "239.255.255.254", "240.0.0.1", "10.0.0.255",
+           "192.0.2.0", "01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", "١.2.3.4", " 1.2.3.4", "2001:db8::1"]
+    ips += [".".join(str(rnd.randrange(256)) for _ in range(4)) for _ in range(5000)]
+    for ip in ips:
+        assert _us._net(ip) == slow(ip), ip
+
+
+def test_outside_interface_counts_only_what_the_knowledge_base_calls_public(tmp_path):
+    # drops from the IETF protocol block 192.0.0.0/24 (which Python 3.11's is_global calls global)
+    # on eth1 outnumber the drops from a public address on eth0: eth0 is still the outside
+    line = ("Mar 11 20:35:{s:02d} gw kernel: [UFW BLOCK] IN={i} OUT= SRC={src} DST=192.0.2.10 LEN=60 TOS=0x00 "
+            "PREC=0x00 TTL=50 ID=1 DF PROTO=TCP SPT=4000 DPT=23 WINDOW=1024 RES=0x00 SYN URGP=0 \n")
+    text = "".join(line.format(s=k, i="eth1", src=f"192.0.0.{k + 20}") for k in range(30))
+    text += "".join(line.format(s=k, i="eth0", src="8.8.4.4") for k in range(5))
+    p = tmp_path / "fw.log"
+    p.write_text(text)
+    ctx = ctx_for(p)
+    _us.infer(ctx)
+    assert ctx.outside_ifs == ["eth0"]
+    assert "public" in ctx.assumptions[-1]

@@ -15,6 +15,10 @@ to correct it (``--home-net``, ``--outside-if`` or the config file).
 from __future__ import annotations
 
 import ipaddress
+import socket
+
+from ..knowledge import kb
+from ._misc import SpecialAddresses, _dotted
 
 HOME_SHARE = 0.9
 MAX_NETS = 8
@@ -22,6 +26,13 @@ OUTSIDE_NAMES = ("wan", "ppp", "outside", "untrust", "ext", "internet")
 
 
 def _net(ip: str) -> ipaddress._BaseNetwork | None:
+    """The /24 (IPv4) or /64 (IPv6) of a unicast destination; None for multicast, unspecified,
+    broadcast-like (.255) and what is not an address."""
+    if ":" not in ip and ip.count(".") == 3 and _dotted(ip):   # the usual case, without parsing twice
+        n = int.from_bytes(socket.inet_aton(ip), "big")
+        if n >> 28 == 0xE or n == 0 or n & 0xFF == 0xFF:
+            return None
+        return ipaddress.IPv4Network((n & 0xFFFFFF00, 24))
     try:
         a = ipaddress.ip_address(ip)
     except ValueError:
@@ -60,13 +71,13 @@ def infer(ctx) -> None:
                              GROUP BY in_if, src_ip ORDER BY n DESC, in_if, src_ip LIMIT 20000""")
         public: dict[str, int] = {}
         every: dict[str, int] = {}
+        # public: what the knowledge base calls global unicast (not the interpreter's is_global,
+        # whose answer for some IANA special blocks changed between Python releases)
+        special = SpecialAddresses(kb())
         for r in rows:
             every[r["in_if"]] = every.get(r["in_if"], 0) + r["n"]
-            try:
-                a = ipaddress.ip_address(r["src_ip"])
-            except ValueError:
-                continue
-            if a.is_global:
+            kind = special.kind(r["src_ip"])
+            if kind is not None and kind[0] == "global":
                 public[r["in_if"]] = public.get(r["in_if"], 0) + r["n"]
         pool, why = (public, "most drops from public addresses arrived there") if public else \
             (every, "most drops arrived there (no public source address was seen)")
