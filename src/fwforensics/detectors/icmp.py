@@ -48,22 +48,45 @@ SIMPLE = {
 
 def detect(ctx):
     out = []
+    groups = _simple_groups(ctx)
     for fid, (pred, what) in SIMPLE.items():
-        out.extend(_simple(ctx, fid, pred, what))
+        out.extend(_simple(ctx, fid, pred, what, groups.get(fid, [])))
     out.extend(_echo_replies(ctx))
     out.extend(_backscatter(ctx))
     return out
 
 
-def _simple(ctx, fid, pred, what):
-    me = m.short(__name__)
-    mn = int(ctx.tun(me, 'MIN_RECORDS'))
-    gsql = f"""
+def _simple_sql(ctx, pred):
+    """Per source: the records of ``pred`` (one of SIMPLE's), as :func:`_simple` reads them."""
+    return f"""
         SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts, min(icmp_mtu) AS mtu,
                min(icmp_gateway) AS gw, min(inner_dst_ip) AS inner_dst
         FROM {ctx.table} WHERE {pred} AND src_ip IS NOT NULL
-        GROUP BY src_ip HAVING count(*) >= {mn}"""
-    rows = ctx.query(gsql + " ORDER BY src_ip")
+        GROUP BY src_ip HAVING count(*) >= {int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))}"""
+
+
+def _simple_groups(ctx) -> dict[str, list[dict]]:
+    """The per-source rows of every SIMPLE id from one pass over the ICMP records (the ids'
+    predicates never overlap: each is its own ICMP type), instead of a query per id."""
+    kinds = " ".join(f"WHEN {pred} THEN {ctx.lit(fid)}" for fid, (pred, _what) in SIMPLE.items())
+    mn = int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))
+    rows = ctx.query(f"""
+        SELECT fid, src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts, min(icmp_mtu) AS mtu,
+               min(icmp_gateway) AS gw, min(inner_dst_ip) AS inner_dst
+        FROM (SELECT CASE {kinds} END AS fid, src_ip, dst_ip, icmp_mtu, icmp_gateway, inner_dst_ip
+              FROM {ctx.table} WHERE ({V4} OR {V6}) AND src_ip IS NOT NULL) k
+        WHERE fid IS NOT NULL
+        GROUP BY fid, src_ip HAVING count(*) >= {mn} ORDER BY fid, src_ip""")
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        out.setdefault(r.pop("fid"), []).append(r)
+    return out
+
+
+def _simple(ctx, fid, pred, what, rows):
+    me = m.short(__name__)
+    mn = int(ctx.tun(me, 'MIN_RECORDS'))
+    gsql = _simple_sql(ctx, pred)
     rows, rest = m.split_sources(ctx, me, rows)
     scope = m.own_scope(ctx, rows, rest)
     out = []
