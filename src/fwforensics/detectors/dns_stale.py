@@ -46,11 +46,18 @@ def detect(ctx):
                max(late) AS late_max, min(late) AS late_min, count(late) AS matched
         FROM l GROUP BY src_ip HAVING count(*) >= {mn}"""
     rows = ctx.query(gsql + " ORDER BY src_ip")
-    out = []
     rows, rest = m.split_sources(ctx, me, rows)
+    if not rows and not rest:
+        return []
+    with m.narrowed(ctx, p):   # the answers' records only: the look-ups below scan those
+        return _findings(ctx, p, gsql if mn > 1 else None, rows, rest)
+
+
+def _findings(ctx, p, gsql, rows, rest):
+    out = []
     scope = m.own_scope(ctx, rows, rest)
     if rest:
-        where = m.rest_where(ctx, p, rows, gsql if mn > 1 else None)
+        where = m.rest_where(ctx, p, rows, gsql)
         details = m.rest_details(rest, matched_questions=sum(int(r["matched"] or 0) for r in rest))
         out.append(ctx.finding(
             "dns.stale", None, where, evidence=m.evidence(ctx, where), targets=m.targets(ctx, where), ports=m.ports(ctx, where), details=details,

@@ -88,6 +88,13 @@ def _simple(ctx, fid, pred, what, rows):
     mn = int(ctx.tun(me, 'MIN_RECORDS'))
     gsql = _simple_sql(ctx, pred)
     rows, rest = m.split_sources(ctx, me, rows)
+    if not rest:
+        return _simple_findings(ctx, fid, pred, what, gsql, mn, rows, rest)
+    with m.narrowed(ctx, f"{pred} AND src_ip IS NOT NULL"):   # many sources: look-ups scan their records
+        return _simple_findings(ctx, fid, pred, what, gsql, mn, rows, rest)
+
+
+def _simple_findings(ctx, fid, pred, what, gsql, mn, rows, rest):
     scope = m.own_scope(ctx, rows, rest)
     out = []
     if rest:

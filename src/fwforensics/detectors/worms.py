@@ -45,8 +45,14 @@ def _slammer(ctx):
                {m.secs('max(ts)')} - {m.secs('min(ts)')} AS span
         FROM {t} WHERE {base} AND ({size} OR {unknown})
         GROUP BY src_ip ORDER BY src_ip""")
-    out = []
     rows, rest = m.split_sources(ctx, me, rows)
+    # many sources: every look-up below reads a copy of the matching records, not the whole log
+    with m.narrowed(ctx, f"{base} AND ({size} OR {unknown})" if rest else None):
+        return _slammer_findings(ctx, me, base, size, unknown, rows, rest)
+
+
+def _slammer_findings(ctx, me, base, size, unknown, rows, rest):
+    out = []
     scope = m.own_scope(ctx, rows, rest)
     if rest:
         where = m.rest_where(ctx, f"{base} AND ({size} OR {unknown})", rows)
@@ -94,8 +100,13 @@ def _mssql(ctx):
           AND 1 >= {float(ctx.tun(me, 'MSSQL_MIN_SHARE'))} * all_ports"""
     rows = ctx.query(groups + """
         ORDER BY src_ip""")
-    out = []
     rows, rest = m.split_sources(ctx, me, rows)
+    with m.narrowed(ctx, f"{base} AND dst_port = 1433" if rest else None):
+        return _mssql_findings(ctx, base, groups, rows, rest)
+
+
+def _mssql_findings(ctx, base, groups, rows, rest):
+    out = []
     scope = m.own_scope(ctx, rows, rest)
     if rest:
         where = m.rest_where(ctx, f"{base} AND dst_port = 1433", rows, groups)
