@@ -109,6 +109,7 @@ def _bogons(ctx):
     kinds: dict[str, str] = {}          # the sources judged: their address kind
     dst_ok: dict[str, list[str]] = {}   # judged by their destinations: those destinations
     said = False
+    dst_kinds: dict[str, str] = {}
     # A big log has hundreds of thousands of such sources (a whole documentation or link-local
     # range): they are taken a slice at a time, and only the sources judged are kept.
     for lo in range(0, len(srcs), SLICE):
@@ -131,8 +132,10 @@ def _bogons(ctx):
                         "private, shared and documentation sources were not judged: neither an outside "
                         "interface nor a home net is known")
         for src, dst in ([] if scope == "FALSE" else _pairs(ctx, inbound, scope, set(relaxed))):
-            kd = special.kind(dst)
-            dk = kd[0] if kd else "?"
+            dk = dst_kinds.get(dst)
+            if dk is None:   # (a few destinations, met again and again)
+                kd = special.kind(dst)
+                dk = dst_kinds[dst] = kd[0] if kd else "?"
             if dk != relaxed[src] and dk not in local_kinds:
                 dst_ok.setdefault(src, []).append(dst)
                 kinds[src] = relaxed[src]
