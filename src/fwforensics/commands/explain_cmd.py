@@ -6,7 +6,6 @@ import sys
 
 import click
 
-from fwforensics.decode import DecodeError, decode as _decode, render
 from fwforensics.explain import explain as _explain, group_args
 
 _MAX_INPUT = 1_000_000  # bytes of hex dump read from a file or stdin
@@ -60,6 +59,7 @@ def decode_cmd(hexdump: tuple[str, ...], path: str | None, as_json: bool) -> Non
     -f FILE, or on standard input. ICMP errors get their quoted header decoded; NetBIOS
     name-service packets get their encoded name and query type decoded.
     """
+    from fwforensics.decode import DecodeError, decode as _decode, render   # (dpkt: only for this command)
     if hexdump:
         text = " ".join(hexdump)
         if len(hexdump) == 1 and "\n" in hexdump[0]:
