@@ -129,3 +129,19 @@ def test_outside_interface_counts_only_what_the_knowledge_base_calls_public(tmp_
     _us.infer(ctx)
     assert ctx.outside_ifs == ["eth0"]
     assert "public" in ctx.assumptions[-1]
+
+
+def test_without_a_home_net_a_capture_says_so_and_traceroutes_from_inside_are_tentative():
+    # a capture has no dropped records to infer our network from, and its traceroute answers look
+    # the same whichever side traced: the finding is kept, but not asserted (real lab captures)
+    out = analysis.analyze([str(LAB / "traceroute_udp.pcap")], analysis.Options())
+    assert any(a.startswith("No home network could be inferred (no record was dropped") for a in out["assumptions"])
+    f = [x for x in out["findings"] if x["id"] == "traceroute.from_inside"]
+    assert f and f[0]["src"] == "198.51.100.66"          # the outside tracer, which it cannot rule out
+    assert "taken as inside: no home network is known" in f[0]["summary"] and f[0]["confidence"].startswith("low")
+    known = analysis.analyze([str(LAB / "traceroute_udp.pcap")], analysis.Options(home_nets=["192.0.2.0/24"]))
+    assert not [x for x in known["findings"] if x["id"] == "traceroute.from_inside"]
+    assert not any(a.startswith("No home network") for a in known["assumptions"])
+    log = analysis.analyze([str(LAB / "traceroute_from_inside.log")], analysis.Options())   # drops: inferred
+    g = [x for x in log["findings"] if x["id"] == "traceroute.from_inside"]
+    assert g[0]["src"] == "192.0.2.10" and "(inside) ran" in g[0]["summary"] and g[0]["confidence"] is None

@@ -65,6 +65,13 @@ def infer(ctx) -> None:
             ctx.assumptions.append(
                 "Home network(s) assumed to be " + ", ".join(str(n) for n in ctx.home_nets)
                 + f": {acc} of the {total} dropped records were addressed there (give --home-net to set them).")
+        else:
+            why = ("no record was dropped or rejected: a packet capture, or a log of accepted traffic" if not rows
+                   else "the dropped records were addressed to broadcast or multicast addresses only")
+            ctx.assumptions.append(
+                f"No home network could be inferred ({why}): findings that depend on which side is ours "
+                "(traceroutes from inside, private and documentation sources) are limited or tentative; "
+                "give --home-net.")
     if not ctx.outside_ifs:
         rows = ctx.query(f"""SELECT in_if, src_ip, count(*) AS n FROM {t}
                              WHERE {drops} AND in_if IS NOT NULL AND in_if <> '' AND src_ip IS NOT NULL

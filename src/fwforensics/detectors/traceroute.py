@@ -196,11 +196,16 @@ def _inside(ctx):
                 f"SELECT DISTINCT inner_dst_ip AS d FROM {t} WHERE {where} AND inner_dst_ip IS NOT NULL ORDER BY d")]
             answerers = [x["src_ip"] for x in ctx.query(
                 f"SELECT DISTINCT src_ip FROM {t} WHERE {where} ORDER BY src_ip")]
+        # without a home network the answers alone cannot tell our tracer from one outside whose
+        # answers our side sent (a capture holds both): said, not asserted
+        side = "(inside)" if ctx.home_nets else "(taken as inside: no home network is known)"
         out.append(ctx.finding(
             "traceroute.from_inside", tr, where,
-            summary=(f"{tr} (inside) ran a traceroute to {', '.join(dests[:3]) or 'somewhere'}: {r['te']} time-exceeded "
+            summary=(f"{tr} {side} ran a traceroute to {', '.join(dests[:3]) or 'somewhere'}: {r['te']} time-exceeded "
                      f"answer(s) from {len(routers)} router(s) and {r['n'] - r['te']} unreachable(s) came back and were "
                      f"logged"),
+            confidence=None if ctx.home_nets else
+            "low: with no home network known, a trace from outside whose answers our side sent looks the same",
             severity="info", targets=dests,
             details={"routers": routers, "answering_hosts": answerers, "time_exceeded": r["te"],
                      "port_unreachable": r["n"] - r["te"], "traced": dests}, evidence=ev))
