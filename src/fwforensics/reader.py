@@ -242,7 +242,7 @@ def lines_at(path: str, wanted: Iterable[int], index: tuple[array, array] | None
     if not want or path == "-":
         return out
     if not index or not index[0]:
-        return _lines_from(path, want, 1, 0)
+        return _lines_from_start(path, want)
     nums, offs = index
     groups: dict[int, list[int]] = {}
     for n in want:
@@ -256,7 +256,7 @@ def lines_at(path: str, wanted: Iterable[int], index: tuple[array, array] | None
             else:
                 out.update(got)
     if slow:   # before the index, or near a line the reader cuts: read as the reader does
-        out.update(_lines_from(path, sorted(slow), 1, 0))
+        out.update(_lines_from_start(path, sorted(slow)))
     return out
 
 
@@ -268,7 +268,7 @@ def _lines_cut(f: IO[bytes], want: list[int], start_line: int, offset: int) -> d
     few blocks (the caller then reads blocks as the reader does)."""
     need = want[-1] - start_line + 1
     f.seek(offset)
-    buf, newlines = b"", 0
+    buf, newlines = bytearray(), 0
     while newlines < need:
         chunk = f.read(1 << 16)
         if not chunk:
@@ -285,16 +285,13 @@ def _lines_cut(f: IO[bytes], want: list[int], start_line: int, offset: int) -> d
     return {n: _decode(parts[n - start_line]) for n in want if n - start_line < len(parts)}
 
 
-def _lines_from(path: str, want: list[int], start_line: int, offset: int) -> dict[int, str]:
-    """The wanted lines (sorted, none before ``start_line``), reading from ``offset``, where
-    line ``start_line`` begins."""
+def _lines_from_start(path: str, want: list[int]) -> dict[int, str]:
+    """The wanted lines (sorted), reading the input from its start as the reader does."""
     out: dict[int, str] = {}
     stream, _ = open_binary(path)
     try:
-        if offset:
-            stream.seek(offset)
         i = 0
-        for first, lines in iter_line_blocks(stream, FileStats(path="-"), start_line):
+        for first, lines in iter_line_blocks(stream, FileStats(path="-")):
             end = first + len(lines)
             j = i
             while j < len(want) and want[j] < end:

@@ -1,68 +1,11 @@
-"""CLI pieces of the reports area: `abuse`, `watch`, and the output options of `analyze`.
-
-The lead registers ``abuse_cmd`` and ``watch_cmd`` with ``cli.add_command`` and calls
-:func:`emit_outputs` from ``analyze`` (see docs/cli-wiring.patch).
+"""CLI commands of the reports area: `abuse` and `watch` (registered by ``cli`` with
+``cli.add_command``; `analyze`'s output options live in ``cli`` itself).
 """
 from __future__ import annotations
-
-import sys
-from typing import Any
 
 import click
 
 SEVERITY_CHOICE = click.Choice(["info", "low", "medium", "high"])
-
-# Options for `analyze`, in the order they should appear in --help.
-ANALYZE_OPTIONS = [
-    click.option("--html", "html_out", metavar="FILE", help="Also write a self-contained HTML report."),
-    click.option("--ndjson", "as_ndjson", is_flag=True, help="Print one JSON finding per line (for log shippers)."),
-    click.option("--markdown", "as_markdown", is_flag=True, help="Print the report as Markdown (for tickets)."),
-    click.option("--events-out", metavar="FILE", help="Write the normalised events: .parquet, or .ndjson/.json as ECS."),
-    click.option("--fail-on", type=SEVERITY_CHOICE, metavar="SEVERITY",
-                 help="Exit with status 1 when a finding of this severity or worse is found (info/low/medium/high)."),
-    click.option("--resolve", is_flag=True, help="Look up reverse DNS names of sources (off by default: it tells them)."),
-]
-
-
-def analyze_options(f):
-    for o in reversed(ANALYZE_OPTIONS):
-        f = o(f)
-    return f
-
-
-def emit_outputs(rep: dict[str, Any], con, *, html_out: str | None = None, as_ndjson: bool = False,
-                 as_markdown: bool = False, events_out: str | None = None, resolve: bool = False,
-                 as_json: bool = False, render_terminal=None) -> None:
-    """Write every output asked for. Call while ``con`` is still open. Prints the one stdout
-    format chosen (json, ndjson, markdown, else the terminal report via ``render_terminal``)."""
-    from ..reports import export
-    from ..reports.who import enrich
-    if sum(bool(x) for x in (as_json, as_ndjson, as_markdown)) > 1:
-        raise click.UsageError("choose one of --json, --ndjson and --markdown")
-    enrich(rep, resolve=resolve)
-    if events_out:
-        n = export.write_events(con, events_out)
-        click.echo(f"fwforensics: wrote {n} event(s) to {events_out}", err=True)
-    if html_out:
-        from ..reports.html import write_html
-        try:
-            write_html(rep, con, html_out)
-        except OSError as e:
-            raise click.ClickException(f"cannot write {html_out}: {e.strerror or e}") from None
-        click.echo(f"fwforensics: HTML report written to {html_out}", err=True)
-    if as_json:
-        export.write_json(rep, sys.stdout)
-    elif as_ndjson:
-        export.write_ndjson(rep, sys.stdout)
-    elif as_markdown:
-        export.write_markdown(rep, sys.stdout)
-    elif render_terminal is not None:
-        render_terminal(rep)
-
-
-def exit_status(rep: dict[str, Any], fail_on: str | None) -> int:
-    from ..reports.export import fail_on_status
-    return fail_on_status(rep, fail_on)
 
 
 @click.command("abuse")

@@ -56,12 +56,15 @@ def detect(ctx):
     return out
 
 
+# what _simple reads of each source's records of one SIMPLE id
+_SIMPLE_AGG = ("count(*) AS n, count(DISTINCT dst_ip) AS hosts, min(icmp_mtu) AS mtu, "
+               "min(icmp_gateway) AS gw, min(inner_dst_ip) AS inner_dst")
+
+
 def _simple_sql(ctx, pred):
     """Per source: the records of ``pred`` (one of SIMPLE's), as :func:`_simple` reads them."""
     return f"""
-        SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts, min(icmp_mtu) AS mtu,
-               min(icmp_gateway) AS gw, min(inner_dst_ip) AS inner_dst
-        FROM {ctx.table} WHERE {pred} AND src_ip IS NOT NULL
+        SELECT src_ip, {_SIMPLE_AGG} FROM {ctx.table} WHERE {pred} AND src_ip IS NOT NULL
         GROUP BY src_ip HAVING count(*) >= {int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))}"""
 
 
@@ -71,8 +74,7 @@ def _simple_groups(ctx) -> dict[str, list[dict]]:
     kinds = " ".join(f"WHEN {pred} THEN {ctx.lit(fid)}" for fid, (pred, _what) in SIMPLE.items())
     mn = int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))
     rows = ctx.query(f"""
-        SELECT fid, src_ip, count(*) AS n, count(DISTINCT dst_ip) AS hosts, min(icmp_mtu) AS mtu,
-               min(icmp_gateway) AS gw, min(inner_dst_ip) AS inner_dst
+        SELECT fid, src_ip, {_SIMPLE_AGG}
         FROM (SELECT CASE {kinds} END AS fid, src_ip, dst_ip, icmp_mtu, icmp_gateway, inner_dst_ip
               FROM {ctx.table} WHERE ({V4} OR {V6}) AND src_ip IS NOT NULL) k
         WHERE fid IS NOT NULL
@@ -88,9 +90,8 @@ def _simple(ctx, fid, pred, what, rows):
     mn = int(ctx.tun(me, 'MIN_RECORDS'))
     gsql = _simple_sql(ctx, pred)
     rows, rest = m.split_sources(ctx, me, rows)
-    if not rest:
-        return _simple_findings(ctx, fid, pred, what, gsql, mn, rows, rest)
-    with m.narrowed(ctx, f"{pred} AND src_ip IS NOT NULL"):   # many sources: look-ups scan their records
+    # many sources: the look-ups below read a copy of their records, not the whole log
+    with m.narrowed(ctx, f"{pred} AND src_ip IS NOT NULL" if rest else None):
         return _simple_findings(ctx, fid, pred, what, gsql, mn, rows, rest)
 
 
