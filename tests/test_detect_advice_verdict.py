@@ -46,3 +46,26 @@ def test_verdict_smurf_needs_action():
 def test_findings_are_deterministic():
     a, b = lab("icmp_types"), lab("icmp_types")
     assert a == b
+
+
+def test_verdict_counts_each_record_once_across_overlapping_findings():
+    """The verdict's count of records behind findings (kept as integer arrays, summed with numpy)
+    equals the size of the union of every finding's line ranges, on random overlapping spans in
+    two files, with single lines, nested, touching and repeated spans."""
+    import random
+    from fwforensics.detectors.verdict import _distinct_records
+    from fwforensics.findings import Evidence, Finding, compress_lines
+    rnd = random.Random(8)
+    for _ in range(200):
+        fs, want = [], {"a.log": set(), "b.log": set()}
+        for _ in range(rnd.randint(0, 6)):
+            files = {}
+            for name in rnd.sample(sorted(want), rnd.randint(1, 2)):
+                lines = set()
+                for _ in range(rnd.randint(0, 4)):
+                    lo = rnd.randint(1, 60)
+                    lines |= set(range(lo, lo + rnd.choice((1, 1, 2, 5, 20))))
+                want[name] |= lines
+                files[name] = compress_lines(sorted(lines))
+            fs.append(Finding("netbios", "low", "192.0.2.1", "s", evidence=Evidence(files=files)))
+        assert _distinct_records(fs) == sum(len(v) for v in want.values())

@@ -43,6 +43,7 @@ from ..findings import Evidence, Finding
 from . import _keyed
 
 SAMPLES = 3
+QUERY_CHUNK = 8192   # rows of a query result turned into dicts at a time (Context.query)
 
 
 def no_records() -> tuple[Evidence, dict[str, Any]]:
@@ -106,7 +107,11 @@ class Context:
             return self.con.query_dicts(sql)
         cur = self.con.execute(sql)
         cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row)) for row in cur.fetchall()]
+        out: list[dict[str, Any]] = []
+        # a chunk of tuples at a time: a result of 100 k rows is not held twice (tuples and dicts)
+        while chunk := cur.fetchmany(QUERY_CHUNK):
+            out.extend([dict(zip(cols, row)) for row in chunk])
+        return out
 
     @staticmethod
     def lit(v: Any) -> str:

@@ -8,6 +8,8 @@ evidence lists the files and line spans read, not every line.
 """
 from __future__ import annotations
 
+from array import array
+
 from ..findings import SEVERITY_RANK, Evidence, Finding
 from . import _misc as m
 
@@ -148,22 +150,28 @@ def detect(ctx):
 
 
 def _distinct_records(fs) -> int:
-    """Records behind a set of findings, each counted once (findings overlap), from their evidence."""
-    spans: dict[str, list[tuple[int, int]]] = {}
+    """Records behind a set of findings, each counted once (findings overlap), from their evidence.
+    The spans are kept as two integer arrays per file, not a tuple each (a 10 M-line log's findings
+    hold hundreds of thousands of them)."""
+    import numpy as np
+    spans: dict[str, tuple[array, array]] = {}
     for f in fs:
         for file, ranges in f.evidence.files.items():
+            lo, hi = spans.setdefault(file, (array("q"), array("q")))
             for part in ranges.split(","):
                 if not part:
                     continue
                 a, _, b = part.partition("-")
-                spans.setdefault(file, []).append((int(a), int(b or a)))
+                lo.append(int(a))
+                hi.append(int(b or a))
     total = 0
-    for lst in spans.values():
-        lst.sort()
-        end = -1
-        for a, b in lst:
-            if b <= end:
-                continue
-            total += b - max(a, end + 1) + 1
-            end = b
+    for lo, hi in spans.values():
+        if not lo:
+            continue
+        a, b = np.frombuffer(lo, np.int64), np.frombuffer(hi, np.int64)
+        order = np.lexsort((b, a))
+        a, b = a[order], b[order]
+        # each span counts the lines past the furthest end of the spans before it
+        before = np.concatenate((np.array([-1], np.int64), np.maximum.accumulate(b)[:-1]))
+        total += int(np.clip(b - np.maximum(a, before + 1) + 1, 0, None).sum())
     return total
