@@ -47,3 +47,33 @@ def test_freed_memory_goes_back_to_the_system():
 
 def test_trim_setting_can_be_turned_off():
     assert events.fixed_trim_threshold(-1) is False
+
+
+def _limit_after_loading(tmp_path, big_table_bytes, monkeypatch) -> str:
+    from fwforensics import analysis
+    from fwforensics.reader import ReadStats
+    log = tmp_path / "fw.log"
+    if not log.exists():
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "bench", "generate.py"),
+                        "--lines", "5000", "--out", str(log)], check=True, capture_output=True)
+    monkeypatch.setattr(events, "BIG_TABLE_BYTES", big_table_bytes)
+    con = events.connect()
+    with events.work_database(con, 10 ** 9):
+        analysis.load_inputs(con, [str(log)], analysis.Options(), ReadStats())
+        events.loaded(con)
+        assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] > 4000
+        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+def _as_duckdb_says(limit: str) -> str:
+    import duckdb
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{limit}'")
+    return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+def test_detectors_get_less_duckdb_memory_over_a_table_too_big_to_cache(tmp_path, monkeypatch):
+    assert _as_duckdb_says(events.WORK_MEMORY_BIG) != _as_duckdb_says(events.WORK_MEMORY)
+    # a small work database: WORK_MEMORY; one larger than BIG_TABLE_BYTES: WORK_MEMORY_BIG
+    assert _limit_after_loading(tmp_path, 1 << 40, monkeypatch) == _as_duckdb_says(events.WORK_MEMORY)
+    assert _limit_after_loading(tmp_path, 0, monkeypatch) == _as_duckdb_says(events.WORK_MEMORY_BIG)
