@@ -77,3 +77,16 @@ def test_detectors_get_less_duckdb_memory_over_a_table_too_big_to_cache(tmp_path
     # a small work database: WORK_MEMORY; one larger than BIG_TABLE_BYTES: WORK_MEMORY_BIG
     assert _limit_after_loading(tmp_path, 1 << 40, monkeypatch) == _as_duckdb_says(events.WORK_MEMORY)
     assert _limit_after_loading(tmp_path, 0, monkeypatch) == _as_duckdb_says(events.WORK_MEMORY_BIG)
+
+
+def test_finding_ports_are_kept_in_two_bytes_when_they_are_port_numbers():
+    from array import array
+    from fwforensics.findings import Finding
+    f = Finding("scan.horizontal", "low", "192.0.2.9", "s", ports=[0, 80, 65535, 80])
+    assert f.ports.itemsize == 2 and f.to_dict()["ports"] == [0, 80, 65535, 80]
+    f = Finding("scan.horizontal", "low", "192.0.2.9", "s", ports=array("i", range(60000)))
+    assert f.ports.itemsize == 2 and f.to_dict()["ports"] == list(range(60000))
+    # anything that is not a port number keeps the wider array, values unchanged
+    f = Finding("scan.horizontal", "low", "192.0.2.9", "s", ports=array("i", [-1, 70000]))
+    assert f.ports.itemsize == 4 and f.to_dict()["ports"] == [-1, 70000]
+    assert Finding("port_zero", "low", None, "s").to_dict()["ports"] == []

@@ -33,7 +33,7 @@ class Finding:
     explanation: str = ""
     advice: str = ""
     targets: list[str] | int = field(default_factory=list)
-    ports: Sequence[int] = field(default_factory=list)   # kept as array('i'): a scan can list 60 k ports
+    ports: Sequence[int] = field(default_factory=list)   # kept as an array (compact_ports): a scan can list 60 k ports
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     count: int = 0
@@ -43,8 +43,7 @@ class Finding:
     suppressed: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.ports, array):
-            self.ports = array("i", self.ports)
+        self.ports = compact_ports(self.ports)
 
     def sort_key(self) -> tuple:
         return (-SEVERITY_RANK.get(self.severity, 0), self.id, self.src or "",
@@ -57,6 +56,15 @@ class Finding:
             v = d[k]
             d[k] = v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v
         return d
+
+
+def compact_ports(ports: Sequence[int]) -> array:
+    """Ports as an array of 2-byte numbers when they are all port numbers (0-65535), else of 4-byte
+    ones: the findings of a 10 M-line log list 5.4 M ports (~11 MB at 2 bytes)."""
+    a = ports if isinstance(ports, array) else array("i", ports)
+    if a.typecode != "H" and a and 0 <= min(a) and max(a) < 65536:
+        return array("H", a)
+    return a
 
 
 # One int object per port number, shared by every list of ports: the findings of a 10 M-line log
