@@ -1,4 +1,5 @@
-"""Process memory: glibc's malloc told not to keep what DuckDB's threads free (events.py)."""
+"""Process memory: glibc's malloc told to give freed memory back (events.py), the detectors' DuckDB
+limit, compact findings."""
 from __future__ import annotations
 
 import os
@@ -20,7 +21,7 @@ def rss():
     return int(open("/proc/self/statm").read().split()[1]) * 4096 >> 20
 if sys.argv[1] == "fixed":
     assert events.fixed_trim_threshold()
-# one large block freed: glibc left to itself raises its thresholds (as a DuckDB query's does)
+# one large block freed: glibc left to itself raises its thresholds (as a freed read block does)
 p = libc.malloc(24 << 20); ctypes.memset(p, 1, 24 << 20); libc.free(p)
 before = rss()
 blocks = [libc.malloc(1 << 20) for _ in range(32)]

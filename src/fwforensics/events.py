@@ -18,12 +18,14 @@ from .schema import EVENT_SCHEMA
 
 
 # glibc's malloc adapts to a program that frees large blocks: each time one is freed it raises its
-# mmap threshold (up to 32 MB) and its trim threshold (twice that). From then on DuckDB's blocks
-# (256 KB) come from the heaps of its threads, and what a query frees stays in those heaps until
-# reused: over a long run (a 10 M-line analysis) the process grows ~30-40 MB past what a short one
-# reaches. Setting the trim threshold turns the adaptation off (blocks of 128 KB and more are
-# mapped and unmapped on their own, freed heap tops go back at once); the time it costs is within
-# the noise of the benchmark. FWF_MALLOC_TRIM_BYTES=-1 leaves glibc's own behaviour.
+# mmap threshold (up to 32 MB) and its trim threshold (twice that). What goes through glibc here
+# (DuckDB and Arrow have their own jemalloc) is the reader's 4 MB read blocks, numpy arrays, the C
+# kernel's output and Python's larger objects: after the first freed read block they come from the
+# heaps of the threads that made them, and what is freed stays there until reused. Setting the
+# trim threshold turns the adaptation off (blocks of 128 KB and more are mapped and unmapped on
+# their own, freed heap tops go back at once): measured, ~40 MB less at the peak of a 1 M- or
+# 10 M-line analysis for ~0.6 s more system time at 1 M (wall within the benchmark's noise).
+# FWF_MALLOC_TRIM_BYTES=-1 leaves glibc's own behaviour.
 MALLOC_TRIM_BYTES = int(os.environ.get("FWF_MALLOC_TRIM_BYTES", 128 << 10))
 _M_TRIM_THRESHOLD = -1   # mallopt's parameter number (malloc.h)
 
