@@ -7,6 +7,7 @@ it lives in memory (``analyze FILE``) or in a case file (``analyze --case``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from typing import Iterable
@@ -27,26 +28,38 @@ from .schema import EVENT_SCHEMA
 # 10 M-line analysis for ~0.6 s more system time at 1 M (wall within the benchmark's noise).
 # FWF_MALLOC_TRIM_BYTES=-1 leaves glibc's own behaviour.
 MALLOC_TRIM_BYTES = int(os.environ.get("FWF_MALLOC_TRIM_BYTES", 128 << 10))
+# malloc_trim after each detector and insert statement (FWF_TRIM_AT_BOUNDARIES=0: not)
+TRIM_AT_BOUNDARIES = os.environ.get("FWF_TRIM_AT_BOUNDARIES", "1") == "1"
 _M_TRIM_THRESHOLD = -1   # mallopt's parameter number (malloc.h)
+
+
+@functools.lru_cache(maxsize=1)
+def _glibc():
+    """The C library when it is glibc (mallopt, malloc_trim), else None."""
+    try:
+        if "glibc" not in (os.confstr("CS_GNU_LIBC_VERSION") or ""):
+            return None
+        import ctypes
+        return ctypes.CDLL(None)
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def fixed_trim_threshold(nbytes: int = MALLOC_TRIM_BYTES) -> bool:
     """Give glibc's malloc a fixed trim threshold (see MALLOC_TRIM_BYTES); True when it took it.
     A no-op elsewhere (another C library, or a negative value)."""
-    if nbytes < 0 or not hasattr(os, "confstr"):
-        return False
-    try:
-        if "glibc" not in (os.confstr("CS_GNU_LIBC_VERSION") or ""):
-            return False
-        import ctypes
-        return bool(ctypes.CDLL(None).mallopt(_M_TRIM_THRESHOLD, int(nbytes)))
-    except (OSError, ValueError, AttributeError):
-        return False
+    libc = _glibc()
+    return nbytes >= 0 and libc is not None and bool(libc.mallopt(_M_TRIM_THRESHOLD, int(nbytes)))
+
+
+@functools.lru_cache(maxsize=1)
+def _trim_threshold_once() -> bool:
+    return fixed_trim_threshold()
 
 
 def connect(path: str | None = None, read_only: bool = False, spill: bool = True) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (in memory when ``path`` is None) set up for our workloads."""
-    fixed_trim_threshold()
+    _trim_threshold_once()
     con = duckdb.connect(path or ":memory:", read_only=read_only)
     con.execute("SET threads TO 2")
     con.execute("SET preserve_insertion_order = true")
@@ -133,16 +146,9 @@ def release_memory() -> None:
     """Hand the memory Arrow's allocator keeps for reuse back to the system (after loading, the
     readers' batches; after a detector over a 10 M-line log, ~80 MB of query results)."""
     pa.default_memory_pool().release_unused()
-    if os.environ.get("FWF_TRIM_AT_BOUNDARIES", "1") == "1":
-        _malloc_trim()
-
-
-def _malloc_trim() -> None:
-    try:
-        import ctypes
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    libc = _glibc() if TRIM_AT_BOUNDARIES else None
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def loaded(con: duckdb.DuckDBPyConnection) -> None:
@@ -151,9 +157,10 @@ def loaded(con: duckdb.DuckDBPyConnection) -> None:
     readers' batches goes back to the system."""
     release_memory()
     try:
-        path = _databases(con)[1].get("fwf_work", False)
-        if path is not False:
-            big = bool(path) and os.path.exists(path) and os.path.getsize(path) > BIG_TABLE_BYTES
+        dbs = _databases(con)[1]
+        if "fwf_work" in dbs:
+            path = dbs["fwf_work"]
+            big = bool(path) and os.path.isfile(path) and os.path.getsize(path) > BIG_TABLE_BYTES
             con.execute(f"SET memory_limit = '{WORK_MEMORY_BIG if big else WORK_MEMORY}'")
     except Exception:
         pass

@@ -39,7 +39,7 @@ from typing import Callable, Any, Iterable
 
 from .. import events
 from .._timing import peak_mb
-from ..findings import Evidence, Finding
+from ..findings import Evidence, Finding, compact_ports
 from . import _keyed
 
 SAMPLES = 3
@@ -337,9 +337,10 @@ class Context:
 
 def _port_set(ports: Iterable[int] | None) -> list[int] | array:
     """Distinct ports in order (the engines give ints; anything else is converted one by one). An
-    ``array('i')`` (a grouped query's ports, fetched without a Python int per port) stays one."""
+    array (a grouped query's ports, fetched without a Python int per port) stays one, built once
+    in the form the finding keeps (findings.compact_ports)."""
     if isinstance(ports, array):
-        return array("i", sorted(set(ports)))
+        return compact_ports(sorted(set(ports)))
     got = set(ports or ())
     got.discard(None)
     if all(type(p) is int for p in got):
