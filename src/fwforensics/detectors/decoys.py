@@ -74,13 +74,19 @@ def detect(ctx):
     # on the bucket (each probe also stands in its two neighbours) keeps the self-join from pairing
     # every two scanners of a popular port.
     pairs = ctx.query(f"""
-    WITH f AS (SELECT src_ip, dst_ip, dst_port, min(ts) AS t, min(ip_id) AS ipid, min(src_port) AS sport,
-                      min(line) AS ln, min(source_file) AS sf
+    WITH f AS (SELECT src_ip, dst_ip, dst_port, min(ts) AS t
                FROM {t} WHERE {probe} AND src_ip IN {ctx.lit(cands)}
                GROUP BY src_ip, dst_ip, dst_port),
-    fn AS (SELECT * FROM (SELECT f.*, count(*) OVER (PARTITION BY dst_ip, dst_port ORDER BY EPOCH(t)
-                                  RANGE BETWEEN {win + 1} PRECEDING AND {win + 1} FOLLOWING) AS near FROM f) x
+    fk AS (SELECT src_ip, dst_ip, dst_port FROM (
+               SELECT f.*, count(*) OVER (PARTITION BY dst_ip, dst_port ORDER BY EPOCH(t)
+                                          RANGE BETWEEN {win + 1} PRECEDING AND {win + 1} FOLLOWING) AS near FROM f) x
            WHERE near >= 2),
+    fn AS (SELECT e.src_ip, e.dst_ip, e.dst_port, min(e.ts) AS t, min(e.ip_id) AS ipid, min(e.src_port) AS sport,
+                  min(e.line) AS ln, min(e.source_file) AS sf
+           FROM (SELECT src_ip, dst_ip, dst_port, ts, ip_id, src_port, line, source_file FROM {t}
+                 WHERE {probe} AND src_ip IN {ctx.lit(cands)}) e
+           JOIN fk ON e.src_ip = fk.src_ip AND e.dst_ip = fk.dst_ip AND e.dst_port = fk.dst_port
+           GROUP BY e.src_ip, e.dst_ip, e.dst_port),
     fb AS (SELECT fn.*, FLOOR(EPOCH(t) / {max(win, 1)}) AS bk FROM fn),
     fx AS (SELECT fb.*, fb.bk + v.d AS xbk FROM fb CROSS JOIN (VALUES (-1), (0), (1)) AS v(d)),
     j AS (SELECT a.src_ip AS a, b.src_ip AS b, count(*) AS shared,
