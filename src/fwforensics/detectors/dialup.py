@@ -58,7 +58,7 @@ def detect(ctx):
                    count(DISTINCT CASE WHEN {hit} THEN dst_ip END) AS hosts,
                    sum(CASE WHEN {hit} AND payload_hint LIKE '%OPNG%' THEN 1 ELSE 0 END) AS opng,
                    sum(CASE WHEN {src} THEN 1 ELSE 0 END) AS by_src
-            FROM {t} WHERE {base} AND src_ip IN (SELECT src_ip FROM {t} WHERE {base} AND {hit})
+            FROM {t} WHERE {base} AND src_ip IN {m.src_set(ctx, f"SELECT src_ip FROM {t} WHERE {base} AND {hit}")}
             GROUP BY src_ip)
         SELECT * FROM s WHERE n >= {int(ctx.tun(me, 'MIN_RECORDS'))} AND n > 0
           AND (hports >= {float(ctx.tun(me, 'MIN_SHARE'))} * all_ports OR by_src = n)

@@ -43,7 +43,7 @@ def lookup_pred(ctx) -> str:
     # port scanners among the sources of any UDP 137 record (only those can matter here): computed
     # once, not by every query that reads the lookups
     scanners = (f"SELECT src_ip FROM {t} WHERE proto IN ('tcp', 'udp') AND dst_port NOT IN (137, 139, 445) "
-                f"AND src_ip IS NOT NULL AND src_ip IN (SELECT src_ip FROM {t} WHERE {LOOKUP}) "
+                f"AND src_ip IS NOT NULL AND src_ip IN {m.src_set(ctx, f'SELECT src_ip FROM {t} WHERE {LOOKUP}')} "
                 f"GROUP BY src_ip HAVING count(DISTINCT dst_port) > {most}")
     return f"({LOOKUP} AND src_ip IS NOT NULL AND NOT {bc} AND src_ip NOT IN {m.src_set(ctx, scanners)})"
 

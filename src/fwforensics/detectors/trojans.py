@@ -42,7 +42,7 @@ def detect(ctx):
                    sum(CASE WHEN {tp} THEN 1 ELSE 0 END) AS n,
                    count(DISTINCT CASE WHEN {tp} THEN dst_ip END) AS hosts,
                    sum(CASE WHEN {tp} AND coalesce(action, 'other') = 'accept' THEN 1 ELSE 0 END) AS passed
-            FROM {t} WHERE {base} AND src_ip IN (SELECT src_ip FROM {t} WHERE {base} AND {tp})
+            FROM {t} WHERE {base} AND src_ip IN {m.src_set(ctx, f"SELECT src_ip FROM {t} WHERE {base} AND {tp}")}
             GROUP BY src_ip)
         SELECT * FROM s
         WHERE tports > 0 AND other_tports > 0 AND n >= {int(ctx.tun(me, 'MIN_RECORDS'))}

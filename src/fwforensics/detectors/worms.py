@@ -94,7 +94,7 @@ def _mssql(ctx):
             SELECT src_ip, count(DISTINCT dst_port) AS all_ports,
                    sum(CASE WHEN dst_port = 1433 THEN 1 ELSE 0 END) AS n,
                    count(DISTINCT CASE WHEN dst_port = 1433 THEN dst_ip END) AS hosts
-            FROM {t} WHERE {base} AND src_ip IN (SELECT src_ip FROM {t} WHERE {base} AND dst_port = 1433)
+            FROM {t} WHERE {base} AND src_ip IN {m.src_set(ctx, f"SELECT src_ip FROM {t} WHERE {base} AND dst_port = 1433")}
             GROUP BY src_ip)
         SELECT * FROM s WHERE n >= {int(ctx.tun(me, 'MSSQL_MIN_RECORDS'))} AND n > 0
           AND 1 >= {float(ctx.tun(me, 'MSSQL_MIN_SHARE'))} * all_ports"""
