@@ -102,6 +102,19 @@ class Context:
         return getattr(mod, name)
 
     # -- SQL ---------------------------------------------------------------------------
+    def record_order(self) -> str:
+        """The order of the records (time stamp, file, line) as an ``ORDER BY`` list. The file is
+        left out when every record of the table comes from one file: the same order, and a sort of
+        millions of records no longer compares a path on every tie of time stamps (over a 10 M-line
+        log the window of the Zen query took a third longer with it)."""
+        key = ("one_file", self.table)
+        one = self.shared.get(key)
+        if one is None:
+            r = self.query(f"SELECT count(DISTINCT source_file) + max(CASE WHEN source_file IS NULL THEN 1 "
+                           f"ELSE 0 END) AS n FROM {self.table}")
+            one = self.shared[key] = int((r[0]["n"] if r else 0) or 0) <= 1
+        return "ts, line" if one else "ts, source_file, line"
+
     def query(self, sql: str) -> list[dict[str, Any]]:
         if hasattr(self.con, "query_dicts"):
             return self.con.query_dicts(sql)
@@ -162,7 +175,7 @@ class Context:
         if not span["n"]:
             return no_records()
         files = self._line_ranges(where)
-        order = "ORDER BY ts, source_file, line"
+        order = f"ORDER BY {self.record_order()}"
         if hasattr(self.con, "query_dicts"):
             sample_sql = f"SELECT source_file, line, raw FROM {t} WHERE {where} {order} LIMIT {int(samples)}"
         else:  # DuckDB: choose the rows first, then read only their raw text
@@ -251,11 +264,11 @@ class Context:
             # the raw lines only of the samples (joined back by rowid), not through the window of every row
             sample_sql = (f"SELECT {', '.join('s.' + k for k in kn.split(', '))}, s.source_file, s.line, e.raw FROM ("
                           f"SELECT {ks}, source_file, line, rowid AS __rid, row_number() OVER (PARTITION BY "
-                          f"{', '.join(cols)} ORDER BY ts, source_file, line) AS __rn FROM {t} WHERE {w}) s "
+                          f"{', '.join(cols)} ORDER BY {self.record_order()}) AS __rn FROM {t} WHERE {w}) s "
                           f"JOIN {t} e ON e.rowid = s.__rid WHERE s.__rn <= {samples} ORDER BY {kn}, s.__rn")
         else:
             sample_sql = (f"SELECT {kn}, source_file, line, raw FROM (SELECT {ks}, source_file, line, raw, "
-                          f"row_number() OVER (PARTITION BY {', '.join(cols)} ORDER BY ts, source_file, line) AS __rn "
+                          f"row_number() OVER (PARTITION BY {', '.join(cols)} ORDER BY {self.record_order()}) AS __rn "
                           f"FROM {t} WHERE {w}) s WHERE __rn <= {samples} ORDER BY {kn}, __rn")
         for r in self.query(sample_sql):
             k = _keyed.row_key(r, cols)

@@ -79,12 +79,13 @@ class Groups:
         return {gid: list(v) for gid, v in self.rows(f"SELECT gid, {lst} FROM {{g}} GROUP BY gid")}
 
     def evidence(self, samples: int = SAMPLES) -> dict[int, tuple[Evidence, dict[str, Any]]]:
-        return evidence(self.ctx.con, self.table, self.ctx.table, samples)
+        return evidence(self.ctx.con, self.table, self.ctx.table, samples, self.ctx.record_order())
 
 
-def evidence(con, table: str, events: str, samples: int = SAMPLES) -> dict[int, tuple[Evidence, dict[str, Any]]]:
+def evidence(con, table: str, events: str, samples: int = SAMPLES,
+             order: str = "ts, source_file, line") -> dict[int, tuple[Evidence, dict[str, Any]]]:
     """Per ``gid`` of ``table`` (columns gid, __rid, ts, source_file, line): what
-    :meth:`Context.evidence` returns for the group's records."""
+    :meth:`Context.evidence` returns for the group's records (``order``: :meth:`Context.record_order`)."""
     out: dict[int, tuple[Evidence, dict[str, Any]]] = {}
     for gid, n, first, last in con.execute(
             f"SELECT gid, count(*), min(ts), max(ts) FROM {table} GROUP BY gid").fetchall():
@@ -110,7 +111,7 @@ def evidence(con, table: str, events: str, samples: int = SAMPLES) -> dict[int, 
                        WHERE x.ts IS NULL OR th.tmax IS NULL OR x.ts <= th.tmax)
             SELECT s.gid, s.source_file, s.line, e.raw FROM (
                 SELECT gid, __rid, source_file, line,
-                       row_number() OVER (PARTITION BY gid ORDER BY ts, source_file, line) AS rn FROM c) s
+                       row_number() OVER (PARTITION BY gid ORDER BY {order}) AS rn FROM c) s
             JOIN {events} e ON e.rowid = s.__rid
             WHERE s.rn <= {n} ORDER BY s.gid, s.rn""").fetchall():
         got = out.get(gid)

@@ -74,8 +74,8 @@ def detect(ctx):
                  CASE WHEN p.kind = 'incrementing' THEN ev.ip_id ELSE {sw('ev.ip_id')} END AS v
           FROM p JOIN {t} ev ON ev.src_ip = p.a OR ev.src_ip = p.b
           WHERE ev.ip_id IS NOT NULL AND ev.ip_version = 4),
-    l AS (SELECT e.*, LAG(v) OVER (PARTITION BY a, b ORDER BY ts, source_file, line) AS pv,
-                 LAG(src_ip) OVER (PARTITION BY a, b ORDER BY ts, source_file, line) AS ps
+    l AS (SELECT e.*, LAG(v) OVER (PARTITION BY a, b ORDER BY {ctx.record_order()}) AS pv,
+                 LAG(src_ip) OVER (PARTITION BY a, b ORDER BY {ctx.record_order()}) AS ps
           FROM e)
     SELECT a, b, count(*) AS n,
            sum(CASE WHEN pv IS NOT NULL THEN 1 ELSE 0 END) AS steps,

@@ -47,7 +47,7 @@ def detect(ctx):
     ackping = f"(MOD({bits}, 64) = 16 AND src_port = dst_port AND dst_port IN {ack_ports})"
     fp = "(src_port BETWEEN 1 AND 5)"
     syn = f"(MOD({bits}, 64) = 2 AND src_port > 5)"
-    w = "PARTITION BY src_ip ORDER BY ts, source_file, line"
+    w = f"PARTITION BY src_ip ORDER BY {ctx.record_order()}"
     tcp = "proto = 'tcp' AND src_ip IS NOT NULL AND dst_port IS NOT NULL AND coalesce(action, 'other') <> 'accept'"
     # Sessions only for the sources that could qualify: a session needs MIN_ACK_PINGS ACK-ping ports,
     # MIN_FINGERPRINT fingerprinting packets or MIN_LIST_PORTS list ports (and at least one of the

@@ -42,14 +42,14 @@ def _m() -> str:
 def _sessions(ctx, base: str, key: str, order_val: str) -> str:
     """Rows of ``base`` with a session number per ``key`` and the previous ``order_val``."""
     gap = int(ctx.tun(_m(), "SESSION_GAP"))
-    w = f"PARTITION BY {key} ORDER BY ts, source_file, line"
+    w = f"PARTITION BY {key} ORDER BY {ctx.record_order()}"
     return f"""
     b AS ({base}),
     g AS (SELECT b.*, CASE WHEN LAG(ts) OVER ({w}) IS NULL
                              OR ts > LAG(ts) OVER ({w}) + INTERVAL '{gap}' SECOND THEN 1 ELSE 0 END AS brk
           FROM b),
     s AS (SELECT g.*, SUM(brk) OVER ({w} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess FROM g),
-    r AS (SELECT s.*, LAG({order_val}) OVER (PARTITION BY {key}, sess ORDER BY ts, source_file, line) AS prev_v
+    r AS (SELECT s.*, LAG({order_val}) OVER (PARTITION BY {key}, sess ORDER BY {ctx.record_order()}) AS prev_v
           FROM s)"""
 
 

@@ -86,7 +86,7 @@ def sql(ctx, where: str = "TRUE") -> str:
                   count(DISTINCT CASE WHEN ttl > {low} THEN ttl END) AS ttl_values, min(ts) AS first_seen, max(ts) AS last_seen
            FROM e GROUP BY src_ip),
     ids AS (SELECT src_ip, ip_id,
-                   LAG(ip_id) OVER (PARTITION BY src_ip ORDER BY ts, source_file, line) AS prev
+                   LAG(ip_id) OVER (PARTITION BY src_ip ORDER BY {ctx.record_order()}) AS prev
             FROM e WHERE ip_id IS NOT NULL AND ip_version = 4 AND ip_id BETWEEN 0 AND 65535),
     d AS (SELECT src_ip, ip_id, prev,
                  MOD(ip_id - prev + 65536, 65536) AS dbe,
