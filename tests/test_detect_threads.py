@@ -75,9 +75,10 @@ def test_unwanted_findings_keep_their_counts_but_carry_no_samples():
 
 
 def test_detector_reruns_with_more_memory_when_a_query_cannot_spill(tmp_path, monkeypatch):
-    """Over an on-disk database the detectors run one after another under DuckDB's memory limit;
-    a detector whose query runs out of memory is run again with the limit doubled (and the limit
-    is put back), so a low limit never loses findings. 4 MB is too little for scans on 20 k lines."""
+    """Over an on-disk database the detectors run under DuckDB's memory limit (on threads here: the
+    table is small enough to stay cached); a detector whose query runs out of memory is run again
+    with the limit doubled (and the limit is put back), so a low limit never loses findings. 4 MB
+    is too little for scans on 20 k lines. The same one detector after another (a large table)."""
     import subprocess
     import sys
     import duckdb
@@ -89,7 +90,7 @@ def test_detector_reruns_with_more_memory_when_a_query_cannot_spill(tmp_path, mo
     con = events.connect()
     with events.work_database(con, 10 ** 9):
         analysis.load_inputs(con, [str(log)], analysis.Options(), ReadStats())
-        assert events.on_disk(con)
+        assert events.on_disk(con) and events.cached_whole(con)
         want = [f.to_dict() for f in detectors.run(detectors.Context(con=con))]
         con.execute("SET memory_limit = '4MiB'")
         limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
@@ -99,4 +100,13 @@ def test_detector_reruns_with_more_memory_when_a_query_cannot_spill(tmp_path, mo
         monkeypatch.setattr(detectors, "MEMORY_RETRIES", 8)
         got = [f.to_dict() for f in detectors.run(detectors.Context(con=con))]
         assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit
-    assert len(want) > 20 and got == want
+        monkeypatch.setattr(events, "BIG_TABLE_BYTES", 0)   # now one after another
+        assert not events.cached_whole(con)
+        con.execute("SET memory_limit = '4MiB'")
+        monkeypatch.setattr(detectors, "MEMORY_RETRIES", 0)
+        with pytest.raises(duckdb.OutOfMemoryException):
+            detectors.run(detectors.Context(con=con))
+        monkeypatch.setattr(detectors, "MEMORY_RETRIES", 8)
+        again = [f.to_dict() for f in detectors.run(detectors.Context(con=con))]
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit
+    assert len(want) > 20 and got == want and again == want

@@ -142,6 +142,22 @@ def on_disk(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(dbs.get(current))
 
 
+def cached_whole(con: duckdb.DuckDBPyConnection) -> bool:
+    """Are the unqualified tables of ``con`` in memory, or in a database file no larger than
+    BIG_TABLE_BYTES (which DuckDB keeps cached whole within WORK_MEMORY)?"""
+    try:
+        current, dbs = _databases(con)
+    except Exception:
+        return False
+    path = dbs.get(current)
+    if not path:
+        return True
+    try:
+        return os.path.getsize(path) <= BIG_TABLE_BYTES
+    except OSError:
+        return False
+
+
 def release_memory() -> None:
     """Hand the memory Arrow's allocator keeps for reuse back to the system (after loading, the
     readers' batches; after a detector over a 10 M-line log, ~80 MB of query results)."""
@@ -157,11 +173,8 @@ def loaded(con: duckdb.DuckDBPyConnection) -> None:
     readers' batches goes back to the system."""
     release_memory()
     try:
-        dbs = _databases(con)[1]
-        if "fwf_work" in dbs:
-            path = dbs["fwf_work"]
-            big = bool(path) and os.path.isfile(path) and os.path.getsize(path) > BIG_TABLE_BYTES
-            con.execute(f"SET memory_limit = '{WORK_MEMORY_BIG if big else WORK_MEMORY}'")
+        if "fwf_work" in _databases(con)[1]:
+            con.execute(f"SET memory_limit = '{WORK_MEMORY if cached_whole(con) else WORK_MEMORY_BIG}'")
     except Exception:
         pass
 
