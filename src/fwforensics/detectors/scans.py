@@ -198,25 +198,41 @@ def _detect(ctx, defs: str, s: str, grouped: bool):
     SW = int(ctx.tun(m, "SWEEP_MIN_HOSTS"))
     listed = int(ctx.tun(m, "TARGETS_LISTED"))
     wins = ctx.lit(list(NMAP_WINDOWS))
+    # The "*" group of a session (every non-echo flavour together) is the flavour's own group when
+    # the session has one non-echo flavour, as most have: its (host, port) pairs are re-counted
+    # only for the sessions that mix flavours, and the others copy their flavour's counts.
     rows = ctx.query(f"""
     WITH {defs}
+    ag0 AS (SELECT src_ip, sess, flavour, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen,
+                   sum(CASE WHEN tcp_window IN {wins} THEN 1 ELSE 0 END) AS nmap_windows
+            FROM {s} GROUP BY src_ip, sess, flavour),
+    nf AS (SELECT src_ip, sess, count(*) AS k FROM ag0 WHERE flavour <> 'echo' GROUP BY src_ip, sess),
     dp0 AS (SELECT src_ip, sess, flavour, dst_ip, dst_port FROM {s} GROUP BY src_ip, sess, flavour, dst_ip, dst_port),
     dp AS (SELECT src_ip, sess, flavour, dst_ip, dst_port FROM dp0
            UNION ALL
-           SELECT src_ip, sess, '*' AS flavour, dst_ip, dst_port FROM dp0 WHERE flavour <> 'echo'
-           GROUP BY src_ip, sess, dst_ip, dst_port),
+           SELECT dp0.src_ip, dp0.sess, '*' AS flavour, dp0.dst_ip, dp0.dst_port
+           FROM dp0 JOIN nf ON dp0.src_ip = nf.src_ip AND dp0.sess = nf.sess
+           WHERE dp0.flavour <> 'echo' AND nf.k > 1
+           GROUP BY dp0.src_ip, dp0.sess, dp0.dst_ip, dp0.dst_port),
     hp AS (SELECT src_ip, sess, flavour, dst_ip, count(dst_port) AS np FROM dp
            GROUP BY src_ip, sess, flavour, dst_ip),
     ph AS (SELECT src_ip, sess, flavour, dst_port, count(*) AS nh FROM dp
            GROUP BY src_ip, sess, flavour, dst_port),
-    hv AS (SELECT src_ip, sess, flavour, sum(CASE WHEN np >= {V} THEN 1 ELSE 0 END) AS vhosts, count(*) AS hosts
-           FROM hp GROUP BY src_ip, sess, flavour),
-    pv AS (SELECT src_ip, sess, flavour, count(dst_port) AS ports,
-                  sum(CASE WHEN nh >= (CASE WHEN flavour = 'echo' THEN {SW} ELSE {H} END) THEN 1 ELSE 0 END) AS hports
-           FROM ph GROUP BY src_ip, sess, flavour),
-    ag0 AS (SELECT src_ip, sess, flavour, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen,
-                   sum(CASE WHEN tcp_window IN {wins} THEN 1 ELSE 0 END) AS nmap_windows
-            FROM {s} GROUP BY src_ip, sess, flavour),
+    hv1 AS (SELECT src_ip, sess, flavour, sum(CASE WHEN np >= {V} THEN 1 ELSE 0 END) AS vhosts, count(*) AS hosts
+            FROM hp GROUP BY src_ip, sess, flavour),
+    pv1 AS (SELECT src_ip, sess, flavour, count(dst_port) AS ports,
+                   sum(CASE WHEN nh >= (CASE WHEN flavour = 'echo' THEN {SW} ELSE {H} END) THEN 1 ELSE 0 END) AS hports
+            FROM ph GROUP BY src_ip, sess, flavour),
+    hv AS (SELECT * FROM hv1
+           UNION ALL
+           SELECT hv1.src_ip, hv1.sess, '*' AS flavour, hv1.vhosts, hv1.hosts
+           FROM hv1 JOIN nf ON hv1.src_ip = nf.src_ip AND hv1.sess = nf.sess
+           WHERE hv1.flavour NOT IN ('echo', '*') AND nf.k = 1),
+    pv AS (SELECT * FROM pv1
+           UNION ALL
+           SELECT pv1.src_ip, pv1.sess, '*' AS flavour, pv1.ports, pv1.hports
+           FROM pv1 JOIN nf ON pv1.src_ip = nf.src_ip AND pv1.sess = nf.sess
+           WHERE pv1.flavour NOT IN ('echo', '*') AND nf.k = 1),
     ag AS (SELECT src_ip, sess, flavour, n, first_seen, last_seen, nmap_windows,
                   {', '.join(f"CASE WHEN flavour = '{k}' THEN n ELSE 0 END AS n_{k}" for k in FLAVOUR_IDS)}
            FROM ag0
