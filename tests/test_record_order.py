@@ -45,3 +45,21 @@ def test_samples_of_two_copies_come_file_by_file_within_a_second(tmp_path):
         files = [k[0] for k in keys]
         assert files == sorted(files, key=lambda x: x != str(a))
 
+
+
+def _runs(ctx, rows, keys=""):
+    k = f"{keys}, " if keys else ""
+    return sorted(tuple(r.values()) for r in ctx.query(f"SELECT {k}source_file, lo, hi FROM ({ctx.islands(rows, keys)}) i"))
+
+
+def test_line_runs_of_one_file_match_the_general_sql_with_repeated_lines():
+    ctx = _ctx([LAB / "block_scan.log"])
+    assert ctx.single_file()[0]
+    # gaps (every third line left out), a line listed twice, and two keys
+    rows = ("SELECT line % 2 AS k, source_file, line FROM events WHERE line % 3 <> 0 "
+            "UNION ALL SELECT line % 2 AS k, source_file, line FROM events WHERE line < 40")
+    fast = _runs(ctx, rows, "k"), _runs(ctx, "SELECT source_file, line FROM events WHERE line % 5 <> 1")
+    ctx.shared[("one_file", "events")] = (False, None)   # the general SQL (DISTINCT, per file)
+    general = _runs(ctx, rows, "k"), _runs(ctx, "SELECT source_file, line FROM events WHERE line % 5 <> 1")
+    assert fast == general and len(fast[0]) > 10 and len(fast[1]) > 10
+    assert fast[1][0][0] == str(LAB / "block_scan.log")

@@ -79,26 +79,22 @@ class Groups:
         return {gid: list(v) for gid, v in self.rows(f"SELECT gid, {lst} FROM {{g}} GROUP BY gid")}
 
     def evidence(self, samples: int = SAMPLES) -> dict[int, tuple[Evidence, dict[str, Any]]]:
-        return evidence(self.ctx.con, self.table, self.ctx.table, samples, self.ctx.record_order())
+        return evidence(self.ctx, self.table, samples)
 
 
-def evidence(con, table: str, events: str, samples: int = SAMPLES,
-             order: str = "ts, source_file, line") -> dict[int, tuple[Evidence, dict[str, Any]]]:
-    """Per ``gid`` of ``table`` (columns gid, __rid, ts, source_file, line): what
-    :meth:`Context.evidence` returns for the group's records (``order``: :meth:`Context.record_order`)."""
+def evidence(ctx, table: str, samples: int = SAMPLES) -> dict[int, tuple[Evidence, dict[str, Any]]]:
+    """Per ``gid`` of ``table`` (columns gid, __rid, ts, source_file, line: records of ``ctx.table``):
+    what :meth:`Context.evidence` returns for the group's records."""
+    con, events, order = ctx.con, ctx.table, ctx.record_order()
     out: dict[int, tuple[Evidence, dict[str, Any]]] = {}
     for gid, n, first, last in con.execute(
             f"SELECT gid, count(*), min(ts), max(ts) FROM {table} GROUP BY gid").fetchall():
         out[gid] = (Evidence(records=int(n)), {"first_seen": first, "last_seen": last, "n": n})
     for gid, f, ranges in con.execute(f"""
-            WITH d AS (SELECT DISTINCT gid, source_file, line FROM {table}),
-                 g AS (SELECT gid, source_file, line,
-                              line - row_number() OVER (PARTITION BY gid, source_file ORDER BY line) AS grp FROM d),
-                 i AS (SELECT gid, source_file, min(line) AS lo, max(line) AS hi FROM g
-                       GROUP BY gid, source_file, grp)
             SELECT gid, source_file, string_agg(CASE WHEN lo = hi THEN CAST(lo AS VARCHAR) ELSE
                    CAST(lo AS VARCHAR) || '-' || CAST(hi AS VARCHAR) END, ',' ORDER BY lo)
-            FROM i GROUP BY gid, source_file ORDER BY gid, source_file""").fetchall():
+            FROM ({ctx.islands(f"SELECT gid, source_file, line FROM {table}", "gid")}) i
+            GROUP BY gid, source_file ORDER BY gid, source_file""").fetchall():
         got = out.get(gid)
         if got is not None:
             got[0].files[f] = ranges

@@ -354,7 +354,7 @@ def _grouped(ctx, probes: str, specs: list, listed: int, star_n: dict[tuple, int
             out[wanted[gid]] = byid[gid] = {"nh": int(nhs[i]), "tg": list(tgs[i]), "ports": pa_,
                                             "ev": _bulk.empty()}
         del tab, pl, vals
-        for gid, ev in _bulk.evidence(con, t, ctx.table, order=ctx.record_order()).items():
+        for gid, ev in _bulk.evidence(ctx, t).items():
             got = byid[gid]
             if got is not None:
                 got["ev"] = ev
