@@ -364,9 +364,11 @@ def phase_table(rows: list[dict], top: int = 12) -> list[str]:
     big = timed[-1]["phases"]
     names = [k for k in sorted(big, key=lambda k: -big[k]) if k != total][:top]
     out = ["", "## Where the time of `fwforensics analyze` goes", "",
-           "Its own `--timings` (wall seconds, medians over the runs above; detectors run one after "
-           "another over the on-disk work database). Start-up (interpreter and imports) is the "
-           "difference between the table's wall time and the total here.", "",
+           "Its own `--timings` (wall seconds, medians over the runs above). Over a table that "
+           "stays cached (up to 1 M lines here) the detectors run on two threads and each one's "
+           "time is on its own thread, so they overlap; over a larger one (10 M) they run one after "
+           "another. Start-up (interpreter and imports) is the difference between the table's wall "
+           "time and the total here.", "",
            "| phase | " + " | ".join(r["size"] for r in timed) + " |",
            "| --- |" + " ---: |" * len(timed)]
     for k in names:
