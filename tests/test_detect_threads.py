@@ -92,21 +92,20 @@ def test_detector_reruns_with_more_memory_when_a_query_cannot_spill(tmp_path, mo
         analysis.load_inputs(con, [str(log)], analysis.Options(), ReadStats())
         assert events.on_disk(con) and events.cached_whole(con)
         want = [f.to_dict() for f in detectors.run(detectors.Context(con=con))]
-        con.execute("SET memory_limit = '4MiB'")
-        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-        monkeypatch.setattr(detectors, "MEMORY_RETRIES", 0)
-        with pytest.raises(duckdb.OutOfMemoryException):
-            detectors.run(detectors.Context(con=con))
-        monkeypatch.setattr(detectors, "MEMORY_RETRIES", 8)
-        got = [f.to_dict() for f in detectors.run(detectors.Context(con=con))]
-        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit
+
+        def low_memory_run() -> list[dict]:
+            con.execute("SET memory_limit = '4MiB'")
+            limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+            monkeypatch.setattr(detectors, "MEMORY_RETRIES", 0)
+            with pytest.raises(duckdb.OutOfMemoryException):
+                detectors.run(detectors.Context(con=con))
+            monkeypatch.setattr(detectors, "MEMORY_RETRIES", 8)
+            out = [f.to_dict() for f in detectors.run(detectors.Context(con=con))]
+            assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit
+            return out
+
+        got = low_memory_run()   # on threads
         monkeypatch.setattr(events, "BIG_TABLE_BYTES", 0)   # now one after another
         assert not events.cached_whole(con)
-        con.execute("SET memory_limit = '4MiB'")
-        monkeypatch.setattr(detectors, "MEMORY_RETRIES", 0)
-        with pytest.raises(duckdb.OutOfMemoryException):
-            detectors.run(detectors.Context(con=con))
-        monkeypatch.setattr(detectors, "MEMORY_RETRIES", 8)
-        again = [f.to_dict() for f in detectors.run(detectors.Context(con=con))]
-        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit
+        again = low_memory_run()
     assert len(want) > 20 and got == want and again == want

@@ -515,11 +515,11 @@ def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[tuple[fl
     results: list[tuple | None] = [None] * n   # (findings, new assumptions, error)
     reads = [_reads_findings(m) for m in mods]
     cond = threading.Condition()
-    state = {"next": 0, "filed": 0}
+    # running: detectors running now; alone: one is being rerun with more memory, by itself
+    state = {"next": 0, "filed": 0, "running": 0, "alone": False}
     db = ctx.con.execute("SELECT current_database()").fetchall()[0][0]
     tz = ctx.con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
     errors: list[BaseException] = []
-    rerun = threading.Lock()
     import duckdb
 
     def file_ready() -> None:   # under cond
@@ -557,20 +557,38 @@ def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[tuple[fl
                 else:
                     wctx.keyed = cache   # one look-up cache per thread (its cursor answers it)
                 t0 = time.perf_counter()
+                with cond:
+                    cond.wait_for(lambda: not state["alone"])
+                    state["running"] += 1
+                oom = False
                 try:
                     out = (list(mods[i].detect(wctx) or []), wctx.assumptions[known:], None)
                 except duckdb.OutOfMemoryException:
-                    # a query that cannot spill: run the detector again with more memory, as
-                    # _detect_within_memory does (one rerun at a time; the limit is put back)
-                    with rerun:
-                        wctx = replace(ctx, con=cur, findings=list(prefix), assumptions=list(notes0))
-                        wctx.keyed = cache
-                        try:
-                            out = (_detect_within_memory(wctx, mods[i]), wctx.assumptions[known:], None)
-                        except BaseException as e:
-                            out = ([], [], e)
+                    oom = True
                 except BaseException as e:  # re-raised by the caller, in detector order
                     out = ([], [], e)
+                finally:
+                    with cond:
+                        state["running"] -= 1
+                        cond.notify_all()
+                if oom:
+                    # a query that cannot spill: the detector runs again by itself (the other
+                    # thread finishes its detector and waits), with more memory as
+                    # _detect_within_memory gives it; the limit is put back
+                    with cond:
+                        cond.wait_for(lambda: not state["alone"])
+                        state["alone"] = True
+                        cond.wait_for(lambda: state["running"] == 0)
+                    try:
+                        wctx = replace(ctx, con=cur, findings=list(prefix), assumptions=list(notes0))
+                        wctx.keyed = cache
+                        out = (_detect_within_memory(wctx, mods[i]), wctx.assumptions[known:], None)
+                    except BaseException as e:
+                        out = ([], [], e)
+                    finally:
+                        with cond:
+                            state["alone"] = False
+                            cond.notify_all()
                 took[i] = (time.perf_counter() - t0, peak_mb())
                 with cond:
                     results[i] = out
