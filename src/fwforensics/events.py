@@ -132,29 +132,29 @@ def _databases(con: duckdb.DuckDBPyConnection) -> tuple[str, dict[str, str | Non
     return current, {name: path for _, name, path in con.execute("PRAGMA database_list").fetchall()}
 
 
+def _current_file(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The file of the database the unqualified tables of ``con`` live in (None: in memory);
+    raises when DuckDB cannot say."""
+    current, dbs = _databases(con)
+    return dbs.get(current) or None
+
+
 def on_disk(con: duckdb.DuckDBPyConnection) -> bool:
     """Do the unqualified tables of ``con`` live in an on-disk database (the work database of a
     large input, or a case file)?"""
     try:
-        current, dbs = _databases(con)
+        return _current_file(con) is not None
     except Exception:
         return False
-    return bool(dbs.get(current))
 
 
 def cached_whole(con: duckdb.DuckDBPyConnection) -> bool:
     """Are the unqualified tables of ``con`` in memory, or in a database file no larger than
     BIG_TABLE_BYTES (which DuckDB keeps cached whole within WORK_MEMORY)?"""
     try:
-        current, dbs = _databases(con)
-    except Exception:
-        return False
-    path = dbs.get(current)
-    if not path:
-        return True
-    try:
-        return os.path.getsize(path) <= BIG_TABLE_BYTES
-    except OSError:
+        path = _current_file(con)
+        return path is None or os.path.getsize(path) <= BIG_TABLE_BYTES
+    except Exception:   # (OSError included)
         return False
 
 

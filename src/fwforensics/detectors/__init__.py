@@ -114,6 +114,13 @@ class Context:
             got = self.shared[key] = (one, r[0]["f"] if one and r else None)
         return got
 
+    def subset_of_table(self, copy: str) -> None:
+        """``copy`` holds records of this table only: when they all come from one file, so do its
+        (the answer of :meth:`single_file` is handed on instead of asked again)."""
+        one = self.single_file()
+        if one[0]:
+            self.shared[("one_file", copy)] = one
+
     def record_order(self) -> str:
         """The order of the records (time stamp, file, line) as an ``ORDER BY`` list. The file is
         left out when every record of the table comes from one file: the same order, and a sort of

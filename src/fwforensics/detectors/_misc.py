@@ -438,6 +438,7 @@ class narrowed:
             # make the scan read every column of every row
             self.ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {self.name} AS SELECT * FROM {self.full} "
                                  f"WHERE rowid IN (SELECT rowid FROM {self.full} WHERE {self.where})")
+            self.ctx.subset_of_table(self.name)
             self.ctx.table = self.name
         return self
 
