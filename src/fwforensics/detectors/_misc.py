@@ -281,27 +281,41 @@ class SpecialAddresses:
             bad.update(range(lo >> shift, (hi >> shift) + 1))
         return [x for x in range(1 << bits) if x not in bad]
 
-    def unsure(self, arr, as_list: bool = True):
-        """The strings of an Arrow string array that may not be plain global unicast: all but the
-        addresses in canonical form whose first octet (IPv4) or hextet (IPv6) starts a block that
-        holds no knowledge-base block. For those :meth:`kind` would say ("global", False), or None
-        for text that is no address: either way not a special address. Vectorised: a big log has
-        hundreds of thousands of distinct sources, most of them ordinary addresses. With ``as_list``
-        false, an Arrow array (to be taken a slice at a time)."""
+    def unsure(self, ctx, sql: str, rows: int):
+        """The values of the first column of ``sql`` (a DuckDB query of address strings) that may
+        not be plain global unicast, as lists of at most ``rows``: all but the addresses in
+        canonical form whose first octet (IPv4) or hextet (IPv6) starts a block that holds no
+        knowledge-base block. For those :meth:`kind` would say ("global", False), or None for text
+        that is no address: either way not a special address. A big log has hundreds of thousands
+        of distinct sources: they are sorted out in DuckDB (within its memory limit) into a
+        temporary table, read back a slice at a time (other queries may run between slices)."""
         import pyarrow as pa
-        import pyarrow.compute as pc
         safe = getattr(self, "_safe_sets", None)
         if safe is None:
-            safe = self._safe_sets = (pa.array([str(o) for o in self._safe(4, 8)], pa.string()),
-                                      pa.array([format(h, "x") for h in self._safe(6, 16)], pa.string()))
+            safe = self._safe_sets = (pa.table({"o": pa.array([str(o) for o in self._safe(4, 8)], pa.string())}),
+                                      pa.table({"h": pa.array([format(h, "x") for h in self._safe(6, 16)], pa.string())}))
         octet = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-        arr = pc.cast(arr, pa.string())
-        v4 = pc.struct_field(pc.extract_regex(arr, rf"^(?P<a>{octet})\.{octet}\.{octet}\.{octet}$"), [0])
-        v6 = pc.struct_field(pc.extract_regex(arr, r"^(?P<h>[1-9a-f][0-9a-f]{0,3}):[0-9a-f:]*$"), [0])
-        plain = pc.or_(pc.fill_null(pc.is_in(v4, value_set=safe[0]), False),
-                       pc.fill_null(pc.is_in(v6, value_set=safe[1]), False))
-        got = pc.filter(arr, pc.and_(pc.invert(plain), pc.is_valid(arr)))
-        return got.to_pylist() if as_list else got
+        v4 = rf"^({octet})\.{octet}\.{octet}\.{octet}$"
+        v6 = r"^([1-9a-f][0-9a-f]{0,3}):[0-9a-f:]*$"
+        con = ctx.con
+        con.register("fwf_safe4", safe[0])
+        con.register("fwf_safe6", safe[1])
+        try:
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE fwf_unsure AS
+                SELECT a, row_number() OVER () - 1 AS i FROM ({sql}) q(a)
+                WHERE a IS NOT NULL
+                  AND regexp_extract(a, '{v4}', 1) NOT IN (SELECT o FROM fwf_safe4)
+                  AND regexp_extract(a, '{v6}', 1) NOT IN (SELECT h FROM fwf_safe6)""")
+        finally:
+            con.unregister("fwf_safe4")
+            con.unregister("fwf_safe6")
+        try:
+            n = con.execute("SELECT count(*) FROM fwf_unsure").fetchall()[0][0]
+            for lo in range(0, n, rows):
+                yield [r[0] for r in con.execute(f"SELECT a FROM fwf_unsure WHERE i >= {lo} AND i < {lo + rows}").fetchall()]
+        finally:
+            con.execute("DROP TABLE IF EXISTS fwf_unsure")
 
     def _kb_kind(self, text: str) -> tuple[str, bool] | None:
         a = self._k.address(text)
@@ -365,13 +379,6 @@ def kept(ctx, ctes: str, last: str):
         yield "", name
     finally:
         ctx.con.execute(f"DROP TABLE IF EXISTS {name}")
-
-
-def arrow_column(ctx, sql: str):
-    """The first column of a DuckDB query as one Arrow array (no Python object per row)."""
-    rel = ctx.con.sql(sql)
-    tab = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
-    return tab.column(0).combine_chunks()
 
 
 def src_set(ctx, sql: str) -> str:

@@ -96,9 +96,10 @@ def _bogons(ctx):
     wanted = always | same_ok
     q = f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {inbound} AND src_ip IS NOT NULL"
     if m.is_duckdb(ctx):   # ordinary addresses set aside in one vectorised pass
-        srcs = special.unsure(m.arrow_column(ctx, q), as_list=False)
+        slices = special.unsure(ctx, q, SLICE)
     else:
         srcs = list(m.column(ctx, q))
+        slices = (srcs[lo:lo + SLICE] for lo in range(0, len(srcs), SLICE))
     # private-like sources are judged by their destinations: towards an address of the same kind
     # (an inside network), to multicast/broadcast (the local segment) they are normal. Without an
     # outside interface, a private source towards a public address is just outbound LAN traffic,
@@ -112,10 +113,9 @@ def _bogons(ctx):
     dst_kinds: dict[str, str] = {}
     # A big log has hundreds of thousands of such sources (a whole documentation or link-local
     # range): they are taken a slice at a time, and only the sources judged are kept.
-    for lo in range(0, len(srcs), SLICE):
-        part = srcs[lo:lo + SLICE]
+    for part in slices:
         relaxed: dict[str, str] = {}
-        for src in (part.to_pylist() if hasattr(part, "to_pylist") else part):
+        for src in part:
             kd = special.kind(src)
             if kd is None or not kd[1] or kd[0] not in wanted:
                 continue
