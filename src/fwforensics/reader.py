@@ -337,8 +337,9 @@ def _decode(b: bytes) -> str:
 def read_file(path: str, stats: FileStats, fmt_name: str | None = None, year: int | None = None,
               tz=None, start_offset: int = 0, start_line: int = 1, hasher=None,
               on_progress: Callable[[int], None] | None = None,
-              mapping: dict | None = None) -> Iterator[pa.RecordBatch]:
-    """Parse one input; yield record batches; fill ``stats`` as it goes."""
+              mapping: dict | None = None, keep_raw: bool = True) -> Iterator[pa.RecordBatch]:
+    """Parse one input; yield record batches; fill ``stats`` as it goes. ``keep_raw`` false: a
+    format whose ``raw`` is its line (Format.raw_is_line) may leave it null."""
     stream, consumed = open_binary(path)
     try:
         if start_offset:
@@ -349,7 +350,7 @@ def read_file(path: str, stats: FileStats, fmt_name: str | None = None, year: in
                 ref_time = os.stat(path).st_mtime
             except OSError:
                 pass
-        ctx = ParseContext(source_file=path, year=year, tz=tz, reference_time=ref_time)
+        ctx = ParseContext(source_file=path, year=year, tz=tz, reference_time=ref_time, keep_raw=keep_raw)
         if mapping:
             ctx.state["mapping"] = dict(mapping)
         fmt = formats.get(fmt_name) if fmt_name else None
@@ -426,7 +427,7 @@ def _parallel(fmt, blocks, stats: FileStats, ctx: ParseContext, consumed, on_pro
         try:
             for first, lines in blocks:
                 stats.lines += len(lines)
-                pending.append(pool.submit(fmt.prepare, lines, first))
+                pending.append(pool.submit(fmt.prepare, lines, first, ctx.keep_raw))
                 del lines
                 if len(pending) > PARSE_THREADS:
                     res = fmt.finish(pending.popleft().result(), ctx)

@@ -45,6 +45,9 @@ class ParseContext:
     tz: tzinfo | str | None = None   # zone of timestamps that carry none; None = UTC
     reference_time: float | None = None  # epoch seconds the log is known to end by (file mtime)
     state: dict[str, Any] = field(default_factory=dict)  # a reader's carry-over between batches
+    # False: ``analyze`` reads the sampled lines back by number (Format.raw_is_line), so a format
+    # whose raw is its line may drop the text early and leave ``raw`` null
+    keep_raw: bool = True
 
 
 @dataclass

@@ -139,8 +139,8 @@ class Netfilter(Format):
 
     # The two halves of ``parse``: the reader runs ``prepare`` of the next batches on worker
     # threads while it finishes this one (see reader.read_file).
-    def prepare(self, lines: pa.Array, first_line: int):
-        return prepare_batch(lines, first_line)
+    def prepare(self, lines: pa.Array, first_line: int, keep_raw: bool = True):
+        return prepare_batch(lines, first_line, keep_raw)
 
     def finish(self, prepared, ctx: ParseContext) -> ParseResult:
         return finish_batch(prepared, ctx)
@@ -192,7 +192,7 @@ class _Extract:
 
 
 def parse_batch(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
-    return finish_batch(prepare_batch(lines, first_line), ctx)
+    return finish_batch(prepare_batch(lines, first_line, ctx.keep_raw), ctx)
 
 
 class _Prepared:
@@ -202,10 +202,11 @@ class _Prepared:
         self.ext, self.cols, self.unreadable, self.skipped = ext, cols, unreadable, skipped
 
 
-def prepare_batch(lines: pa.Array, first_line: int) -> _Prepared:
+def prepare_batch(lines: pa.Array, first_line: int, keep_raw: bool = True) -> _Prepared:
     """Everything of a batch that depends on its lines alone (no year inference, no file name):
     safe to run on several batches at once on worker threads (the C kernel and Arrow's kernels
-    release the GIL)."""
+    release the GIL). What waits for ``finish_batch`` is kept small (the reader holds a few
+    prepared batches): not the fields' text once converted, nor the lines without ``keep_raw``."""
     n = len(lines)
     line_no = pa.array(np.arange(first_line, first_line + n, dtype=np.int64), pa.int64())
     unreadable: list[tuple[int, str]] = []
@@ -232,6 +233,9 @@ def prepare_batch(lines: pa.Array, first_line: int) -> _Prepared:
         return _Prepared(None, None, unreadable, skipped)
     cols = _convert(ext.groups)
     cols["incomplete"] = pc.or_(cols["incomplete"], ext.partial)
+    ext.groups = None
+    if not keep_raw:
+        ext.rec_lines = None
     return _Prepared(ext, cols, unreadable, skipped)
 
 
@@ -246,7 +250,7 @@ def finish_batch(prep: _Prepared, ctx: ParseContext) -> ParseResult:
     cols["line"] = ext.rec_no
     cols["source_file"] = pa.repeat(pa.scalar(ctx.source_file, pa.string()), m)
     cols["format"] = pa.repeat(pa.scalar("netfilter", pa.string()), m)
-    cols["raw"] = ext.rec_lines
+    cols["raw"] = ext.rec_lines if ext.rec_lines is not None else pa.nulls(m, pa.string())
     return ParseResult(conform(cols, m), sorted(unreadable), skipped)
 
 
