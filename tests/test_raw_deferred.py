@@ -199,3 +199,27 @@ def test_lines_at_seeks_by_the_readers_index(tmp_path, monkeypatch):
     for _ in read_events([str(gz)], stats=gstats):
         pass
     assert len(gstats.files[0].line_index[0]) == 0
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_reader_without_raw_gives_the_same_records(tmp_path, monkeypatch, kernel, threads):
+    """keep_raw=False (what analyze asks for when it reads sample lines back): the netfilter reader
+    drops each block's lines early and leaves raw null; every other column is unchanged, on the
+    C kernel and the regex path, on worker threads and without them."""
+    import pyarrow as pa
+    from fwforensics.formats import netfilter
+    monkeypatch.setattr(netfilter, "USE_KERNEL", kernel)
+    monkeypatch.setattr(reader, "PARSE_THREADS", threads)
+    path = _generated(tmp_path, 40000)
+
+    def table(keep_raw):
+        fs = reader.FileStats(path=path)
+        return pa.Table.from_batches(list(reader.read_file(path, fs, keep_raw=keep_raw))), fs
+
+    full, fs_full = table(True)
+    bare, fs_bare = table(False)
+    assert full.num_rows == bare.num_rows == fs_full.records == fs_bare.records > 30000
+    assert full.column("raw").null_count == 0 and bare.column("raw").null_count == bare.num_rows
+    assert bare.drop_columns(["raw"]).equals(full.drop_columns(["raw"]))
+    assert (fs_bare.unreadable_count, fs_bare.skipped) == (fs_full.unreadable_count, fs_full.skipped)
