@@ -117,7 +117,7 @@ def _without_raw(batches, path: str, fs: FileStats, stats: ReadStats):
             if i >= 0:
                 st = os.stat(path)
                 stats.raw_deferred[path] = (st.st_ino, st.st_size)
-        if i >= 0:
+        if i >= 0 and b.column(i).null_count < b.num_rows:   # (a reader told keep_raw=False left it out)
             cols = list(b.columns)
             cols[i] = pa.nulls(b.num_rows, pa.string())
             b = pa.RecordBatch.from_arrays(cols, schema=b.schema)

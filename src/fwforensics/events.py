@@ -91,8 +91,8 @@ BIG_TABLE_BYTES = int(os.environ.get("FWF_BIG_TABLE_BYTES", 128 << 20))
 LOAD_MEMORY = os.environ.get("FWF_LOAD_MEMORY_LIMIT", "150MB")
 # ... and once the table being loaded has outgrown BIG_TABLE_BYTES, this lower limit for the rest of
 # the load: a long load leaves more behind outside DuckDB's limit (the new row groups' metadata,
-# the C library's heaps), which takes that room, so that the peak of a 10 M-line load is no higher
-# than that of a 1 M-line one. Measured: 10 M-line load peak 456 -> 438 MB, time within noise.
+# the C library's heaps), which takes that room, so that the peak of a 10 M-line load stays near
+# that of a 1 M-line one. Measured: 10 M-line load peak 456 -> 438 MB, time within noise.
 LOAD_MEMORY_BIG = os.environ.get("FWF_LOAD_MEMORY_LIMIT_BIG", "110MB")
 
 
@@ -179,9 +179,15 @@ def loaded(con: duckdb.DuckDBPyConnection) -> None:
     WORK_MEMORY_BIG for a table larger than BIG_TABLE_BYTES); the memory Arrow kept from the
     readers' batches goes back to the system."""
     release_memory()
+    _fit_work_limit(con, WORK_MEMORY, WORK_MEMORY_BIG)
+
+
+def _fit_work_limit(con: duckdb.DuckDBPyConnection, cached: str, big: str) -> None:
+    """In the temporary work database (else nothing): DuckDB's memory limit ``cached`` while its
+    table stays cached whole, ``big`` once it has outgrown BIG_TABLE_BYTES."""
     try:
         if "fwf_work" in _databases(con)[1]:
-            con.execute(f"SET memory_limit = '{WORK_MEMORY if cached_whole(con) else WORK_MEMORY_BIG}'")
+            con.execute(f"SET memory_limit = '{cached if cached_whole(con) else big}'")
     except Exception:
         pass
 
@@ -247,20 +253,10 @@ def append_stream(con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBat
                     raise failed[0] from None
                 raise
             release_memory()
-            _shrink_load_memory(con)
+            _fit_work_limit(con, LOAD_MEMORY, LOAD_MEMORY_BIG)
     finally:
         con.execute("SET preserve_insertion_order = true")
     return count[0]
-
-
-def _shrink_load_memory(con: duckdb.DuckDBPyConnection) -> None:
-    """Between insert statements into the temporary work database: LOAD_MEMORY_BIG once its file
-    has outgrown BIG_TABLE_BYTES."""
-    try:
-        if "fwf_work" in _databases(con)[1] and not cached_whole(con):
-            con.execute(f"SET memory_limit = '{LOAD_MEMORY_BIG}'")
-    except Exception:
-        pass
 
 
 def load(con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBatch], name: str = "events") -> int:

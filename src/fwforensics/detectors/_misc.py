@@ -297,12 +297,12 @@ class SpecialAddresses:
         octet = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
         v4 = rf"^({octet})\.{octet}\.{octet}\.{octet}$"
         v6 = r"^([1-9a-f][0-9a-f]{0,3}):[0-9a-f:]*$"
-        con = ctx.con
+        con, name = ctx.con, _temp_name("fwf_unsure")
         con.register("fwf_safe4", safe[0])
         con.register("fwf_safe6", safe[1])
         try:
             con.execute(f"""
-                CREATE OR REPLACE TEMP TABLE fwf_unsure AS
+                CREATE OR REPLACE TEMP TABLE {name} AS
                 SELECT a, row_number() OVER () - 1 AS i FROM ({sql}) q(a)
                 WHERE a IS NOT NULL
                   AND regexp_extract(a, '{v4}', 1) NOT IN (SELECT o FROM fwf_safe4)
@@ -311,11 +311,11 @@ class SpecialAddresses:
             con.unregister("fwf_safe4")
             con.unregister("fwf_safe6")
         try:
-            n = con.execute("SELECT count(*) FROM fwf_unsure").fetchall()[0][0]
+            n = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
             for lo in range(0, n, rows):
-                yield [r[0] for r in con.execute(f"SELECT a FROM fwf_unsure WHERE i >= {lo} AND i < {lo + rows}").fetchall()]
+                yield [r[0] for r in con.execute(f"SELECT a FROM {name} WHERE i >= {lo} AND i < {lo + rows}").fetchall()]
         finally:
-            con.execute("DROP TABLE IF EXISTS fwf_unsure")
+            con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def _kb_kind(self, text: str) -> tuple[str, bool] | None:
         a = self._k.address(text)
