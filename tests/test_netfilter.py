@@ -196,3 +196,29 @@ def test_ip_options_source_route():
     ev = parse_line(line)
     assert ev["source_route"] is True and ev["ip_options"].startswith("LSRR 192.0.2.1,198.51.100.2")
     assert ev["mac_raw"] is None and ev["dst_port"] == 80
+
+
+def test_future_years_moved_back_after_loading(tmp_path):
+    """The loader's safety net for guessed syslog years (analysis.fix_future_years): rows whose
+    guessed time is after the reference move back by whole years; rows with a year in their own
+    time stamp, and every row when none is ahead, stay as they are."""
+    from fwforensics import analysis, events
+    base = open(os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")).readline().split("kernel: ", 1)[1]
+    p = tmp_path / "fw.log"
+    p.write_text(f"Mar 11 20:35:11 gw kernel: {base}Mar 12 08:00:00 gw kernel: {base}"
+                 f"2025-03-12T09:00:00+00:00 gw kernel: {base}")
+    con = events.connect()
+    analysis.load_inputs(con, [str(p)], analysis.Options(year=2025), analysis.ReadStats())
+
+    def years():
+        return [r[0].year for r in con.execute("SELECT ts FROM events ORDER BY line").fetchall()]
+
+    assert years() == [2025, 2025, 2025]
+    later = datetime(2025, 6, 1, tzinfo=timezone.utc).timestamp()
+    assert analysis.fix_future_years(con, str(p), 1, later) == 0      # nothing ahead: nothing moves
+    assert years() == [2025, 2025, 2025]
+    earlier = datetime(2022, 7, 1, tzinfo=timezone.utc).timestamp()  # the guessed rows are ~3 years ahead
+    assert analysis.fix_future_years(con, str(p), 1, earlier) == 3
+    assert years() == [2022, 2022, 2025]                               # the ISO row keeps its own year
+    assert analysis.fix_future_years(con, str(p), 2, earlier) == 0    # ... and is all that is left ahead of 2022
+    assert years() == [2022, 2022, 2025]
