@@ -684,6 +684,28 @@ def generate(lines: int, out: str, seed: int = 7, chunk: int = CHUNK, jobs: int 
                 for data in pool.imap(_work, ((plan, c) for c in range(plan.n_chunks))):
                     fh.write(data)
     os.replace(tmp, out)
+    stamp(out, lines, seed, chunk)
+
+
+def last_time(path: str, lines: int, seed: int = 7, chunk: int = CHUNK) -> dt.datetime:
+    """The time stamp of the file's last line (syslog lines carry no year: the plan's)."""
+    with open(path, "rb") as fh:
+        fh.seek(max(0, os.path.getsize(path) - 65536))
+        last = fh.read().rstrip(b"\n").rsplit(b"\n", 1)[-1].decode()
+    plan = Plan(lines, seed, chunk)
+    t = dt.datetime.strptime(f"{plan.start.year} {last[:15]}", "%Y %b %d %H:%M:%S")
+    if t.month < plan.start.month:   # the file crossed the new year
+        t = t.replace(year=t.year + 1)
+    return t.replace(tzinfo=dt.timezone.utc)
+
+
+def stamp(path: str, lines: int, seed: int = 7, chunk: int = CHUNK) -> None:
+    """Give the file the modification time a syslog file has: that of its last line (plus a
+    minute: the second firewall's clock runs behind). Readers guess the year of syslog time stamps from it; with the time of generation
+    instead, whether a file that crosses a new year gets its years right at once or only after a
+    fix-up over the whole table would depend on the day the benchmark data was made."""
+    t = last_time(path, lines, seed, chunk).timestamp() + 60
+    os.utime(path, (t, t))
 
 
 def main(argv=None) -> int:

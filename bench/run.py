@@ -213,6 +213,8 @@ def ensure_file(size_label: str, seed: int) -> tuple[Path, int]:
         t0 = time.perf_counter()
         generate.generate(n, str(path), seed)
         print(f"  generated {path.name}: {n} lines in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    else:
+        generate.stamp(str(path), n, seed)   # (a file made before the generator stamped its files)
     return path, n
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -175,3 +176,32 @@ def test_long_files_cross_a_new_year_and_output_is_deterministic(tmp_path):
     again = gen.build_chunk(gen.Plan(500_000, 7, chunk=1000), 499)
     assert again == last
     assert gen.build_chunk(gen.Plan(500_000, 8, chunk=1000), 499) != last
+
+
+def test_a_file_is_stamped_with_its_last_time_so_guessed_years_are_right_at_once(tmp_path):
+    """A generated file's modification time is its last line's (as a syslog file's is): the
+    streaming reader gives a file that crosses a new year its years without a later fix-up, on
+    whatever day the file was generated."""
+    import pyarrow.compute as pc
+    from fwforensics.reader import ReadStats, read_events
+    gen = _load_generator()
+    n = 400_000   # 200 000 s of log time: more than two days, so the file crosses a new year
+    out = str(tmp_path / "long.log")
+    gen.generate(n, out, 7, jobs=1)
+    mtime = dt.datetime.fromtimestamp(os.path.getmtime(out), dt.timezone.utc)
+    assert mtime == gen.last_time(out, n, 7) + dt.timedelta(seconds=60)
+    assert (mtime.year, mtime.month) == (2026, 1)
+    os.utime(out, (mtime.timestamp() + 300 * 86400,) * 2)   # as a copy made months later would have
+    gen.stamp(out, n, 7)                                     # (bench/run.py re-stamps cached files)
+    assert os.path.getmtime(out) == mtime.timestamp()
+    lo = hi = None
+    for b in read_events([out], stats=ReadStats()):
+        mn, mx = pc.min_max(b.column("ts")).values()
+        lo = mn.as_py() if lo is None or (mn.is_valid and mn.as_py() < lo) else lo
+        hi = mx.as_py() if hi is None or (mx.is_valid and mx.as_py() > hi) else hi
+    assert (lo.year, lo.month) == (2025, 12) and (hi.year, hi.month) == (2026, 1)
+    assert hi <= mtime
+    short = str(tmp_path / "short.log")   # a short file does not cross the new year
+    gen.generate(2000, short, 7, jobs=1)
+    st = dt.datetime.fromtimestamp(os.path.getmtime(short), dt.timezone.utc)
+    assert (st.year, st.month) == (2025, 11)
