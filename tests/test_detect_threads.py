@@ -76,8 +76,9 @@ def test_unwanted_findings_keep_their_counts_but_carry_no_samples():
 
 def test_detector_reruns_with_more_memory_when_a_query_cannot_spill(tmp_path, monkeypatch):
     """Over an on-disk database the detectors run under DuckDB's memory limit (on threads here: the
-    table is small enough to stay cached); a detector whose query runs out of memory is run again
-    with the limit doubled (and the limit is put back), so a low limit never loses findings. 4 MB
+    table is small enough to stay cached); a detector whose query runs out of memory is run again,
+    on one thread and then with the limit doubled (and both settings are put back), so a low limit
+    never loses findings. 4 MB
     is too little for scans on 20 k lines. The same one detector after another (a large table)."""
     import subprocess
     import sys
@@ -96,12 +97,15 @@ def test_detector_reruns_with_more_memory_when_a_query_cannot_spill(tmp_path, mo
         def low_memory_run() -> list[dict]:
             con.execute("SET memory_limit = '4MiB'")
             limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+            threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+            assert threads > 1
             monkeypatch.setattr(detectors, "MEMORY_RETRIES", 0)
             with pytest.raises(duckdb.OutOfMemoryException):
                 detectors.run(detectors.Context(con=con))
             monkeypatch.setattr(detectors, "MEMORY_RETRIES", 8)
             out = [f.to_dict() for f in detectors.run(detectors.Context(con=con))]
             assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit
+            assert con.execute("SELECT current_setting('threads')").fetchall()[0][0] == threads   # (a rerun was on one)
             return out
 
         got = low_memory_run()   # on threads

@@ -66,6 +66,30 @@ def _limit_after_loading(tmp_path, big_table_bytes, monkeypatch) -> str:
         return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
 
 
+def _limit_while_loading(tmp_path, load_big_table_bytes, monkeypatch) -> str:
+    """DuckDB's limit after the insert statements of a load (before ``loaded``), statements of
+    1 000 rows."""
+    from fwforensics import analysis
+    from fwforensics.reader import ReadStats
+    log = tmp_path / "fw.log"
+    if not log.exists():
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "bench", "generate.py"),
+                        "--lines", "5000", "--out", str(log)], check=True, capture_output=True)
+    monkeypatch.setattr(events, "INSERT_ROWS", 1000)
+    monkeypatch.setattr(events, "LOAD_BIG_TABLE_BYTES", load_big_table_bytes)
+    con = events.connect()
+    with events.work_database(con, 10 ** 9):
+        analysis.load_inputs(con, [str(log)], analysis.Options(), ReadStats())
+        assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] > 4000
+        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+def test_a_long_load_goes_on_with_less_duckdb_memory_once_its_table_has_grown(tmp_path, monkeypatch):
+    assert _as_duckdb_says(events.LOAD_MEMORY_BIG) != _as_duckdb_says(events.LOAD_MEMORY)
+    assert _limit_while_loading(tmp_path, 1 << 40, monkeypatch) == _as_duckdb_says(events.LOAD_MEMORY)
+    assert _limit_while_loading(tmp_path, 0, monkeypatch) == _as_duckdb_says(events.LOAD_MEMORY_BIG)
+
+
 def _as_duckdb_says(limit: str) -> str:
     import duckdb
     con = duckdb.connect()
