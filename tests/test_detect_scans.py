@@ -219,3 +219,21 @@ def test_record_without_time_stamp_is_in_no_session():
     assert "1" not in f["evidence"]["files"].get(str(PSAD / "ipv6_ms_sql_server_sig_match"), "").split(",")
     flav = one(rep, "scan.syn", "2001:db8:0:f101::2")
     assert flav["details"]["scan_types"] == {"syn": flav["count"]}
+
+
+def test_proxy_hunt_sessions_end_after_a_quiet_gap_and_untimed_probes_make_one(tmp_path):
+    """proxy's sessions: the lab's RingZero run again an hour later is a second hunt; the same
+    probes without a time stamp are one session of their own."""
+    lines = (LAB / "proxy_scan.log").read_text().splitlines(keepends=True)
+    later = [ln.replace("Nov 22 03:", "Nov 22 04:", 1) for ln in lines]
+    two = tmp_path / "twice.log"
+    two.write_text("".join(lines + later))
+    got = [f for f in by_id(run(two, year=2025), "proxy.scan") if f["src"] == "198.51.100.31"]
+    assert len(got) == 2 and [f["count"] for f in got] == [len(lines)] * 2
+    assert got[0]["last_seen"] < got[1]["first_seen"]
+    untimed = tmp_path / "untimed.log"
+    untimed.write_text("".join(ln.split(" kernel: ", 1)[1] for ln in lines))
+    rep = run(untimed, year=2025)
+    assert rep["records_read"] == len(lines)
+    got = [f for f in by_id(rep, "proxy.scan") if f["src"] == "198.51.100.31"]
+    assert len(got) == 1 and got[0]["details"]["variant"] == "RingZero" and got[0]["details"]["ringzero_hosts"] == 1
