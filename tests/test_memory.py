@@ -109,9 +109,32 @@ def test_finding_ports_are_kept_in_two_bytes_when_they_are_port_numbers():
     from fwforensics.findings import Finding
     f = Finding("scan.horizontal", "low", "192.0.2.9", "s", ports=[0, 80, 65535, 80])
     assert f.ports.itemsize == 2 and f.to_dict()["ports"] == [0, 80, 65535, 80]
-    f = Finding("scan.horizontal", "low", "192.0.2.9", "s", ports=array("i", range(60000)))
-    assert f.ports.itemsize == 2 and f.to_dict()["ports"] == list(range(60000))
+    f = Finding("scan.horizontal", "low", "192.0.2.9", "s", ports=array("i", range(0, 60000, 2)))
+    assert f.ports.itemsize == 2 and f.to_dict()["ports"] == list(range(0, 60000, 2))
     # anything that is not a port number keeps the wider array, values unchanged
     f = Finding("scan.horizontal", "low", "192.0.2.9", "s", ports=array("i", [-1, 70000]))
     assert f.ports.itemsize == 4 and f.to_dict()["ports"] == [-1, 70000]
     assert Finding("port_zero", "low", None, "s").to_dict()["ports"] == []
+
+
+def test_finding_ports_in_runs_are_kept_as_the_runs_ends():
+    """A scan's ports are mostly runs (1-1024, 6000-6063): strictly increasing ports in fewer runs
+    than half their count keep only each run's two ends, and still read as the list they stand for
+    (length, order, indexing, membership, equality, the report), on random port sets."""
+    import random
+    from array import array
+    from fwforensics.findings import Finding, PortRuns
+    f = Finding("scan.vertical", "low", "192.0.2.9", "s", ports=list(range(1, 1025)) + [3389] + list(range(6000, 6064)))
+    assert isinstance(f.ports, PortRuns) and list(f.ports.ends) == [1, 1024, 3389, 3389, 6000, 6063]
+    assert len(f.ports) == 1089 and f.ports[1024] == 3389 and f.ports[-1] == 6063 and 6010 in f.ports
+    assert 1025 not in f.ports and f.to_dict()["ports"] == list(range(1, 1025)) + [3389] + list(range(6000, 6064))
+    rnd = random.Random(5)
+    for _ in range(500):
+        want = sorted(set(rnd.choice((rnd.randint(0, 65535), rnd.randint(0, 80))) for _ in range(rnd.randint(0, 90))))
+        got = Finding("scan.vertical", "low", "192.0.2.9", "s", ports=want).ports
+        assert isinstance(got, (PortRuns, array)) and list(got) == want and len(got) == len(want)
+        assert not isinstance(got, PortRuns) or got == want
+        assert all((p in got) == (p in want) for p in range(0, 90)) and [got[i] for i in range(len(want))] == want
+    # ports out of order or repeated keep their order and repeats (an array)
+    assert Finding("scan.vertical", "low", None, "s", ports=[5, 1, 2, 3, 4, 5, 6, 7, 8, 9]).to_dict()["ports"] == \
+        [5, 1, 2, 3, 4, 5, 6, 7, 8, 9]

@@ -58,16 +58,95 @@ class Finding:
         return d
 
 
-def compact_ports(ports: Sequence[int]) -> array:
+class PortRuns(Sequence):
+    """Strictly increasing port numbers kept as the two ends of each run of consecutive numbers
+    (``ends``: lo, hi, lo, hi, ... as 2-byte numbers): a sequence of ints like the list it stands
+    for (length, iteration, indexing, ``in``, equality with a list). A scan's ports are mostly
+    runs: a 10 M-line log's findings list 5.4 M ports in 340 k runs (~11 MB as 2-byte numbers,
+    ~1.4 MB as run ends)."""
+
+    __slots__ = ("ends", "_n")
+
+    def __init__(self, ends: array) -> None:
+        self.ends = ends
+        self._n = sum(ends[i + 1] - ends[i] + 1 for i in range(0, len(ends), 2))
+
+    def runs(self):
+        e = self.ends
+        return ((e[i], e[i + 1]) for i in range(0, len(e), 2))
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self):
+        for lo, hi in self.runs():
+            yield from range(lo, hi + 1)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return list(self)[i]
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError("port index out of range")
+        for lo, hi in self.runs():
+            if i <= hi - lo:
+                return lo + i
+            i -= hi - lo + 1
+        raise IndexError("port index out of range")
+
+    def __contains__(self, p) -> bool:
+        e, lo, hi = self.ends, 0, len(self.ends) // 2 - 1
+        while lo <= hi:   # binary search over the runs
+            mid = (lo + hi) // 2
+            if p < e[2 * mid]:
+                hi = mid - 1
+            elif p > e[2 * mid + 1]:
+                lo = mid + 1
+            else:
+                return True
+        return False
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, PortRuns):
+            return self.ends == other.ends
+        if isinstance(other, (list, tuple, array, range)):
+            return len(other) == self._n and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None   # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "PortRuns(" + ",".join(f"{lo}-{hi}" if hi > lo else str(lo) for lo, hi in self.runs()) + ")"
+
+
+def compact_ports(ports: Sequence[int]) -> array | PortRuns:
     """Ports as an array of 2-byte numbers when they are all port numbers (0-65535), else of 4-byte
-    ones: the findings of a 10 M-line log list 5.4 M ports (~11 MB at 2 bytes)."""
-    if isinstance(ports, array) and ports.typecode == "H":
+    ones: the findings of a 10 M-line log list 5.4 M ports (~11 MB at 2 bytes). Strictly increasing
+    port numbers that form fewer runs than half their count are kept as the runs' ends
+    (:class:`PortRuns`)."""
+    if isinstance(ports, PortRuns):
         return ports
-    if not isinstance(ports, (array, list, tuple)):
-        ports = list(ports)
-    if ports and 0 <= min(ports) and max(ports) < 65536:
-        return array("H", ports)
-    return ports if isinstance(ports, array) else array("i", ports)
+    if not (isinstance(ports, array) and ports.typecode == "H"):
+        if not isinstance(ports, (array, list, tuple)):
+            ports = list(ports)
+        if not (ports and 0 <= min(ports) and max(ports) < 65536):
+            return ports if isinstance(ports, array) else array("i", ports)
+        ports = array("H", ports)
+    if len(ports) < 8:
+        return ports
+    import numpy as np
+    v = np.frombuffer(ports, np.uint16).astype(np.int32)
+    step = np.diff(v)
+    if not (step > 0).all():
+        return ports
+    breaks = np.flatnonzero(step != 1)
+    if 2 * (len(breaks) + 1) >= len(v):
+        return ports
+    ends = np.empty(2 * (len(breaks) + 1), np.uint16)
+    ends[0::2] = v[np.concatenate(([0], breaks + 1))]
+    ends[1::2] = v[np.concatenate((breaks, [len(v) - 1]))]
+    return PortRuns(array("H", ends.tobytes()))
 
 
 # One int object per port number, shared by every list of ports: the findings of a 10 M-line log
@@ -75,7 +154,12 @@ def compact_ports(ports: Sequence[int]) -> array:
 _PORT_INTS = list(range(65536))
 
 
-def _port_list(ports: array) -> list[int]:
+def _port_list(ports: array | PortRuns) -> list[int]:
+    if isinstance(ports, PortRuns):
+        out: list[int] = []
+        for lo, hi in ports.runs():
+            out.extend(_PORT_INTS[lo:hi + 1])
+        return out
     if ports and 0 <= min(ports) and max(ports) < 65536:
         return list(map(_PORT_INTS.__getitem__, ports))
     return ports.tolist()
