@@ -237,3 +237,32 @@ def test_proxy_hunt_sessions_end_after_a_quiet_gap_and_untimed_probes_make_one(t
     assert rep["records_read"] == len(lines)
     got = [f for f in by_id(rep, "proxy.scan") if f["src"] == "198.51.100.31"]
     assert len(got) == 1 and got[0]["details"]["proxy_ports"] == 7   # (RingZero's pattern needs times)
+
+
+def test_scan_sessions_follow_slow_probes_across_buckets_and_end_after_the_gap(tmp_path):
+    """Scan sessions (scans.sessions): a source's probes 600 s apart stay one session over hours
+    (across many SESSION_GAP-long buckets of time), a gap of exactly SESSION_GAP does not end it,
+    one second more does; probes each more than SESSION_GAP apart are no scan at all."""
+    from datetime import datetime, timedelta
+    t0 = datetime(2025, 3, 11, 20, 7, 30)
+
+    def line(t, src, port):
+        return (f"{t:%b %e %H:%M:%S} gw kernel: DROP IN=eth1 OUT= SRC={src} DST=192.0.2.10 LEN=44 TOS=0x00 "
+                f"PREC=0x00 TTL=53 ID=1 PROTO=TCP SPT=40000 DPT={port} WINDOW=3072 RES=0x00 SYN URGP=0 \n")
+    out = []
+    out += [line(t0 + timedelta(seconds=600 * i), "198.51.100.1", 1000 + i) for i in range(12)]      # slow, one session
+    out += [line(t0 + timedelta(seconds=901 * i), "198.51.100.2", 2000 + i) for i in range(12)]      # every gap too long
+    out += [line(t0 + timedelta(seconds=900 * i), "198.51.100.3", 3000 + i) for i in range(12)]      # gaps of exactly 900 s
+    quick = [t0 + timedelta(seconds=i) for i in range(10)]
+    out += [line(t, "198.51.100.5", 5000 + i) for i, t in enumerate(quick)]                           # two scans,
+    out += [line(t + timedelta(seconds=9 + 901), "198.51.100.5", 6000 + i) for i, t in enumerate(quick)]  # 901 s apart
+    p = tmp_path / "slow.log"
+    p.write_text("".join(sorted(out, key=lambda s: datetime.strptime("2025 " + s[:15], "%Y %b %d %H:%M:%S"))))
+    rep = run(p, year=2025)
+    vert = {}
+    for f in by_id(rep, "scan.vertical"):
+        vert.setdefault(f["src"], []).append(f)
+    assert sorted(vert) == ["198.51.100.1", "198.51.100.3", "198.51.100.5"]
+    assert [f["ports"] for f in vert["198.51.100.1"]] == [list(range(1000, 1012))]
+    assert [f["ports"] for f in vert["198.51.100.3"]] == [list(range(3000, 3012))]
+    assert sorted(f["details"]["port_ranges"] for f in vert["198.51.100.5"]) == ["5000-5009", "6000-6009"]

@@ -27,6 +27,7 @@ one or two ports), a client retrying one port, a resolver's answers.
 """
 from __future__ import annotations
 
+import contextlib
 from array import array
 from typing import Any
 
@@ -120,42 +121,96 @@ def min_session_probes(ctx) -> int:
                       int(ctx.tun(m, "SWEEP_MIN_HOSTS"))))
 
 
-def sessions_sql(ctx, extra: str = "TRUE", cols: str = "dst_ip, dst_port, ts, tcp_window") -> str:
-    """CTEs ending in ``s``: the probes (``src_ip``, ``cols``, ``flavour``, ``sess``) of the sessions
-    that have enough probes to make any scan finding (:func:`min_session_probes`).
-
-    A session is numbered per source in time order; it ends after SESSION_GAP seconds of silence.
-    The gaps are found on the distinct (source, time) pairs only (records sharing a time stamp are
-    in one session whatever their order), and only the few sessions big enough for a scan are
-    joined back to their probes: most sources send a handful of packets per session, so the
-    aggregates then run over the scans' probes instead of over every probe. Records without a
-    time stamp belong to no session.
-
-    On DuckDB ``q`` is not materialised (it is read twice: a second scan of the table costs less
-    than holding every probe, which over a 10 M-line log spilled ~1 GB to disk), and the counts
-    are BIGINT rather than the HUGEINT of a plain sum (half the width in the windows' sorts)."""
-    gap = int(ctx.tun(_m(), "SESSION_GAP"))
+def _probes_cte(ctx, cols: str, extra: str = "TRUE") -> str:
+    """The CTE ``q``: the probes (``src_ip``, ``cols``, ``flavour``) that have a time stamp. On
+    DuckDB it is not materialised (it is read twice: a second scan of the table costs less than
+    holding every probe, which over a 10 M-line log spilled ~1 GB to disk)."""
     nm = "NOT MATERIALIZED " if _misc.is_duckdb(ctx) else ""
+    return f"""q AS {nm}(SELECT src_ip, {cols}, {flavour_sql()} AS flavour
+          FROM {ctx.table} WHERE {probe_sql(ctx)} AND ts IS NOT NULL AND ({extra}))"""
+
+
+def _buckets_cte(ctx) -> str:
+    """The CTE ``qk``: each source's probes per bucket of SESSION_GAP seconds of time (``k``), with
+    their count and first and last time. Within a bucket no two times are more than SESSION_GAP
+    apart, so a bucket lies inside one session; a session goes on into the next bucket when that
+    one's first probe comes within SESSION_GAP of this one's last, and never skips a bucket (two
+    buckets apart, times are more than SESSION_GAP apart). (Whole seconds on Spark, whose epoch
+    has no fraction: the bucket of a time is the same.)"""
+    gap = int(ctx.tun(_m(), "SESSION_GAP"))
+    k = (f"CAST(floor({_misc.secs('ts')} / {gap}) AS BIGINT)" if gap > 0
+         else f"CAST(floor({_misc.secs('ts')} * 1000000) AS BIGINT)")   # (no gap: every time its own session)
+    return f"""qk AS (SELECT src_ip, {k} AS k, CAST(count(*) AS BIGINT) AS c, min(ts) AS lo, max(ts) AS hi
+           FROM q GROUP BY src_ip, {k})"""
+
+
+def _kept_buckets(ctx, qk: str) -> str:
+    """CTEs ending in ``kb``: the buckets of ``qk`` that can be part of a session with enough
+    probes for any scan finding (:func:`min_session_probes`): those that join a neighbouring
+    bucket (an equality join: ~90 k of 4.6 M buckets over a 10 M-line log, most sources sending a
+    probe now and then) and those with enough probes alone."""
+    gap = int(ctx.tun(_m(), "SESSION_GAP"))
     m = min_session_probes(ctx)
-    w = "PARTITION BY src_ip ORDER BY ts"
+    iv = f"INTERVAL '{max(gap, 0)}' SECOND"
     return f"""
-    q AS {nm}(SELECT src_ip, {cols}, {flavour_sql()} AS flavour
-          FROM {ctx.table} WHERE {probe_sql(ctx)} AND ts IS NOT NULL AND ({extra})),
-    qt AS (SELECT src_ip, ts, CAST(count(*) AS BIGINT) AS c FROM q GROUP BY src_ip, ts),
-    qn AS (SELECT src_ip, CAST(sum(c) AS BIGINT) AS total FROM qt GROUP BY src_ip HAVING sum(c) >= {m}),
-    qg AS (SELECT qt.src_ip, qt.ts, qt.c, qn.total, LAG(qt.ts) OVER (PARTITION BY qt.src_ip ORDER BY qt.ts) AS pts,
-                  CAST(SUM(qt.c) OVER (PARTITION BY qt.src_ip ORDER BY qt.ts ROWS BETWEEN UNBOUNDED PRECEDING
-                                       AND CURRENT ROW) AS BIGINT) - qt.c AS before
-           FROM qt JOIN qn ON qt.src_ip = qn.src_ip),
-    qb AS (SELECT src_ip, ts AS t0, before, total FROM qg
-           WHERE pts IS NULL OR ts > pts + INTERVAL '{gap}' SECOND),
-    qs AS (SELECT src_ip, t0, row_number() OVER ({w.replace("ts", "t0")}) AS sess,
-                  LEAD(t0) OVER ({w.replace("ts", "t0")}) AS t1,
-                  COALESCE(LEAD(before) OVER ({w.replace("ts", "t0")}), total) - before AS n
-           FROM qb),
-    big AS (SELECT src_ip, sess, t0, t1 FROM qs WHERE n >= {m}),
+    adj AS (SELECT a.src_ip, a.k AS k1, a.c AS c1, a.lo AS lo1, a.hi AS hi1, b.k AS k2, b.c AS c2, b.lo AS lo2, b.hi AS hi2
+            FROM {qk} a JOIN {qk} b ON a.src_ip = b.src_ip AND b.k = a.k + 1 WHERE b.lo <= a.hi + {iv}),
+    kb AS (SELECT src_ip, k1 AS k, c1 AS c, lo1 AS lo, hi1 AS hi FROM adj
+           UNION SELECT src_ip, k2 AS k, c2 AS c, lo2 AS lo, hi2 AS hi FROM adj
+           UNION SELECT src_ip, k, c, lo, hi FROM {qk} WHERE c >= {m})"""
+
+
+def _sessions_from_buckets(ctx, kb: str) -> str:
+    """CTEs ending in ``s``: the probes of ``q`` in the sessions of the buckets ``kb`` (see
+    :func:`_kept_buckets`) that have enough probes, with their session number ``sess``: the few
+    sessions big enough are joined back to their probes."""
+    gap = int(ctx.tun(_m(), "SESSION_GAP"))
+    m = min_session_probes(ctx)
+    w = "PARTITION BY src_ip ORDER BY k"
+    iv = f"INTERVAL '{max(gap, 0)}' SECOND"
+    return f"""
+    kw AS (SELECT src_ip, k, c, lo, hi, LAG(k) OVER ({w}) AS pk, LAG(hi) OVER ({w}) AS phi FROM {kb}),
+    kc AS (SELECT src_ip, c, lo, hi,
+                  SUM(CASE WHEN pk = k - 1 AND lo <= phi + {iv} THEN 0 ELSE 1 END)
+                      OVER ({w} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess
+           FROM kw),
+    big AS (SELECT src_ip, sess, min(lo) AS t0, max(hi) AS t1 FROM kc GROUP BY src_ip, sess HAVING sum(c) >= {m}),
     s AS (SELECT q.*, big.sess FROM q JOIN big ON q.src_ip = big.src_ip AND q.ts >= big.t0
-                                               AND (big.t1 IS NULL OR q.ts < big.t1))"""
+                                               AND (big.t1 IS NULL OR q.ts <= big.t1))"""
+    # (t1 is never NULL: the OR keeps DuckDB's plan a hash join on the source with the times as a
+    # filter, as measured, rather than a join on the time ranges)
+
+
+@contextlib.contextmanager
+def sessions(ctx, cols: str = "dst_ip, dst_port, ts, tcp_window", extra: str = "TRUE"):
+    """``with sessions(ctx, cols) as (defs, s):`` a query starting ``WITH {defs}`` reads ``s``: the
+    probes (``src_ip``, ``cols``, ``flavour``, ``sess``) of the sessions that have enough probes to
+    make any scan finding (:func:`min_session_probes`). A session is a source's probes until it
+    has been quiet for more than SESSION_GAP seconds; records without a time stamp belong to no
+    session; ``sess`` tells a source's sessions apart (its value has no other meaning).
+
+    On DuckDB the buckets and then the sessions' probes are computed once into temporary tables
+    (within DuckDB's memory limit, spilled if need be: the old way, a window over every
+    (source, time) pair, spilled ~1.9 GB over a 10 M-line log), ``defs`` is empty and ``s`` names
+    the second table. On another engine (Spark) ``defs`` is the chain of CTEs and ``s`` is ``s``."""
+    q = _probes_cte(ctx, cols, extra)
+    if not _misc.is_duckdb(ctx):
+        yield f"{q}, {_buckets_cte(ctx)}, {_kept_buckets(ctx, 'qk')}, {_sessions_from_buckets(ctx, 'kb')},", "s"
+        return
+    con, qk, kb = ctx.con, _misc._temp_name("fwf_buckets"), _misc._temp_name("fwf_joined_buckets")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {qk} AS WITH {q}, {_buckets_cte(ctx)} SELECT * FROM qk")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {kb} AS WITH {_kept_buckets(ctx, qk)} SELECT * FROM kb")
+        con.execute(f"DROP TABLE IF EXISTS {qk}")
+        name = _misc._temp_name("fwf_sessions")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS WITH {q}, {_sessions_from_buckets(ctx, kb)} SELECT * FROM s")
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {qk}")
+        con.execute(f"DROP TABLE IF EXISTS {kb}")
+    try:
+        yield "", name
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _ports_text(ports: list[int], limit: int = 0, text: str | None = None) -> str:
@@ -181,7 +236,7 @@ def _dur(a, b) -> str:
 
 def detect(ctx):
     grouped = _can_group(ctx)   # DuckDB: the probes of the big sessions, with their rowids, for _grouped
-    with _misc.kept(ctx, sessions_sql(ctx, cols=WIDE) if grouped else sessions_sql(ctx), "s") as (defs, s):
+    with sessions(ctx, WIDE) if grouped else sessions(ctx) as (defs, s):
         return _detect(ctx, defs, s, grouped)
 
 
@@ -189,7 +244,7 @@ WIDE = "rowid AS __rid, dst_ip, dst_port, ts, tcp_window, source_file, line"
 
 
 def _detect(ctx, defs: str, s: str, grouped: bool):
-    """``WITH {defs}`` and the relation ``s`` (see :func:`_misc.kept`): the probes of the sessions."""
+    """``WITH {defs}`` and the relation ``s`` (see :func:`sessions`): the probes of the sessions."""
     m = _m()
     V = int(ctx.tun(m, "VERTICAL_MIN_PORTS"))
     H = int(ctx.tun(m, "HORIZONTAL_MIN_HOSTS"))
