@@ -138,3 +138,24 @@ def test_finding_ports_in_runs_are_kept_as_the_runs_ends():
     # ports out of order or repeated keep their order and repeats (an array)
     assert Finding("scan.vertical", "low", None, "s", ports=[5, 1, 2, 3, 4, 5, 6, 7, 8, 9]).to_dict()["ports"] == \
         [5, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+
+
+def test_findings_of_one_source_share_its_zen_reading():
+    """A source's findings (a scan's shape and flavour findings) hold one Zen dict between them,
+    not a copy each, and every report still shows it in full."""
+    from pathlib import Path
+    from fwforensics import analysis, detectors
+    from fwforensics.reader import ReadStats
+    log = Path(__file__).parent / "fixtures" / "lab" / "nmap_syn.log"
+    con = events.connect()
+    analysis.load_inputs(con, [str(log)], analysis.Options(), ReadStats())
+    found = [f for f in detectors.run(detectors.Context(con=con)) if f.details.get("zen")]
+    by_src: dict = {}
+    for f in found:
+        by_src.setdefault(f.src, []).append(f)
+    shared = [fs for fs in by_src.values() if len(fs) > 1]
+    assert shared, [(f.id, f.src) for f in found]
+    for fs in shared:
+        assert all(f.details["zen"] is fs[0].details["zen"] for f in fs)
+        assert all(f.to_dict()["details"]["zen"] == fs[0].details["zen"] for f in fs)
+        assert "initial_ttl" in fs[0].details["zen"]

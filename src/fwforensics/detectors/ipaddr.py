@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 from . import _misc as m
 
 IDS = ("source_route", "bogon.source", "broadcast.local", "broadcast.directed")
@@ -131,7 +133,7 @@ def _bogons(ctx):
                              "nets (no outside interface known)" if ctx.home_nets else
                         "private, shared and documentation sources were not judged: neither an outside "
                         "interface nor a home net is known")
-        for src, dst in ([] if scope == "FALSE" else _pairs(ctx, inbound, scope, set(relaxed))):
+        for src, dst in ([] if scope == "FALSE" else _pairs(ctx, inbound, scope, relaxed)):
             dk = dst_kinds.get(dst)
             if dk is None:   # (a few destinations, met again and again)
                 kd = special.kind(dst)
@@ -174,7 +176,7 @@ def _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged):
     return out
 
 
-def _pairs(ctx, inbound: str, scope: str, sources: set[str]):
+def _pairs(ctx, inbound: str, scope: str, sources: Iterable[str]):
     """Distinct (source, destination) of the inbound records of ``sources`` within ``scope``, in
     order, streamed. On DuckDB the sources are a joined Arrow table (a big log has hundreds of
     thousands of private-kind sources: as an IN list the query text alone took gigabytes)."""

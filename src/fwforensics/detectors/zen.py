@@ -282,6 +282,10 @@ def short(ctx, src: str | None) -> dict[str, Any]:
     """The few Zen facts a report shows next to a finding about ``src`` (empty when unknown)."""
     if src is None:
         return {}
+    made = ctx.__dict__.setdefault("_zen_short", {})   # one dict per source, shared by its findings
+    got = made.get(src)                                 # (a 10 M-line log: 9.1 k findings with Zen
+    if got is not None:                                 # from 4.4 k sources); never changed once made
+        return got
     p = profile(ctx).get(src)
     if not p:
         return {}
@@ -290,4 +294,5 @@ def short(ctx, src: str | None) -> dict[str, Any]:
     if p["ttl_wandering"]:
         s["note"] = ("TTLs wander between %s and %s: crafted packets (nmap's raw probes use 37-59) or "
                      "several senders behind one address; hop count not given" % (p["ttl_min"], p["ttl_max"]))
+    made[src] = s
     return s
