@@ -90,6 +90,16 @@ def test_a_long_load_goes_on_with_less_duckdb_memory_once_its_table_has_grown(tm
     assert _limit_while_loading(tmp_path, 0, monkeypatch) == _as_duckdb_says(events.LOAD_MEMORY_BIG)
 
 
+def test_a_load_known_to_be_big_starts_with_less_duckdb_memory():
+    def first_limit(size):
+        con = events.connect()
+        with events.work_database(con, size):
+            return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert first_limit(events.LOAD_BIG_INPUT_BYTES + 1) == _as_duckdb_says(events.LOAD_MEMORY_BIG)
+    assert first_limit(events.LOAD_BIG_INPUT_BYTES) == _as_duckdb_says(events.LOAD_MEMORY)
+    assert first_limit(None) == _as_duckdb_says(events.LOAD_MEMORY)   # standard input: size unknown
+
+
 def _as_duckdb_says(limit: str) -> str:
     import duckdb
     con = duckdb.connect()
