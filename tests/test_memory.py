@@ -50,44 +50,33 @@ def test_trim_setting_can_be_turned_off():
     assert events.fixed_trim_threshold(-1) is False
 
 
-def _limit_after_loading(tmp_path, big_table_bytes, monkeypatch) -> str:
+def _limit_of_a_load(tmp_path, monkeypatch, loaded: bool, **patch) -> str:
+    """DuckDB's limit after loading a 5 000-line log into the work database (``loaded``: after
+    ``events.loaded``, what the detectors get; else after the last insert statement), with the
+    ``events`` settings in ``patch``."""
     from fwforensics import analysis
     from fwforensics.reader import ReadStats
     log = tmp_path / "fw.log"
     if not log.exists():
         subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "bench", "generate.py"),
                         "--lines", "5000", "--out", str(log)], check=True, capture_output=True)
-    monkeypatch.setattr(events, "BIG_TABLE_BYTES", big_table_bytes)
+    for name, value in patch.items():
+        monkeypatch.setattr(events, name, value)
     con = events.connect()
-    with events.work_database(con, 10 ** 9):
+    with events.work_database(con, 10 ** 8):
         analysis.load_inputs(con, [str(log)], analysis.Options(), ReadStats())
-        events.loaded(con)
-        assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] > 4000
-        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-
-
-def _limit_while_loading(tmp_path, load_big_table_bytes, monkeypatch) -> str:
-    """DuckDB's limit after the insert statements of a load (before ``loaded``), statements of
-    1 000 rows."""
-    from fwforensics import analysis
-    from fwforensics.reader import ReadStats
-    log = tmp_path / "fw.log"
-    if not log.exists():
-        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "bench", "generate.py"),
-                        "--lines", "5000", "--out", str(log)], check=True, capture_output=True)
-    monkeypatch.setattr(events, "INSERT_ROWS", 1000)
-    monkeypatch.setattr(events, "LOAD_BIG_TABLE_BYTES", load_big_table_bytes)
-    con = events.connect()
-    with events.work_database(con, 10 ** 9):
-        analysis.load_inputs(con, [str(log)], analysis.Options(), ReadStats())
+        if loaded:
+            events.loaded(con)
         assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] > 4000
         return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
 
 
 def test_a_long_load_goes_on_with_less_duckdb_memory_once_its_table_has_grown(tmp_path, monkeypatch):
     assert _as_duckdb_says(events.LOAD_MEMORY_BIG) != _as_duckdb_says(events.LOAD_MEMORY)
-    assert _limit_while_loading(tmp_path, 1 << 40, monkeypatch) == _as_duckdb_says(events.LOAD_MEMORY)
-    assert _limit_while_loading(tmp_path, 0, monkeypatch) == _as_duckdb_says(events.LOAD_MEMORY_BIG)
+    # insert statements of 1 000 rows: after each, the limit follows the table's size
+    for big, want in ((1 << 40, events.LOAD_MEMORY), (0, events.LOAD_MEMORY_BIG)):
+        got = _limit_of_a_load(tmp_path, monkeypatch, False, INSERT_ROWS=1000, LOAD_BIG_TABLE_BYTES=big)
+        assert got == _as_duckdb_says(want)
 
 
 def test_a_load_known_to_be_big_starts_with_less_duckdb_memory():
@@ -110,8 +99,8 @@ def _as_duckdb_says(limit: str) -> str:
 def test_detectors_get_less_duckdb_memory_over_a_table_too_big_to_cache(tmp_path, monkeypatch):
     assert _as_duckdb_says(events.WORK_MEMORY_BIG) != _as_duckdb_says(events.WORK_MEMORY)
     # a small work database: WORK_MEMORY; one larger than BIG_TABLE_BYTES: WORK_MEMORY_BIG
-    assert _limit_after_loading(tmp_path, 1 << 40, monkeypatch) == _as_duckdb_says(events.WORK_MEMORY)
-    assert _limit_after_loading(tmp_path, 0, monkeypatch) == _as_duckdb_says(events.WORK_MEMORY_BIG)
+    for big, want in ((1 << 40, events.WORK_MEMORY), (0, events.WORK_MEMORY_BIG)):
+        assert _limit_of_a_load(tmp_path, monkeypatch, True, BIG_TABLE_BYTES=big) == _as_duckdb_says(want)
 
 
 def test_finding_ports_are_kept_in_two_bytes_when_they_are_port_numbers():
