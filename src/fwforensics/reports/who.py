@@ -140,17 +140,17 @@ def lookup(ip: str, resolve: bool = False) -> dict[str, Any]:
 
 def enrich(rep: dict[str, Any], resolve: bool = False, limit: int = 100) -> dict[str, Any]:
     """Add ``rep['who']`` (address -> lookup) for finding sources and top sources."""
-    ips: list[str] = []
+    ips: dict[str, None] = {}   # in order of first mention (a 10 M-line log: 9.6 k findings)
     for f in rep.get("findings") or []:
         s = f.get("src")
-        if s and s not in ips:
-            ips.append(s)
+        if s:
+            ips.setdefault(s, None)
     for r in (rep.get("summary") or {}).get("top_sources") or []:
         s = r.get("src")
-        if s and s not in ips:
-            ips.append(s)
+        if s:
+            ips.setdefault(s, None)
     who = {}
-    for ip in ips[:limit]:
+    for ip in list(ips)[:limit]:
         try:
             ipaddress.ip_address(ip)
         except ValueError:
