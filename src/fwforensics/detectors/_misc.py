@@ -229,17 +229,6 @@ def _dotted(s: str) -> bool:
     return True
 
 
-def _fetched(cur, chunk: int = 8192):
-    """The first column of a query's rows, fetched a chunk at a time (a slice of 100 k addresses
-    as one list of row tuples held ~12 MB); read it to the end before the next query."""
-    while True:
-        rows = cur.fetchmany(chunk)
-        if not rows:
-            return
-        for r in rows:
-            yield r[0]
-
-
 class SpecialAddresses:
     """Which addresses may fall in one of the knowledge base's address blocks (anything but plain
     global unicast). A prefilter for :meth:`KnowledgeBase.address`, which stays the one judge: an
@@ -324,7 +313,9 @@ class SpecialAddresses:
         try:
             n = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
             for lo in range(0, n, rows):
-                yield _fetched(con.execute(f"SELECT a FROM {name} WHERE i >= {lo} AND i < {lo + rows}"))
+                # streamed a chunk at a time (a slice as one list of row tuples held ~12 MB): read
+                # each to the end before the next query
+                yield column(ctx, f"SELECT a FROM {name} WHERE i >= {lo} AND i < {lo + rows}")
         finally:
             con.execute(f"DROP TABLE IF EXISTS {name}")
 

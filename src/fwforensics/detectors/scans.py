@@ -121,13 +121,13 @@ def min_session_probes(ctx) -> int:
                       int(ctx.tun(m, "SWEEP_MIN_HOSTS"))))
 
 
-def _probes_cte(ctx, cols: str, extra: str = "TRUE") -> str:
+def _probes_cte(ctx, cols: str) -> str:
     """The CTE ``q``: the probes (``src_ip``, ``cols``, ``flavour``) that have a time stamp. On
     DuckDB it is not materialised (it is read twice: a second scan of the table costs less than
     holding every probe, which over a 10 M-line log spilled ~1 GB to disk)."""
     nm = "NOT MATERIALIZED " if _misc.is_duckdb(ctx) else ""
     return f"""q AS {nm}(SELECT src_ip, {cols}, {flavour_sql()} AS flavour
-          FROM {ctx.table} WHERE {probe_sql(ctx)} AND ts IS NOT NULL AND ({extra}))"""
+          FROM {ctx.table} WHERE {probe_sql(ctx)} AND ts IS NOT NULL)"""
 
 
 def _buckets_cte(ctx) -> str:
@@ -182,7 +182,7 @@ def _sessions_from_buckets(ctx, kb: str) -> str:
 
 
 @contextlib.contextmanager
-def sessions(ctx, cols: str = "dst_ip, dst_port, ts, tcp_window", extra: str = "TRUE"):
+def sessions(ctx, cols: str = "dst_ip, dst_port, ts, tcp_window"):
     """``with sessions(ctx, cols) as (defs, s):`` a query starting ``WITH {defs}`` reads ``s``: the
     probes (``src_ip``, ``cols``, ``flavour``, ``sess``) of the sessions that have enough probes to
     make any scan finding (:func:`min_session_probes`). A session is a source's probes until it
@@ -193,7 +193,7 @@ def sessions(ctx, cols: str = "dst_ip, dst_port, ts, tcp_window", extra: str = "
     (within DuckDB's memory limit, spilled if need be: the old way, a window over every
     (source, time) pair, spilled ~1.9 GB over a 10 M-line log), ``defs`` is empty and ``s`` names
     the second table. On another engine (Spark) ``defs`` is the chain of CTEs and ``s`` is ``s``."""
-    q = _probes_cte(ctx, cols, extra)
+    q = _probes_cte(ctx, cols)
     if not _misc.is_duckdb(ctx):
         yield f"{q}, {_buckets_cte(ctx)}, {_kept_buckets(ctx, 'qk')}, {_sessions_from_buckets(ctx, 'kb')},", "s"
         return
