@@ -69,3 +69,8 @@ def test_verdict_counts_each_record_once_across_overlapping_findings():
                 files[name] = compress_lines(sorted(lines))
             fs.append(Finding("netbios", "low", "192.0.2.1", "s", evidence=Evidence(files=files)))
         assert _distinct_records(fs) == sum(len(v) for v in want.values())
+    # line numbers past 2**31 (not packed with their end in one integer) mixed with small ones
+    big = 1 << 31
+    fs = [Finding("netbios", "low", None, "s", evidence=Evidence(files={"a.log": f"5-9,{big - 2}-{big + 3}", "c.log": f"{big}"})),
+          Finding("netbios", "low", None, "s", evidence=Evidence(files={"a.log": f"7-12,{big + 1}-{big + 10}"}))]
+    assert _distinct_records(fs) == 8 + 13 + 1

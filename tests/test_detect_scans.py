@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fwforensics import analysis
+from fwforensics.reports.export import _default as _json_default   # (a finding's PortRuns as its list)
 
 PSAD = Path("/work/shared/corpus/psad")
 LAB = Path(__file__).parent / "fixtures" / "lab"
@@ -205,7 +206,7 @@ def test_deterministic():
     paths = [str(LAB / n) for n in ("nmap_syn.log", "nmap_decoy.log", "sscan.log", "traceroute_udp.log")]
     a = analysis.analyze(paths, analysis.Options())
     b = analysis.analyze(list(reversed(paths))[::-1], analysis.Options())
-    assert json.dumps(a["findings"], default=str) == json.dumps(b["findings"], default=str)
+    assert json.dumps(a["findings"], default=_json_default) == json.dumps(b["findings"], default=_json_default)
 
 
 @needs_psad

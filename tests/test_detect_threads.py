@@ -9,6 +9,7 @@ import os
 import pytest
 
 from fwforensics import analysis, detectors
+from fwforensics.reports.export import _default as _json_default   # (a finding's PortRuns as its list)
 
 HERE = os.path.dirname(__file__)
 CORPUS = next((p for p in (os.path.join(HERE, "..", "..", "shared", "corpus"), "/work/shared/corpus")
@@ -18,7 +19,7 @@ CORPUS = next((p for p in (os.path.join(HERE, "..", "..", "shared", "corpus"), "
 def _report(paths, threads, monkeypatch, **opts) -> str:
     monkeypatch.setattr(detectors, "THREADS", threads)
     rep = analysis.analyze(paths, analysis.Options(**opts))
-    return json.dumps({k: rep[k] for k in ("findings", "assumptions", "summary", "suppressed")}, default=str)
+    return json.dumps({k: rep[k] for k in ("findings", "assumptions", "summary", "suppressed")}, default=_json_default)
 
 
 def _inputs():

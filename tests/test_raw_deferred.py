@@ -18,6 +18,7 @@ import pytest
 from fwforensics import reader
 from fwforensics.analysis import Options, analyze
 from fwforensics.reader import ReadStats, read_events
+from fwforensics.reports.export import _default as _json_default   # (a finding's PortRuns as its list)
 
 HERE = os.path.dirname(__file__)
 
@@ -46,7 +47,7 @@ def test_deferred_text_gives_the_same_report_on_lab_logs():
     assert paths
     loaded, deferred, _ = _both(paths, home_nets=["192.0.2.0/24"], outside_ifs=["eth0"])
     assert _samples(loaded) and all(s[4] for s in _samples(deferred))
-    assert json.dumps(deferred, sort_keys=True, default=str) == json.dumps(loaded, sort_keys=True, default=str)
+    assert json.dumps(deferred, sort_keys=True, default=_json_default) == json.dumps(loaded, sort_keys=True, default=_json_default)
 
 
 def test_deferred_text_plain_and_gzip(tmp_path):

@@ -49,17 +49,17 @@ def test_cli_json_validates_against_published_schema():
 
 def test_schema_rejects_what_it_should(analysed):
     rep, _ = analysed
-    bad = json.loads(json.dumps(rep, default=str))
+    bad = json.loads(json.dumps(rep, default=export._default))
     bad["findings"][0]["severity"] = "critical"
     assert not _validator().is_valid(bad)
-    bad = json.loads(json.dumps(rep, default=str))
+    bad = json.loads(json.dumps(rep, default=export._default))
     del bad["findings"][0]["evidence"]
     assert not _validator().is_valid(bad)
 
 
 def test_enriched_report_still_validates(analysed):
     rep, _ = analysed
-    rep = json.loads(json.dumps(who.enrich(dict(rep)), default=str))
+    rep = json.loads(json.dumps(who.enrich(dict(rep)), default=export._default))
     assert rep["who"]["192.168.10.55"]["class"] == "private"
     assert not list(_validator().iter_errors(rep))
 

@@ -5,7 +5,6 @@ import json
 import os
 import sys
 import tomllib
-from datetime import date, datetime
 from typing import Any
 
 import click
@@ -15,9 +14,8 @@ from .reader import InputError
 
 
 def _json_default(o: Any):
-    if isinstance(o, (datetime, date)):
-        return o.isoformat()
-    return str(o)
+    from .reports.export import _default
+    return _default(o)
 
 
 def _dump(obj: Any) -> None:

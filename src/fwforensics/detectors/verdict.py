@@ -152,31 +152,53 @@ def detect(ctx):
 def _distinct_records(fs) -> int:
     """Records behind a set of findings, each counted once (findings overlap), from their evidence.
     The spans are read one at a time from each finding's ranges text (no list of its pieces: one
-    finding of a 10 M-line log can list 100 k of them) into two integer arrays per file, not a
-    tuple each, and the arithmetic needs no index array."""
+    finding of a 10 M-line log can list 100 k of them) into one integer array per file, each span
+    packed as ``start << 32 | end`` and sorted in place: 8 bytes a span, no tuple, no index array
+    (the background findings of a 10 M-line log hold ~0.5 M spans)."""
     import re
     import numpy as np
-    spans: dict[str, tuple[array, array]] = {}
+    packed: dict[str, array] = {}
+    wide: dict[str, list[tuple[int, int]]] = {}   # (line numbers of 2**31 and over: kept apart)
     piece = re.compile(r"(\d+)(?:-(\d+))?")
     for f in fs:
         for file, ranges in f.evidence.files.items():
-            lo, hi = spans.setdefault(file, (array("q"), array("q")))
+            out = packed.setdefault(file, array("q"))
             for mt in piece.finditer(ranges):
                 a, b = mt.groups()
-                lo.append(int(a))
-                hi.append(int(b or a))
+                lo = int(a)
+                hi = int(b) if b else lo
+                if hi < 1 << 31:
+                    out.append(lo << 32 | hi)
+                else:
+                    wide.setdefault(file, []).append((lo, hi))
     total = 0
-    for lo, hi in spans.values():
-        if not lo:
-            continue
-        # sorted by start (the order of equal starts does not change the sum below)
-        order = np.argsort(np.frombuffer(lo, np.int64), kind="stable")
-        a = np.frombuffer(lo, np.int64)[order]
-        b = np.frombuffer(hi, np.int64)[order]
-        del order
-        np.maximum.accumulate(b, out=b)   # the furthest end so far
-        # the union is the whole stretch minus the gaps between a span's start and every end before it
-        gaps = a[1:] - b[:-1] - 1
-        np.clip(gaps, 0, None, out=gaps)
-        total += int(b[-1] - a[0] + 1 - gaps.sum())
+    for file, out in packed.items():
+        v = np.frombuffer(out, np.int64) if out else np.empty(0, np.int64)
+        total += _union_length(v, wide.pop(file, None))
+    for extra in wide.values():
+        total += _union_length(np.empty(0, np.int64), extra)
     return total
+
+
+def _union_length(v, extra) -> int:
+    """Lines covered by the spans ``v`` (packed ``start << 32 | end``, sorted here in place) and
+    the (start, end) pairs ``extra``."""
+    import numpy as np
+    if extra:
+        a = np.concatenate((v >> 32, np.array([lo for lo, _ in extra], np.int64)))
+        b = np.concatenate((v & 0xFFFFFFFF, np.array([hi for _, hi in extra], np.int64)))
+        order = np.argsort(a, kind="stable")
+        a, b = a[order], b[order]
+    elif len(v):
+        v.sort()   # by start, then end (the order of equal starts does not change the sum below)
+        a = v >> 32
+        b = np.bitwise_and(v, 0xFFFFFFFF, out=v)
+    else:
+        return 0
+    np.maximum.accumulate(b, out=b)   # the furthest end so far
+    # the union is the whole stretch minus the gaps between a span's start and every end before it
+    first = int(a[0])
+    gaps = np.subtract(a[1:], b[:-1], out=a[1:])
+    gaps -= 1
+    np.clip(gaps, 0, None, out=gaps)
+    return int(b[-1] - first + 1 - gaps.sum())

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import orjson
 
-from ..findings import SEVERITIES, SEVERITY_RANK
+from ..findings import SEVERITIES, SEVERITY_RANK, PortRuns
 from ..schema import COLUMNS, ECS, EVENT_SCHEMA
 from . import common as C
 from .text import clean
@@ -35,6 +35,8 @@ class ExportError(ValueError):
 def _default(o: Any):
     if isinstance(o, (datetime, date)):
         return o.isoformat()
+    if isinstance(o, PortRuns):   # a finding's ports in runs: the list they stand for
+        return list(o)
     return str(o)
 
 
