@@ -4,7 +4,8 @@
   block in Python and splitting it, whatever the bytes (invalid UTF-8, CR LF, NUL);
 * netfilter blocks are parsed on worker threads (``prepare``) and finished in order
   (``finish``): same batches as one thread, including year inference across blocks;
-* IPv6 addresses are printed by the C library when it prints what ``ipaddress`` prints.
+* IPv6 addresses are printed by the C library when it prints what ``ipaddress`` prints;
+* blanks become nulls from the string offsets (``blank_to_null``) as a string comparison makes them.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fwforensics import reader
-from fwforensics.formats._common import canonical_ip
+from fwforensics.formats._common import blank_to_null, canonical_ip
 from fwforensics.reader import ReadStats, read_events
 
 HERE = os.path.dirname(__file__)
@@ -30,6 +31,17 @@ CORPUS = os.path.join(HERE, "..", "..", "shared", "corpus")
 def test_native_line_split_equals_python_split(parts):
     block = b"".join(parts)
     assert reader.lines_array(block).to_pylist() == reader._decode(block).split("\n")
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from([None, "", "a", "bc", "é"]), max_size=40), st.integers(0, 40), st.integers(0, 40))
+def test_blanks_to_nulls_from_offsets_equals_a_comparison(values, start, length):
+    import pyarrow.compute as pc
+    arr = pa.array(values, pa.string()).slice(min(start, len(values)), length)
+    got = blank_to_null(arr)
+    got.validate(full=True)
+    want = arr if arr.null_count == len(arr) else pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    assert got.to_pylist() == want.to_pylist() and got.null_count == want.null_count
 
 
 @settings(max_examples=2000, deadline=None)

@@ -24,16 +24,27 @@ def blank_to_null(arr: pa.Array) -> pa.Array:
     """'' -> null (extract_regex gives '' for optional groups that did not take part)."""
     if arr.null_count == len(arr):
         return arr
+    if isinstance(arr, pa.StringArray):
+        # blanks are the entries whose offsets do not move: read from the offsets with numpy (a
+        # string comparison per entry cost more than the C kernel that made them); the same
+        # strings come back with a new validity bitmap (no copy of the text)
+        validity, offsets, data = arr.buffers()
+        n = len(arr)
+        if data is None:   # (every value empty or null)
+            data = pa.py_buffer(b"")
+        off = np.frombuffer(offsets, np.int32, count=n + 1, offset=arr.offset * 4)
+        keep = off[1:] != off[:-1]
+        if arr.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")
+            keep &= bits[arr.offset:arr.offset + n].view(np.bool_)
+        kept = int(np.count_nonzero(keep))
+        if kept == n - arr.null_count:
+            return arr
+        return pa.StringArray.from_buffers(n, pa.py_buffer(off), data, pa.py_buffer(np.packbits(keep, bitorder="little")),
+                                           null_count=n - kept)
     blank = pc.equal(arr, "")
     if not pc.any(blank).as_py():
         return arr
-    if isinstance(arr, pa.StringArray) and arr.offset == 0:
-        # the same strings with blanks marked invalid: only the validity bitmap is new (no copy of
-        # the text, which pc.if_else would rebuild)
-        keep = pc.invert(pc.fill_null(blank, True))   # (null stays null)
-        if keep.offset == 0 and keep.null_count == 0:
-            bufs = arr.buffers()
-            return pa.StringArray.from_buffers(len(arr), bufs[1], bufs[2], keep.buffers()[1])
     return pc.if_else(blank, pa.scalar(None, arr.type), arr)
 
 
