@@ -238,6 +238,12 @@ def test_proxy_hunt_sessions_end_after_a_quiet_gap_and_untimed_probes_make_one(t
     assert rep["records_read"] == len(lines)
     got = [f for f in by_id(rep, "proxy.scan") if f["src"] == "198.51.100.31"]
     assert len(got) == 1 and got[0]["details"]["proxy_ports"] == 7   # (RingZero's pattern needs times)
+    # its records are the untimed probes: counted, with their ports, hosts and evidence
+    probes = [ln for ln in lines if "SRC=198.51.100.31 " in ln and " SYN " in ln]
+    f = got[0]
+    assert f["count"] == len(probes) and f["first_seen"] is None and f["ports"] == [80, 1080, 3128, 8000, 8001, 8080, 8888]
+    assert f["evidence"]["records"] == len(probes) and len(f["evidence"]["samples"]) == 3
+    assert f["evidence"]["files"] == {str(untimed): f"1-{len(lines)}"}
 
 
 def test_scan_sessions_follow_slow_probes_across_buckets_and_end_after_the_gap(tmp_path):

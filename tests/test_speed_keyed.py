@@ -74,3 +74,15 @@ def test_grouped_lookups_on_generated_traffic(tmp_path):
     single = _findings([str(out)], False)
     assert grouped == single
     assert len(grouped) > 20
+
+
+def test_grouped_lookups_on_probes_without_time_stamps(tmp_path):
+    """A session of records without time stamps (proxy's session 0): both ways find its records."""
+    lines = open(os.path.join(HERE, "fixtures", "lab", "proxy_scan.log")).read().splitlines(keepends=True)
+    p = tmp_path / "untimed.log"
+    p.write_text("".join(ln.split(" kernel: ", 1)[1] for ln in lines))
+    grouped = _findings([str(p)], True, year=2025)
+    single = _findings([str(p)], False, year=2025)
+    assert grouped == single
+    proxy = [f for f in grouped if f["id"] == "proxy.scan"]
+    assert proxy and all(f["count"] > 0 and f["evidence"]["records"] == f["count"] for f in proxy)

@@ -35,7 +35,8 @@ class Groups:
     ``source_file``, ``line`` and the columns ``cols`` of the record.
 
     ``keys`` are SQL expressions over the events table; each group is a tuple of their values
-    followed by t0 and t1 (the inclusive time range)."""
+    followed by t0 and t1 (the inclusive time range; both None: the records without a time
+    stamp, as in ``ts IS NULL``)."""
 
     def __init__(self, ctx, base: str, keys: list[str], groups: list[tuple], cols: tuple[str, ...] = ()):
         self.ctx, self.base, self.keys, self.groups, self.cols = ctx, base, keys, groups, cols
@@ -58,7 +59,8 @@ class Groups:
             extra = "".join(f", e.{c}" for c in self.cols)
             con.execute(f"""CREATE OR REPLACE TEMPORARY TABLE {self.table} AS
                 SELECT g.gid, e.rowid AS __rid, e.ts, e.source_file, e.line{extra}
-                FROM {t} e JOIN {self._keys} g ON {on} AND e.ts >= g.t0 AND e.ts <= g.t1
+                FROM {t} e JOIN {self._keys} g ON {on}
+                     AND ((e.ts >= g.t0 AND e.ts <= g.t1) OR (e.ts IS NULL AND g.t0 IS NULL AND g.t1 IS NULL))
                 WHERE {self.base}""")
         finally:
             con.unregister(self._keys)

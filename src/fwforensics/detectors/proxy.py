@@ -120,8 +120,9 @@ def detect(ctx):
     out = []
     for i, (r, hunt, ring, sweep) in enumerate(hits):
         src = r["src_ip"]
-        where = (f"{base} AND src_ip = {ctx.lit(src)} "
-                 f"AND ts >= {ctx.lit(r['first_seen'])} AND ts <= {ctx.lit(r['last_seen'])}")
+        where = f"{base} AND src_ip = {ctx.lit(src)} AND " + (
+            "ts IS NULL" if r["first_seen"] is None   # (session 0: the source's probes without a time)
+            else f"ts >= {ctx.lit(r['first_seen'])} AND ts <= {ctx.lit(r['last_seen'])}")
         if pre is not None:
             ports, targets, ev = pre[i]
         else:
