@@ -139,13 +139,13 @@ def test_finding_ports_in_runs_are_kept_as_the_runs_ends():
         [5, 1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 
-def test_report_dict_keeps_ports_in_runs_and_every_writer_prints_the_list():
+def test_report_dict_keeps_ports_in_runs_and_every_writer_prints_the_list(capsys):
     """The report's dict holds a finding's PortRuns itself (not a list of its ports: the findings
     of a 10 M-line log list 5.4 M ports, ~43 MB as lists, held while the country database loads);
     JSON, NDJSON and the CLI's JSON print the list, with nothing of the finding changed."""
     import io
     import json
-    from fwforensics.cli import _json_default
+    from fwforensics.cli import _dump
     from fwforensics.findings import Finding, PortRuns
     from fwforensics.reports import export
     ports = list(range(1, 1025)) + [3389] + list(range(6000, 6064))
@@ -158,7 +158,8 @@ def test_report_dict_keeps_ports_in_runs_and_every_writer_prints_the_list():
     export.write_json(rep, buf)
     assert json.loads(buf.getvalue())["findings"][0]["ports"] == ports
     assert json.loads(next(export.ndjson_lines(rep)))["finding"]["ports"] == ports
-    assert json.loads(json.dumps(d, default=_json_default))["ports"] == ports
+    _dump(d)
+    assert json.loads(capsys.readouterr().out)["ports"] == ports
     assert isinstance(Finding("x", "low", None, "s", ports=[7, 19]).to_dict()["ports"], list)
     assert not isinstance(d["ports"], list) and isinstance(d["ports"], PortRuns)
 

@@ -13,13 +13,9 @@ from . import __version__
 from .reader import InputError
 
 
-def _json_default(o: Any):
-    from .reports.export import _default
-    return _default(o)
-
-
 def _dump(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default, ensure_ascii=False) + "\n")
+    from .reports.export import _default   # (dates as ISO text, a finding's PortRuns as its list)
+    sys.stdout.write(json.dumps(obj, indent=2, default=_default, ensure_ascii=False) + "\n")
 
 
 def _console():

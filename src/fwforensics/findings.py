@@ -7,7 +7,7 @@ in ``docs/findings.schema.json``).
 from __future__ import annotations
 
 from array import array
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -53,11 +53,8 @@ class Finding:
         """The JSON shape. Ports in runs stay a :class:`PortRuns` (a sequence equal to the list it
         stands for; the JSON writers print it as that list): the findings of a 10 M-line log list
         5.4 M ports, ~43 MB as lists, which the report would hold all at once."""
-        ports, self.ports = self.ports, []
-        try:
-            d = asdict(self)   # (without the ports: asdict would copy them)
-        finally:
-            self.ports = ports
+        ports = self.ports
+        d = asdict(replace(self, ports=()))   # (without the ports: asdict would copy them)
         d["ports"] = ports if isinstance(ports, PortRuns) else _port_list(ports)
         for k in ("first_seen", "last_seen"):
             v = d[k]
@@ -161,12 +158,7 @@ def compact_ports(ports: Sequence[int]) -> array | PortRuns:
 _PORT_INTS = list(range(65536))
 
 
-def _port_list(ports: array | PortRuns) -> list[int]:
-    if isinstance(ports, PortRuns):
-        out: list[int] = []
-        for lo, hi in ports.runs():
-            out.extend(_PORT_INTS[lo:hi + 1])
-        return out
+def _port_list(ports: array) -> list[int]:
     if ports and 0 <= min(ports) and max(ports) < 65536:
         return list(map(_PORT_INTS.__getitem__, ports))
     return ports.tolist()

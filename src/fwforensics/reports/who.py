@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import os
 import socket
@@ -150,7 +151,7 @@ def enrich(rep: dict[str, Any], resolve: bool = False, limit: int = 100) -> dict
         if s:
             ips.setdefault(s, None)
     who = {}
-    for ip in list(ips)[:limit]:
+    for ip in itertools.islice(ips, limit):
         try:
             ipaddress.ip_address(ip)
         except ValueError:
