@@ -45,6 +45,28 @@ def test_readers_of_findings_are_known():
     assert {"decoys", "advice", "verdict"} <= names
 
 
+def test_readers_of_findings_wait_only_for_what_they_read():
+    """A detector that names the modules it reads (NEEDS) starts once those are filed and sees their
+    findings only; any other reader of findings waits for every detector before it; the rest wait
+    for nothing. (That the reports stay the same is the test above.)"""
+    mods = detectors.modules()
+    names = [m.__name__.rsplit(".", 1)[-1] for m in mods]
+    waits = dict(zip(names, detectors._waits(mods)))
+    assert waits["decoys"] == (names.index("scans") + 1, frozenset(detectors._module("scans").IDS))
+    assert waits["ipaddr"] == (names.index("smurf") + 1, frozenset(detectors._module("smurf").IDS))
+    assert waits["advice"] == (names.index("advice"), None)
+    assert waits["verdict"] == (names.index("verdict"), None)
+    assert waits["netbios"] == (0, None)
+    for m in mods:   # NEEDS names modules that run before
+        for need in getattr(m, "NEEDS", ()):
+            assert names.index(need) < names.index(m.__name__.rsplit(".", 1)[-1])
+    # with only some detectors, a need that is not run is not waited for
+    sub = [m for m in mods if m.__name__.rsplit(".", 1)[-1] in ("smurf", "ipaddr")]
+    assert detectors._waits(sub) == [(0, None), (1, frozenset(detectors._module("smurf").IDS))]
+    sub = [m for m in mods if m.__name__.rsplit(".", 1)[-1] in ("decoys",)]
+    assert detectors._waits(sub) == [(0, frozenset())]
+
+
 def test_unwanted_findings_keep_their_counts_but_carry_no_samples():
     """Context.wanted (watch: findings already alerted): the same findings with the same counts and
     time spans; only the wanted ones carry line ranges and samples. (The verdict, which counts the

@@ -6,6 +6,9 @@ whose tunables are documented constants and whose output is a typed finding)::
     \"\"\"What it recognises, in two lines.\"\"\"
     IDS = ("port.zero",)           # finding ids it may emit (shared/spec/signatures.md)
     ORDER = 50                     # run order; detectors reading other findings run later
+    NEEDS = ("scans",)             # optional, for a detector that reads ``ctx.findings``: the
+                                   # modules whose findings it reads (the only ones it may read);
+                                   # without it, it waits for every detector before it
 
     # Tunables: each a module constant with a comment on what raising/lowering trades.
     MIN_RECORDS = 1                # raise to ignore single stray packets; lower never misses one
@@ -528,15 +531,44 @@ def _reads_findings(mod: ModuleType) -> bool:
         return True
 
 
+def _waits(mods: list[ModuleType]) -> list[tuple[int, frozenset[str] | None]]:
+    """For each detector: how many detectors (in order) must have been filed before it starts,
+    and the finding ids it is given (None: every finding filed so far). A detector that reads no
+    findings waits for none; one that names the modules it reads in ``NEEDS`` waits for those
+    (and is given their findings only, so what it sees does not depend on which other detectors
+    happened to finish first); any other reader of findings waits for every detector before it."""
+    index = {m.__name__.rsplit(".", 1)[-1]: i for i, m in enumerate(mods)}
+    out: list[tuple[int, frozenset[str] | None]] = []
+    for i, mod in enumerate(mods):
+        if not _reads_findings(mod):
+            out.append((0, None))
+            continue
+        needs = getattr(mod, "NEEDS", None)
+        if needs is None:
+            out.append((i, None))
+            continue
+        before = [index[n] for n in needs if n in index and index[n] < i]
+        ids = frozenset(x for j in before for x in getattr(mods[j], "IDS", ()))
+        out.append((max(before) + 1 if before else 0, ids))
+    return out
+
+
 def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[tuple[float, float]]) -> None:
     """Run the detectors on THREADS worker threads; file their findings (and add their
     assumptions) in detector order as soon as every detector before has been filed."""
     n = len(mods)
     results: list[tuple | None] = [None] * n   # (findings, new assumptions, error)
-    reads = [_reads_findings(m) for m in mods]
+    waits = _waits(mods)
+    started = [False] * n
     cond = threading.Condition()
     # running: detectors running now; alone: one is being rerun with more memory, by itself
-    state = {"next": 0, "filed": 0, "running": 0, "alone": False}
+    state = {"filed": 0, "running": 0, "alone": False}
+
+    def next_ready() -> int | None:   # under cond: the first detector not started that may start
+        for i in range(n):
+            if not started[i] and state["filed"] >= waits[i][0]:
+                return i
+        return None
     db = ctx.con.execute("SELECT current_database()").fetchall()[0][0]
     tz = ctx.con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
     errors: list[BaseException] = []
@@ -563,13 +595,15 @@ def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[tuple[fl
             cache = None
             while True:
                 with cond:
-                    i = state["next"]
-                    if i >= n or errors:
+                    # a detector waiting for findings does not hold up the ones after it
+                    cond.wait_for(lambda: errors or all(started) or next_ready() is not None)
+                    if errors or all(started):
                         return
-                    state["next"] += 1
-                    if reads[i]:
-                        cond.wait_for(lambda: state["filed"] >= i)
-                    prefix, notes0 = list(ctx.findings), list(ctx.assumptions)
+                    i = next_ready()
+                    started[i] = True
+                    ids = waits[i][1]
+                    prefix = list(ctx.findings) if ids is None else [f for f in ctx.findings if f.id in ids]
+                    notes0 = list(ctx.assumptions)
                 known = len(notes0)
                 wctx = replace(ctx, con=cur, findings=prefix, assumptions=notes0)
                 if cache is None:

@@ -34,6 +34,7 @@ from . import _misc, scans, zen
 
 IDS = ("scan.decoy",)
 ORDER = 30   # after scans
+NEEDS = ("scans",)   # reads the scans' shape findings (and marks the members')
 
 # Tunables
 DECOY_WINDOW = 2        # seconds between copies of the same probe from two members. nmap sends the

@@ -18,6 +18,7 @@ from . import _misc as m
 
 IDS = ("source_route", "bogon.source", "broadcast.local", "broadcast.directed")
 ORDER = 55          # after smurf.py
+NEEDS = ("smurf",)  # reads smurf/fraggle findings, whose records broadcast.directed leaves out
 
 # Tunables
 ALWAYS_BOGON = ("loopback", "unspecified", "multicast", "link-local", "broadcast", "this-network",
