@@ -1,6 +1,7 @@
 """`analyze` leaves a netfilter record's text out of its events table and reads the lines its
-evidence samples show back from the input afterwards (analysis.fill_raw, reader.lines_at).
-The report must be the same as with the text loaded: checked on real lab logs, on the
+evidence samples show back from the input afterwards (analysis.fill_raw, reader.lines_at); it
+also leaves out the columns nothing reads (events.WORK_OMITTED, ``Options.narrow``).
+The report must be the same as with the text and every column loaded: checked on real lab logs, on the
 benchmark's generated mix, compressed, and on a file whose lines need the reader's repairs
 (CRLF, invalid UTF-8, NUL, a line over the kept length)."""
 from __future__ import annotations
@@ -25,7 +26,7 @@ HERE = os.path.dirname(__file__)
 
 def _both(paths: list[str], **kw) -> tuple[dict, dict, ReadStats]:
     loaded = analyze(paths, Options(**kw))
-    opts = Options(defer_raw=True, **kw)
+    opts = Options(defer_raw=True, narrow=True, **kw)   # as `analyze` without --events-out
     deferred = analyze(paths, opts)
     return loaded, deferred, opts
 
@@ -224,3 +225,26 @@ def test_reader_without_raw_gives_the_same_records(tmp_path, monkeypatch, kernel
     assert full.column("raw").null_count == 0 and bare.column("raw").null_count == bare.num_rows
     assert bare.drop_columns(["raw"]).equals(full.drop_columns(["raw"]))
     assert (fs_bare.unreadable_count, fs_bare.skipped) == (fs_full.unreadable_count, fs_full.skipped)
+
+
+def test_narrow_table_leaves_out_the_unread_columns_loudly(tmp_path):
+    """The narrow work table has no omitted column at all (a query reading one fails instead of
+    seeing nulls), keeps every other column of the schema in order, and takes the reader's batches."""
+    import duckdb
+    from fwforensics import analysis, events
+    from fwforensics.schema import EVENT_SCHEMA
+    path = _generated(tmp_path, 2000)
+    con = events.connect(spill=False)
+    stats = ReadStats()
+    analysis.load_inputs(con, [path], Options(defer_raw=True, narrow=True), stats)
+    cols = [d[0] for d in con.execute("SELECT * FROM events LIMIT 0").description]
+    assert cols == [c for c in EVENT_SCHEMA.names if c not in events.WORK_OMITTED]
+    assert len(cols) == len(EVENT_SCHEMA.names) - len(events.WORK_OMITTED)
+    assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] == stats.records_read > 1000
+    with pytest.raises(duckdb.BinderException):
+        con.execute("SELECT count(tcp_seq) FROM events")
+    # a table made before with every column still takes every column
+    full = events.connect(spill=False)
+    analysis.load_inputs(full, [path], Options(), ReadStats())
+    analysis.load_inputs(full, [path], Options(narrow=True), ReadStats())
+    assert full.execute("SELECT count(uid), count(*) FROM events").fetchall()[0][1] == 2 * stats.records_read

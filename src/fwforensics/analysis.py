@@ -32,6 +32,9 @@ class Options:
     # regular file in a format whose raw is its line): the findings' samples get it afterwards.
     # Off for callers that read ``raw`` from the table themselves (events export, abuse drafts).
     defer_raw: bool = False
+    # leave the columns that no detector, summary or report reads (events.WORK_OMITTED) out of the
+    # events table. Off for callers that export or keep the events (--events-out, cases).
+    narrow: bool = False
     # when a list: (phase, seconds, peak MB so far) of the run are appended (``analyze --timings``)
     timings: list[tuple[str, float, float]] | None = None
 
@@ -166,7 +169,7 @@ def fill_raw(found, stats: ReadStats) -> None:
 
 
 def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None:
-    events.ensure_table(con)
+    events.ensure_table(con, omit=events.WORK_OMITTED if opts.narrow else ())
     bar = None
     if opts.progress:
         from .reader import _Progress

@@ -214,6 +214,7 @@ def _analyze(inputs, case_path, engine, dataset, master, fmt, year, tz, map_file
         case.close()
     else:
         opts.defer_raw = not events_out   # the events export writes every record's text
+        opts.narrow = not events_out      # ... and every column
         con = events.connect()
         rep = analysis.analyze(list(inputs), opts, con, size=size,
                                then=lambda r, c: _side_outputs(r, c, html_out, events_out, resolve, took))
