@@ -42,3 +42,28 @@ def test_special_addresses_take_odd_text_without_failing():
     for text in ("\u0663.1.1.1", "1.2.3.\u0663", "\uff11.2.3.4", "1.2.3.4\x00", " 192.0.2.1 "):
         assert s.kind(text) == (lambda a: (a.category, bool(a.bogon)) if a else None)(kb().address(text))
     assert s.kind("192.0.2.1") == ("documentation", True) and s.kind("8.8.8.8") == ("global", False)
+
+
+def test_special_address_kinds_agree_with_the_knowledge_base_at_every_block_edge():
+    """kind() remembers the kind of whole aligned chunks (IPv4 /16, IPv6 /32) that no block starts or
+    ends inside: every block's edges, their neighbours and random addresses of the same chunks (asked
+    in two orders, so a remembered chunk answers for addresses met later) match the knowledge base."""
+    from fwforensics.knowledge import kb
+    k = kb()
+    rnd = random.Random(7)
+    texts = []
+    for net, _ in k._blocks:
+        lo, hi = int(net.network_address), int(net.broadcast_address)
+        top = 2 ** (32 if net.version == 4 else 128) - 1
+        sh = 16 if net.version == 4 else 96
+        for n in (lo - 1, lo, lo + 1, hi - 1, hi, hi + 1, (lo >> sh << sh), (lo >> sh << sh) + rnd.getrandbits(sh)):
+            if 0 <= n <= top:
+                texts.append(str(ipaddress.ip_address(n) if net.version == 4 else ipaddress.IPv6Address(n)))
+    texts += [str(ipaddress.ip_address(rnd.getrandbits(32))) for _ in range(3000)]
+    texts += [str(ipaddress.IPv6Address((0x20010db8 << 96) | rnd.getrandbits(96))) for _ in range(300)]
+    want = [(lambda a: (a.category, bool(a.bogon)) if a else None)(k.address(t)) for t in texts]
+    assert len({w for w in want}) > 8
+    for order in (texts, texts[::-1]):
+        s = _misc.SpecialAddresses(k)
+        got = {t: s.kind(t) for t in order}
+        assert [got[t] for t in texts] == want

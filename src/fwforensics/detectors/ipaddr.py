@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-from typing import Iterable
 
 from . import _misc as m
 
@@ -134,14 +133,15 @@ def _bogons(ctx):
                              "nets (no outside interface known)" if ctx.home_nets else
                         "private, shared and documentation sources were not judged: neither an outside "
                         "interface nor a home net is known")
-        for src, dst in ([] if scope == "FALSE" else _pairs(ctx, inbound, scope, relaxed)):
+        def dst_kind(dst: str) -> str:
             dk = dst_kinds.get(dst)
             if dk is None:   # (a few destinations, met again and again)
                 kd = special.kind(dst)
                 dk = dst_kinds[dst] = kd[0] if kd else "?"
-            if dk != relaxed[src] and dk not in local_kinds:
-                dst_ok.setdefault(src, []).append(dst)
-                kinds[src] = relaxed[src]
+            return dk
+        for src, dst in ([] if scope == "FALSE" else _crossing(ctx, inbound, scope, relaxed, dst_kind, local_kinds)):
+            dst_ok.setdefault(src, []).append(dst)
+            kinds[src] = relaxed[src]
     if not kinds:
         return []
     judged = sorted(kinds)
@@ -177,26 +177,49 @@ def _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged):
     return out
 
 
-def _pairs(ctx, inbound: str, scope: str, sources: Iterable[str]):
-    """Distinct (source, destination) of the inbound records of ``sources`` within ``scope``, in
-    order, streamed. On DuckDB the sources are a joined Arrow table (a big log has hundreds of
-    thousands of private-kind sources: as an IN list the query text alone took gigabytes)."""
+def _crossing(ctx, inbound: str, scope: str, sources: dict[str, str], dst_kind, local: set[str]):
+    """Distinct (source, destination) of the inbound records of ``sources`` (address -> its kind)
+    within ``scope`` whose destination is of another kind (``dst_kind(address)``), not one of
+    ``local``; in order of source and destination.
+
+    On DuckDB the pairs go to a temporary table and only their distinct destinations (a few
+    thousand) come back to be judged; the pairs that cross kinds are then picked there (a 10 M-line
+    log has ~500 k pairs of documentation-range sources: streamed here one by one they took ~2 s).
+    The sources are a joined Arrow table (as an IN list the query text alone took gigabytes)."""
     import duckdb
-    order = "ORDER BY src_ip, dst_ip"
-    if isinstance(ctx.con, duckdb.DuckDBPyConnection):
-        import pyarrow as pa
-        ctx.con.register("fwf_sources", pa.table({"src_ip": pa.array(sorted(sources), pa.string())}))
-        try:
-            yield from m.rows(ctx, f"""SELECT DISTINCT src_ip, dst_ip FROM {ctx.table}
-                                      WHERE {inbound} AND {scope} AND dst_ip IS NOT NULL
-                                        AND src_ip IN (SELECT src_ip FROM fwf_sources) {order}""")
-        finally:
-            ctx.con.unregister("fwf_sources")
+    if not isinstance(ctx.con, duckdb.DuckDBPyConnection):
+        for r in ctx.query(f"""SELECT DISTINCT src_ip, dst_ip FROM {ctx.table}
+                               WHERE {inbound} AND {scope} AND src_ip IN {ctx.lit(sorted(sources))}
+                                 AND dst_ip IS NOT NULL ORDER BY src_ip, dst_ip"""):
+            dk = dst_kind(r["dst_ip"])
+            if dk != sources[r["src_ip"]] and dk not in local:
+                yield r["src_ip"], r["dst_ip"]
         return
-    for r in ctx.query(f"""SELECT DISTINCT src_ip, dst_ip FROM {ctx.table}
-                           WHERE {inbound} AND {scope} AND src_ip IN {ctx.lit(sorted(sources))} AND dst_ip IS NOT NULL
-                           {order}"""):
-        yield r["src_ip"], r["dst_ip"]
+    import pyarrow as pa
+    con, pairs = ctx.con, m._temp_name("fwf_pairs")
+    con.register("fwf_sources", pa.table({"s_ip": pa.array(list(sources), pa.string()),
+                                          "s_kind": pa.array(list(sources.values()), pa.string())}))
+    try:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {pairs} AS
+                        SELECT DISTINCT src_ip AS p_src, dst_ip AS p_dst, s_kind AS p_kind FROM {ctx.table}
+                        JOIN fwf_sources ON src_ip = s_ip
+                        WHERE {inbound} AND {scope} AND dst_ip IS NOT NULL""")
+    finally:
+        con.unregister("fwf_sources")
+    try:
+        dsts = list(m.column(ctx, f"SELECT DISTINCT p_dst FROM {pairs}"))
+        kinds = [dst_kind(d) for d in dsts]
+        keep = [i for i, k in enumerate(kinds) if k not in local]
+        con.register("fwf_dst_kinds", pa.table({"d_ip": pa.array([dsts[i] for i in keep], pa.string()),
+                                                "d_kind": pa.array([kinds[i] for i in keep], pa.string())}))
+        try:
+            got = con.execute(f"""SELECT p_src, p_dst FROM {pairs} JOIN fwf_dst_kinds ON p_dst = d_ip
+                                  WHERE d_kind <> p_kind ORDER BY p_src, p_dst""").fetchall()
+        finally:
+            con.unregister("fwf_dst_kinds")
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {pairs}")
+    yield from got
 
 
 def _local_bcast(ctx):
