@@ -139,6 +139,29 @@ def test_finding_ports_in_runs_are_kept_as_the_runs_ends():
         [5, 1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 
+def test_port_arrays_take_the_numpy_path_with_the_same_results():
+    """Arrays of ports (as the grouped scan queries give them) are cut into runs and checked for
+    order by numpy: the same text and the same kept form as from the list of the distinct ports,
+    for sorted and unsorted, repeated, 2- and 4-byte, small and large arrays."""
+    import random
+    from array import array
+    from fwforensics.detectors import _port_set
+    from fwforensics.findings import compact_ports, compress_lines
+    rnd = random.Random(11)
+    for _ in range(400):
+        xs = [rnd.choice((rnd.randrange(70000), rnd.randrange(100))) for _ in range(rnd.randrange(0, 300))]
+        if rnd.random() < 0.4:
+            xs = sorted(set(xs))
+        for tc in "iHq":
+            ys = [x for x in xs if tc != "H" or x < 65536]
+            a = array(tc, ys)
+            assert compress_lines(a) == compress_lines(list(ys))
+            got, want = _port_set(a), compact_ports(sorted(set(ys)))
+            assert list(got) == list(want) and type(got) is type(want)
+            assert getattr(got, "typecode", None) == getattr(want, "typecode", None)
+    assert compress_lines(array("i", [9, 1, 2, 3] + list(range(40, 80)) + [3])) == "1-3,9,40-79"
+
+
 def test_report_dict_keeps_ports_in_runs_and_every_writer_prints_the_list(capsys):
     """The report's dict holds a finding's PortRuns itself (not a list of its ports: the findings
     of a 10 M-line log list 5.4 M ports, ~43 MB as lists, held while the country database loads);

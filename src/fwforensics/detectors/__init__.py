@@ -382,6 +382,13 @@ def _port_set(ports: Iterable[int] | None) -> list[int] | array:
     array (a grouped query's ports, fetched without a Python int per port) stays one, built once
     in the form the finding keeps (findings.compact_ports)."""
     if isinstance(ports, array):
+        if len(ports) > 32 and ports.typecode in "iH":   # (sorted and distinct already, as a grouped query gives them)
+            import numpy as np
+            v = np.frombuffer(ports, dtype=ports.typecode)
+            if not (np.diff(v.astype(np.int64)) > 0).all():
+                v = np.unique(v)
+                ports = array(ports.typecode, v.tobytes())
+            return compact_ports(ports)
         return compact_ports(sorted(set(ports)))
     got = set(ports or ())
     got.discard(None)
