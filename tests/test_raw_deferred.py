@@ -248,3 +248,26 @@ def test_narrow_table_leaves_out_the_unread_columns_loudly(tmp_path):
     analysis.load_inputs(full, [path], Options(), ReadStats())
     analysis.load_inputs(full, [path], Options(narrow=True), ReadStats())
     assert full.execute("SELECT count(uid), count(*) FROM events").fetchall()[0][1] == 2 * stats.records_read
+
+
+def test_samples_without_text_skip_the_join_only_when_no_record_has_any():
+    """Context.no_raw: true over a table of deferred lines only (the samples then come without a
+    second read of the table, and get their text afterwards), false once one record keeps its text
+    (a packet capture's text stays: its samples still read it from the table); handed on to a
+    narrowed copy. Mixed inputs give the report of a run that kept every text."""
+    from fwforensics import analysis, detectors, events
+    from fwforensics.detectors import _misc
+    lab = [p for p in sorted(glob.glob(os.path.join(HERE, "fixtures", "lab", "*.log"))) if "nmap_xmas" not in p]
+    pf = os.path.join(HERE, "fixtures", "lab", "nmap_xmas.pcap")   # (its scan is in no log given)
+    for paths, want in ((lab, True), (lab + [pf], False)):
+        con = events.connect()
+        analysis.load_inputs(con, paths, Options(defer_raw=True, narrow=True), ReadStats())
+        ctx = detectors.Context(con=con)
+        assert ctx.no_raw() is want
+        with _misc.narrowed(ctx, "proto = 'tcp'") as nw:
+            assert nw.name and ctx.table == nw.name and ctx.no_raw() is want
+        con.close()
+    loaded, deferred, _ = _both(lab + [pf])
+    files = {s[2] for s in _samples(deferred)}
+    assert pf in files and len(files) > 1 and all(s[4] for s in _samples(deferred))
+    assert json.dumps(deferred, sort_keys=True, default=_json_default) == json.dumps(loaded, sort_keys=True, default=_json_default)

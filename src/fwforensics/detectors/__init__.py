@@ -117,12 +117,30 @@ class Context:
             got = self.shared[key] = (one, r[0]["f"] if one and r else None)
         return got
 
+    def no_raw(self) -> bool:
+        """True when no record of the table carries its text (``analyze`` reads the samples' lines
+        back from the input afterwards): the samples' queries then take file and line only instead
+        of joining the table again for ``raw`` (a scan of every row for nothing). Asked once per
+        table and run; always False on other engines (their sample queries read ``raw`` anyway)."""
+        import duckdb
+        if not isinstance(self.con, duckdb.DuckDBPyConnection):
+            return False
+        key = ("no_raw", self.table)
+        got = self.shared.get(key)
+        if got is None:
+            got = self.shared[key] = not self.con.execute(
+                f"SELECT 1 FROM {self.table} WHERE raw IS NOT NULL LIMIT 1").fetchall()
+        return got
+
     def subset_of_table(self, copy: str) -> None:
         """``copy`` holds records of this table only: when they all come from one file, so do its
-        (the answer of :meth:`single_file` is handed on instead of asked again)."""
+        (the answer of :meth:`single_file` is handed on instead of asked again); when none of them
+        has its text, neither has any of the copy's."""
         one = self.single_file()
         if one[0]:
             self.shared[("one_file", copy)] = one
+        if self.no_raw():
+            self.shared[("no_raw", copy)] = True
 
     def record_order(self) -> str:
         """The order of the records (time stamp, file, line) as an ``ORDER BY`` list. The file is
@@ -212,6 +230,8 @@ class Context:
         order = f"ORDER BY {self.record_order()}"
         if hasattr(self.con, "query_dicts"):
             sample_sql = f"SELECT source_file, line, raw FROM {t} WHERE {where} {order} LIMIT {int(samples)}"
+        elif self.no_raw():
+            sample_sql = f"SELECT source_file, line, NULL AS raw FROM {t} WHERE {where} {order} LIMIT {int(samples)}"
         else:  # DuckDB: choose the rows first, then read only their raw text
             sample_sql = (f"SELECT source_file, line, raw FROM {t} WHERE rowid IN (SELECT rowid FROM {t} WHERE {where} "
                           f"{order} LIMIT {int(samples)}) {order}")
@@ -289,7 +309,11 @@ class Context:
                 if k in out:
                     out[k][0].files[r["source_file"]] = r["ranges"]
         import duckdb
-        if isinstance(self.con, duckdb.DuckDBPyConnection):
+        if self.no_raw():   # (no text to read back: the first rows' file and line)
+            sample_sql = (f"SELECT {kn}, source_file, line, NULL AS raw FROM (SELECT {ks}, source_file, line, "
+                          f"row_number() OVER (PARTITION BY {', '.join(cols)} ORDER BY {self.record_order()}) AS __rn "
+                          f"FROM {t} WHERE {w}) s WHERE __rn <= {samples} ORDER BY {kn}, __rn")
+        elif isinstance(self.con, duckdb.DuckDBPyConnection):
             # the raw lines only of the samples (joined back by rowid), not through the window of every row
             sample_sql = (f"SELECT {', '.join('s.' + k for k in kn.split(', '))}, s.source_file, s.line, e.raw FROM ("
                           f"SELECT {ks}, source_file, line, rowid AS __rid, row_number() OVER (PARTITION BY "

@@ -103,14 +103,16 @@ def evidence(ctx, table: str, samples: int = SAMPLES) -> dict[int, tuple[Evidenc
     # the samples: the first records by (ts, file, line) of each group, among the records no later
     # than the group's n-th earliest time stamp (the window then sorts a few rows per group)
     n = int(samples)
+    # (their text joined back from the events by rowid, unless no record has any)
+    raw_col, join = ("NULL", "") if ctx.no_raw() else ("e.raw", f"JOIN {events} e ON e.rowid = s.__rid")
     for gid, f, line, raw in con.execute(f"""
             WITH th AS (SELECT gid, list_max(min(ts, {n})) AS tmax FROM {table} GROUP BY gid),
                  c AS (SELECT x.gid, x.__rid, x.source_file, x.line, x.ts FROM {table} x JOIN th ON x.gid = th.gid
                        WHERE x.ts IS NULL OR th.tmax IS NULL OR x.ts <= th.tmax)
-            SELECT s.gid, s.source_file, s.line, e.raw FROM (
+            SELECT s.gid, s.source_file, s.line, {raw_col} FROM (
                 SELECT gid, __rid, source_file, line,
                        row_number() OVER (PARTITION BY gid ORDER BY {order}) AS rn FROM c) s
-            JOIN {events} e ON e.rowid = s.__rid
+            {join}
             WHERE s.rn <= {n} ORDER BY s.gid, s.rn""").fetchall():
         got = out.get(gid)
         if got is not None:
