@@ -67,6 +67,30 @@ def test_readers_of_findings_wait_only_for_what_they_read():
     assert detectors._waits(sub) == [(0, frozenset())]
 
 
+def test_detectors_side_by_side_share_the_engine_threads(monkeypatch):
+    """With two detectors running side by side, each query gets one of DuckDB's two threads (a core
+    each), and the setting is put back afterwards; one after another, each query has both."""
+    from fwforensics import events
+    from fwforensics.detectors import port_zero
+    from fwforensics.reader import ReadStats
+    lab = sorted(glob.glob(os.path.join(HERE, "fixtures", "lab", "*.log")))
+    con = events.connect(spill=False)
+    analysis.load_inputs(con, lab, analysis.Options(), ReadStats())
+    seen = []
+    real = port_zero.detect
+
+    def detect(ctx):
+        seen.append(int(ctx.con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
+        return real(ctx)
+    monkeypatch.setattr(port_zero, "detect", detect)
+    for threads, want in ((2, 1), (1, 2)):
+        monkeypatch.setattr(detectors, "THREADS", threads)
+        assert int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]) == 2
+        assert detectors.run(detectors.Context(con=con))
+        assert seen.pop() == want
+        assert int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]) == 2
+
+
 def test_unwanted_findings_keep_their_counts_but_carry_no_samples():
     """Context.wanted (watch: findings already alerted): the same findings with the same counts and
     time spans; only the wanted ones carry line ranges and samples. (The verdict, which counts the

@@ -455,6 +455,7 @@ def signature_info(id: str) -> dict[str, Any] | None:
 # that of a small one (measured on 10 M lines: the same time, ~100 MB less at the peak). A cached
 # table (a 1 M-line log's work database) keeps the threads: ~6% faster, the same peak.
 THREADS = max(1, min(int(os.environ.get("FWF_DETECT_THREADS", os.cpu_count() or 1)), 8))
+SHARE_ENGINE_THREADS = os.environ.get("FWF_SHARE_ENGINE_THREADS", "1") == "1"
 
 
 def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict] | None = None,
@@ -683,10 +684,21 @@ def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[tuple[fl
 
     threads = [threading.Thread(target=worker, name=f"fwforensics-detect-{k}", daemon=True)
                for k in range(min(THREADS, n))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # DuckDB's threads shared out among the detectors running side by side: each query on a core
+    # of its own instead of every query spread over all of them (on 2 cores, a 1 M-line log's
+    # detectors ~12% faster than with two DuckDB threads under each of two detectors)
+    engine = int(ctx.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    share = max(1, engine // len(threads)) if SHARE_ENGINE_THREADS else engine
+    if share != engine:
+        ctx.con.execute(f"SET threads = {share}")
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        if share != engine:
+            ctx.con.execute(f"SET threads = {engine}")
     if errors:
         raise errors[0]
 
