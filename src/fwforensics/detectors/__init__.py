@@ -596,11 +596,12 @@ def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[tuple[fl
     # running: detectors running now; alone: one is being rerun with more memory, by itself
     state = {"filed": 0, "running": 0, "alone": False}
 
-    def next_ready() -> int | None:   # under cond: the first detector not started that may start
-        for i in range(n):
-            if not started[i] and state["filed"] >= waits[i][0]:
-                return i
-        return None
+    def next_ready() -> int | None:
+        """(Under cond.) The detector to start: the first one held back for findings that may start
+        now (it has waited while later ones ran: the run's tail would otherwise be it alone), else
+        the first one not started that may start."""
+        ready = [i for i in range(n) if not started[i] and state["filed"] >= waits[i][0]]
+        return next((i for i in ready if waits[i][0]), ready[0] if ready else None)
     db = ctx.con.execute("SELECT current_database()").fetchall()[0][0]
     tz = ctx.con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
     errors: list[BaseException] = []
