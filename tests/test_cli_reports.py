@@ -1,4 +1,4 @@
-"""The report options of `analyze` through the real CLI (runs once docs/cli-wiring.patch is applied)."""
+"""The report options of `analyze` and the commands of the reports area through the real CLI."""
 from __future__ import annotations
 
 import json
@@ -7,14 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from fwforensics.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 LOG = "/work/shared/corpus/psad/topera_ipv6_syn_scan_no_ip_opts"
-wired = pytest.mark.skipif("fail_on" not in {p.name for p in cli.commands["analyze"].params},
-                           reason="analyze output options not wired yet (docs/cli-wiring.patch)")
 
 
 def run(*args):
@@ -23,13 +20,11 @@ def run(*args):
                           timeout=120)
 
 
-@wired
 def test_fail_on_exit_status():
     assert run("analyze", LOG, "--fail-on", "low").returncode == 1     # port.zero is low
     assert run("analyze", LOG, "--fail-on", "high").returncode == 0
 
 
-@wired
 def test_outputs_together(tmp_path):
     html, ev = tmp_path / "r.html", tmp_path / "e.ndjson"
     r = run("analyze", LOG, "--ndjson", "--html", str(html), "--events-out", str(ev))
@@ -39,10 +34,9 @@ def test_outputs_together(tmp_path):
     assert "<svg" in html.read_text() and len(ev.read_text().splitlines()) == 1058
 
 
-def test_commands_are_registered_when_wired():
-    if "watch" not in cli.commands:
-        pytest.skip("abuse/watch not registered yet (docs/cli-wiring.patch)")
-    assert "abuse" in cli.commands
+def test_commands_are_registered():
+    assert {"analyze", "ingest", "explain", "decode", "formats", "abuse", "watch"} <= set(cli.commands)
+    assert "fail_on" in {p.name for p in cli.commands["analyze"].params}
 
 
 def test_exports_of_a_large_input_read_the_temporary_database(tmp_path):

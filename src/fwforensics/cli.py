@@ -317,22 +317,17 @@ def formats(as_json):
             con.print(f"    {it['example']}", markup=False, style="dim")
 
 
-def _register_optional() -> None:
-    """Commands that live in their own modules (explain, decode, ...)."""
+def _register_commands() -> None:
+    """Commands that live in their own modules (explain, decode, abuse, watch)."""
     import importlib
     for mod, names in (("fwforensics.commands.explain_cmd", ("explain", "decode")),
                        ("fwforensics.commands.report_cmd", ("abuse", "watch"))):
-        try:
-            m = importlib.import_module(mod)
-        except ImportError:
-            continue
+        m = importlib.import_module(mod)
         for n in names:
-            cmd = getattr(m, f"{n}_cmd", None)
-            if cmd is not None:
-                cli.add_command(cmd, n)
+            cli.add_command(getattr(m, f"{n}_cmd"), n)
 
 
-_register_optional()
+_register_commands()
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
