@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from fwforensics.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
