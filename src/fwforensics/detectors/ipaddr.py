@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-
 from . import _misc as m
 
 IDS = ("source_route", "bogon.source", "broadcast.local", "broadcast.directed")
