@@ -7,7 +7,7 @@ from fwforensics.analysis import Options, analyze
 
 ROOT = Path(__file__).resolve().parent
 LAB = ROOT / "fixtures" / "lab"
-CORPUS = Path("/work/shared/corpus")
+from _shared import CORPUS  # noqa: E402
 # the lab's firewall: outside interface eth0, LAN 192.0.2.0/24 (lab/netlab.py)
 LAB_HOME = dict(home_nets=["192.0.2.0/24"], outside_ifs=["eth0"])
 

@@ -8,9 +8,7 @@ import pyarrow as pa
 
 from fwforensics.reader import ReadStats, read_events
 
-CORPUS = Path(__file__).resolve().parents[1].parent.parent / "shared" / "corpus"
-if not CORPUS.exists():
-    CORPUS = Path("/work/shared/corpus")
+from _shared import CORPUS  # noqa: E402
 SAMPLES = Path(__file__).resolve().parent / "fw_samples"
 
 _LOG = re.compile(r"^log \d+ (pass|fail) = (.*)$")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import textwrap
 
 import pyarrow as pa
 
 from fwforensics import events, detectors
 from fwforensics.reader import ReadStats, read_events
 
-CORPUS = os.environ.get("FWF_CORPUS", "/work/shared/corpus")
+from _shared import CORPUS  # noqa: E402
+CORPUS = str(CORPUS)
 
 
 def unavailable(reason: str):

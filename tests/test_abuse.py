@@ -10,7 +10,9 @@ from pathlib import Path
 from fwforensics.reports.who import OfflineError, lookup, rdap_abuse
 
 ROOT = Path(__file__).resolve().parents[1]
-LOG = "/work/shared/corpus/psad/topera_ipv6_syn_scan_no_ip_opts"
+from _shared import CORPUS
+
+LOG = str(CORPUS / "psad" / "topera_ipv6_syn_scan_no_ip_opts")
 SRC = "2012:1234:1234::1"
 
 

@@ -13,7 +13,8 @@ import pytest
 
 HERE = os.path.dirname(__file__)
 ROOT = os.path.dirname(HERE)
-CORPUS = os.path.join(ROOT, "..", "shared", "corpus")
+from _shared import CORPUS  # noqa: E402
+CORPUS = str(CORPUS)
 WRAPPERS = os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")
 GOOD = open(WRAPPERS, encoding="utf-8").readline()
 

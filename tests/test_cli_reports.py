@@ -10,7 +10,9 @@ from pathlib import Path
 from fwforensics.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
-LOG = "/work/shared/corpus/psad/topera_ipv6_syn_scan_no_ip_opts"
+from _shared import CORPUS
+
+LOG = str(CORPUS / "psad" / "topera_ipv6_syn_scan_no_ip_opts")
 
 
 def run(*args):

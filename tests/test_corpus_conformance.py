@@ -11,7 +11,8 @@ import pytest
 from fwforensics.reader import ReadStats, read_events
 
 HERE = os.path.dirname(__file__)
-CORPUS = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "corpus"))
+from _shared import CORPUS  # noqa: E402
+CORPUS = str(CORPUS)
 
 
 def expectations() -> dict[str, dict]:

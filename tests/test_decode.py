@@ -1,7 +1,6 @@
 """The FAQ's two hex dumps decode to the values the FAQ gives; other layouts and junk."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import dpkt
 import pytest
@@ -10,7 +9,8 @@ from click.testing import CliRunner
 from fwforensics.commands.explain_cmd import decode_cmd
 from fwforensics.decode import DecodeError, decode, decode_bytes, decode_netbios_name, parse_hex
 
-SEED_2003 = Path("/work/shared/seeds/001_60906ea197078f32.txt")
+from _shared import SEEDS  # noqa: E402
+SEED_2003 = SEEDS / "001_60906ea197078f32.txt"
 
 
 def _dump(start: str, end: str) -> str:

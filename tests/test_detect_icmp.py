@@ -1,7 +1,7 @@
 """ICMP findings on hping3-made messages, a real PMTU black hole, backscatter and the elastic corpus."""
 import pytest
 
-from _detect_util import CORPUS, ids, lab, one, run
+from _detect_util import CORPUS, lab, one, run
 
 TYPES = ["icmp.frag_needed", "icmp.source_quench", "icmp.redirect", "icmp.router_advert",
          "icmp.param_problem", "icmp.timestamp", "icmp.addr_mask", "icmp.echo_reply_unsolicited"]

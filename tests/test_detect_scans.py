@@ -10,7 +10,8 @@ import pytest
 from fwforensics import analysis
 from fwforensics.reports.export import _default as _json_default   # (a finding's PortRuns as its list)
 
-PSAD = Path("/work/shared/corpus/psad")
+from _shared import CORPUS  # noqa: E402
+PSAD = CORPUS / "psad"
 LAB = Path(__file__).parent / "fixtures" / "lab"
 MINE = {"scan.vertical", "scan.horizontal", "scan.block", "scan.syn", "scan.fin", "scan.null", "scan.xmas",
         "scan.ack", "scan.udp", "ping.sweep", "scan.decoy", "traceroute.unix", "traceroute.windows",

@@ -12,8 +12,8 @@ from fwforensics import analysis, detectors
 from fwforensics.reports.export import _default as _json_default   # (a finding's PortRuns as its list)
 
 HERE = os.path.dirname(__file__)
-CORPUS = next((p for p in (os.path.join(HERE, "..", "..", "shared", "corpus"), "/work/shared/corpus")
-               if os.path.isdir(p)), "")
+from _shared import CORPUS as _CORPUS  # noqa: E402
+CORPUS = str(_CORPUS) if _CORPUS.is_dir() else ""
 
 
 def _report(paths, threads, monkeypatch, **opts) -> str:

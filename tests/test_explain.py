@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fwforensics.commands.explain_cmd import decode_cmd, explain_cmd
+from fwforensics.commands.explain_cmd import explain_cmd
 from fwforensics.explain import CERTAINTY, explain, group_args
 
-CORPUS = Path("/work/shared/corpus")
+from _shared import CORPUS, SPEC  # noqa: E402
 
 
 def text_of(answers: list[dict]) -> str:
@@ -323,7 +323,7 @@ def test_k_terms(term):
 def test_every_finding_id_explains():
     import re
     ids = set()
-    for line in Path("/work/shared/spec/signatures.md").read_text().splitlines():
+    for line in (SPEC / "signatures.md").read_text().splitlines():
         m = re.match(r"^\| ([a-z0-9_. /]+?) \|", line)
         if m and m.group(1).strip() != "id":
             ids.update(p.strip() for p in m.group(1).split("/"))

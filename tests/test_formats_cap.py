@@ -17,8 +17,8 @@ from fwforensics import formats
 from fwforensics.formats import ParseContext
 from fwforensics.reader import ReadStats, read_events
 
-CORPUS = os.environ.get("FWF_CORPUS", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus"))
-CORPUS = os.path.normpath(CORPUS if os.path.isdir(CORPUS) else "/work/shared/corpus")
+from _shared import CORPUS  # noqa: E402
+CORPUS = str(CORPUS)
 PCAPS = sorted(glob.glob(os.path.join(CORPUS, "**", "*.pcap"), recursive=True))
 
 

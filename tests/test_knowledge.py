@@ -12,7 +12,8 @@ from fwforensics.knowledge import (
     CATEGORIES_ADDR, DATA_DIR, LEVELS, PORT_CATEGORIES, KnowledgeBase, kb,
 )
 
-SPEC = Path("/work/shared/spec/signatures.md")
+from _shared import SPEC as _SPEC  # noqa: E402
+SPEC = _SPEC / "signatures.md"
 TOML_FILES = sorted(p.name for p in DATA_DIR.glob("*.toml"))
 
 

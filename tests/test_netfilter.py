@@ -13,7 +13,8 @@ from fwforensics.formats import ParseContext, parse_line
 from fwforensics.formats.netfilter import parse_batch
 from fwforensics.reader import ReadStats, read_events
 
-CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus")
+from _shared import CORPUS  # noqa: E402
+CORPUS = str(CORPUS)
 HERE = os.path.dirname(__file__)
 NETFILTER_FILES = sorted(
     [p for p in glob.glob(os.path.join(CORPUS, "psad", "*")) if not p.endswith(("MANIFEST.md", "SCAN_LOG"))]

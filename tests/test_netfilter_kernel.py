@@ -10,12 +10,12 @@ import sys
 import pyarrow as pa
 import pytest
 
-from fwforensics.formats import ParseContext, netfilter
+from fwforensics.formats import netfilter
 from fwforensics.reader import FileStats, read_file
 
 HERE = os.path.dirname(__file__)
-CORPUS = next((p for p in (os.path.join(HERE, "..", "..", "shared", "corpus"), "/work/shared/corpus")
-               if os.path.isdir(p)), "")
+from _shared import CORPUS as _CORPUS  # noqa: E402
+CORPUS = str(_CORPUS) if _CORPUS.is_dir() else ""
 
 needs_kernel = pytest.mark.skipif(not netfilter.kernel_available(),
                                   reason="C kernel not built (pip install . or python setup.py build_ext --inplace)")

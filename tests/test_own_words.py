@@ -10,7 +10,8 @@ import pytest
 
 from fwforensics.knowledge import DATA_DIR
 
-SEEDS = sorted(Path("/work/shared/seeds").glob("0*.txt"))
+from _shared import SEEDS as _SEEDS  # noqa: E402
+SEEDS = sorted(_SEEDS.glob("0*.txt"))
 SRC = Path(__file__).resolve().parent.parent / "src" / "fwforensics"
 RUN = 12
 

@@ -6,7 +6,8 @@ import pytest
 
 from fwforensics.reader import ReadStats, read_events
 
-C = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus", "loghub")
+from _shared import CORPUS  # noqa: E402
+C = str(CORPUS / "loghub")
 
 
 @pytest.mark.skipif(not os.path.isdir(C), reason="corpus not present")

@@ -22,7 +22,8 @@ from fwforensics.formats._common import blank_to_null, canonical_ip
 from fwforensics.reader import ReadStats, read_events
 
 HERE = os.path.dirname(__file__)
-CORPUS = os.path.join(HERE, "..", "..", "shared", "corpus")
+from _shared import CORPUS  # noqa: E402
+CORPUS = str(CORPUS)
 
 
 @settings(max_examples=400, deadline=None)

@@ -17,7 +17,7 @@ from fwforensics.schema import COLUMNS, ECS, EVENT_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "docs" / "report.schema.json").read_text())
-CORPUS = Path("/work/shared/corpus")
+from _shared import CORPUS  # noqa: E402
 INPUTS = [CORPUS / "psad" / "topera_ipv6_syn_scan_no_ip_opts",
           CORPUS / "elastic-integrations" / "iptables" / "test-iptables-raw.log",
           CORPUS / "psad" / "syn_scan_1000_1500"]

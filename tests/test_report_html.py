@@ -13,7 +13,8 @@ from fwforensics.reports.html import write_html
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
-CORPUS = Path("/work/shared/corpus/psad")
+from _shared import CORPUS as _CORPUS  # noqa: E402
+CORPUS = _CORPUS / "psad"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -13,7 +13,8 @@ from rich.console import Console
 from fwforensics import analysis, events
 from fwforensics.reports.terminal import render
 
-CORPUS = Path("/work/shared/corpus/psad/topera_ipv6_syn_scan_no_ip_opts")
+from _shared import CORPUS as _CORPUS  # noqa: E402
+CORPUS = _CORPUS / "psad" / "topera_ipv6_syn_scan_no_ip_opts"
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Things a hostile log could try: clear screen, set the window title, move the cursor,

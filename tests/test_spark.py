@@ -1,20 +1,19 @@
 """One detector definition, two engines: Spark (local mode) finds exactly what DuckDB finds."""
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 
 import pytest
 
 from fwforensics import analysis, detectors, events
-from fwforensics.reader import ReadStats, read_file, FileStats
+from fwforensics.reader import read_file, FileStats
 
 pytestmark = pytest.mark.slow
 
 HERE = os.path.dirname(__file__)
-CORPUS = next((p for p in (os.path.join(HERE, "..", "..", "shared", "corpus"), "/work/shared/corpus")
-               if os.path.isdir(p)), "")
+from _shared import CORPUS as _CORPUS  # noqa: E402
+CORPUS = str(_CORPUS) if _CORPUS.is_dir() else ""
 
 
 def _spark_or_skip():

@@ -13,8 +13,8 @@ from fwforensics.detectors._keyed import split_key
 from fwforensics.reader import ReadStats
 
 HERE = os.path.dirname(__file__)
-CORPUS = next((p for p in (os.path.join(HERE, "..", "..", "shared", "corpus"), "/work/shared/corpus")
-               if os.path.isdir(p)), "")
+from _shared import CORPUS as _CORPUS  # noqa: E402
+CORPUS = str(_CORPUS) if _CORPUS.is_dir() else ""
 LAB_HOME = dict(home_nets=["192.0.2.0/24"], outside_ifs=["eth0"])
 
 

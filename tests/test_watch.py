@@ -18,8 +18,10 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+from _shared import CORPUS
+
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = next(ln for ln in Path("/work/shared/corpus/psad/syn_scan_1000_1500").read_text().splitlines()
+TEMPLATE = next(ln for ln in (CORPUS / "psad" / "syn_scan_1000_1500").read_text().splitlines()
                 if "PROTO=TCP" in ln)
 PROBERS = ["203.0.113.10", "203.0.113.11", "203.0.113.12", "203.0.113.13", "203.0.113.14"]
 

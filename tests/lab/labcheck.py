@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 LAB_DIR = REPO / "lab"
 FIXTURES = REPO / "tests" / "fixtures" / "lab"
 SIGNATURES = [REPO / "docs" / "signatures.md", REPO / "spec" / "signatures.md",
-              Path("/work/shared/spec/signatures.md")]
+              REPO.parent / "shared" / "spec" / "signatures.md", Path("/work/shared/spec/signatures.md")]
 
 # RFC 3164 with the kernel's [uptime] stamp, as lab/netlab.py writes it
 SYSLOG_RE = re.compile(
