@@ -97,10 +97,10 @@ LOAD_MEMORY = os.environ.get("FWF_LOAD_MEMORY_LIMIT", "150MB")
 # load stays near that of a 1 M-line one. Measured on 10 M lines: load peak 456 -> 438 MB with the
 # switch at 128 MB of table, 430 -> 418 MB with it at 40 MB (after the first statement), and the
 # load no slower (50.9 -> 46.6 s in that pair). The inserts need little of it: 110 -> 90 -> 70 MB
-# gave load peaks of 412, 390 and 370 MB in 60.7, 61.4 and 59.7 s. 70 rather than 80 MB: the
-# narrow work table (WORK_OMITTED) needs less, and the whole 10 M run's peak fell 399 -> 392 MB
-# (its own --timings; the load phase's 373 -> 362 MB), which leaves the 10 M peak below the 1 M one.
-LOAD_MEMORY_BIG = os.environ.get("FWF_LOAD_MEMORY_LIMIT_BIG", "70MB")
+# gave load peaks of 412, 390 and 370 MB in 60.7, 61.4 and 59.7 s; 80 MB keeps a margin. (Tried
+# again with the narrow work table: 70 MB lowered the 10 M run's peak by ~7 MB but made its load
+# slower, 39 -> 48 s in the medians of a benchmark run, 43 -> 46 s in a pair.)
+LOAD_MEMORY_BIG = os.environ.get("FWF_LOAD_MEMORY_LIMIT_BIG", "80MB")
 LOAD_BIG_TABLE_BYTES = int(os.environ.get("FWF_LOAD_BIG_TABLE_BYTES", 40 << 20))
 # An input this large (bytes; a netfilter log's table is ~1/5 of its text, so its table would
 # outgrow BIG_TABLE_BYTES) is loaded under LOAD_MEMORY_BIG from its first row: its first insert
