@@ -233,9 +233,11 @@ def _insert_list(con: duckdb.DuckDBPyConnection, name: str) -> str:
 
 
 def append(con: duckdb.DuckDBPyConnection, batch: pa.RecordBatch, name: str = "events") -> None:
+    """Append one batch to a table of every column (``watch``'s, a few times a second: no look-up
+    of the table's columns; a narrow table is loaded by :func:`append_stream`)."""
     con.register("_fwf_batch", batch)
     try:
-        con.execute(f"INSERT INTO {name} SELECT {_insert_list(con, name)} FROM _fwf_batch")
+        con.execute(f"INSERT INTO {name} SELECT * FROM _fwf_batch")
     finally:
         con.unregister("_fwf_batch")
 

@@ -228,10 +228,10 @@ class Context:
             return no_records()
         files = self._line_ranges(where)
         order = f"ORDER BY {self.record_order()}"
-        if hasattr(self.con, "query_dicts"):
-            sample_sql = f"SELECT source_file, line, raw FROM {t} WHERE {where} {order} LIMIT {int(samples)}"
-        elif self.no_raw():
-            sample_sql = f"SELECT source_file, line, NULL AS raw FROM {t} WHERE {where} {order} LIMIT {int(samples)}"
+        no_raw = self.no_raw()
+        if no_raw or hasattr(self.con, "query_dicts"):
+            raw = "NULL AS raw" if no_raw else "raw"
+            sample_sql = f"SELECT source_file, line, {raw} FROM {t} WHERE {where} {order} LIMIT {int(samples)}"
         else:  # DuckDB: choose the rows first, then read only their raw text
             sample_sql = (f"SELECT source_file, line, raw FROM {t} WHERE rowid IN (SELECT rowid FROM {t} WHERE {where} "
                           f"{order} LIMIT {int(samples)}) {order}")
@@ -309,18 +309,16 @@ class Context:
                 if k in out:
                     out[k][0].files[r["source_file"]] = r["ranges"]
         import duckdb
-        if self.no_raw():   # (no text to read back: the first rows' file and line)
-            sample_sql = (f"SELECT {kn}, source_file, line, NULL AS raw FROM (SELECT {ks}, source_file, line, "
-                          f"row_number() OVER (PARTITION BY {', '.join(cols)} ORDER BY {self.record_order()}) AS __rn "
-                          f"FROM {t} WHERE {w}) s WHERE __rn <= {samples} ORDER BY {kn}, __rn")
-        elif isinstance(self.con, duckdb.DuckDBPyConnection):
+        no_raw = self.no_raw()
+        if isinstance(self.con, duckdb.DuckDBPyConnection) and not no_raw:
             # the raw lines only of the samples (joined back by rowid), not through the window of every row
             sample_sql = (f"SELECT {', '.join('s.' + k for k in kn.split(', '))}, s.source_file, s.line, e.raw FROM ("
                           f"SELECT {ks}, source_file, line, rowid AS __rid, row_number() OVER (PARTITION BY "
                           f"{', '.join(cols)} ORDER BY {self.record_order()}) AS __rn FROM {t} WHERE {w}) s "
                           f"JOIN {t} e ON e.rowid = s.__rid WHERE s.__rn <= {samples} ORDER BY {kn}, s.__rn")
-        else:
-            sample_sql = (f"SELECT {kn}, source_file, line, raw FROM (SELECT {ks}, source_file, line, raw, "
+        else:   # (another engine; or no text to read back: the first rows' file and line)
+            raw = "NULL AS raw" if no_raw else "raw"
+            sample_sql = (f"SELECT {kn}, source_file, line, raw FROM (SELECT {ks}, source_file, line, {raw}, "
                           f"row_number() OVER (PARTITION BY {', '.join(cols)} ORDER BY {self.record_order()}) AS __rn "
                           f"FROM {t} WHERE {w}) s WHERE __rn <= {samples} ORDER BY {kn}, __rn")
         for r in self.query(sample_sql):
@@ -406,13 +404,9 @@ def _port_set(ports: Iterable[int] | None) -> list[int] | array:
     array (a grouped query's ports, fetched without a Python int per port) stays one, built once
     in the form the finding keeps (findings.compact_ports)."""
     if isinstance(ports, array):
-        if len(ports) > 32 and ports.typecode in "iH":   # (sorted and distinct already, as a grouped query gives them)
+        if len(ports) > 32 and ports.typecode in "iH":   # (sorted and made distinct by numpy)
             import numpy as np
-            v = np.frombuffer(ports, dtype=ports.typecode)
-            if not (np.diff(v.astype(np.int64)) > 0).all():
-                v = np.unique(v)
-                ports = array(ports.typecode, v.tobytes())
-            return compact_ports(ports)
+            return compact_ports(array(ports.typecode, np.unique(np.frombuffer(ports, dtype=ports.typecode)).tobytes()))
         return compact_ports(sorted(set(ports)))
     got = set(ports or ())
     got.discard(None)

@@ -112,6 +112,13 @@ def _bogons(ctx):
     dst_ok: dict[str, list[str]] = {}   # judged by their destinations: those destinations
     said = False
     dst_kinds: dict[str, str] = {}
+
+    def dst_kind(dst: str) -> str:
+        dk = dst_kinds.get(dst)
+        if dk is None:   # (a few destinations, met again and again)
+            kd = special.kind(dst)
+            dk = dst_kinds[dst] = kd[0] if kd else "?"
+        return dk
     # A big log has hundreds of thousands of such sources (a whole documentation or link-local
     # range): they are taken a slice at a time, and only the sources judged are kept.
     for part in slices:
@@ -132,12 +139,6 @@ def _bogons(ctx):
                              "nets (no outside interface known)" if ctx.home_nets else
                         "private, shared and documentation sources were not judged: neither an outside "
                         "interface nor a home net is known")
-        def dst_kind(dst: str) -> str:
-            dk = dst_kinds.get(dst)
-            if dk is None:   # (a few destinations, met again and again)
-                kd = special.kind(dst)
-                dk = dst_kinds[dst] = kd[0] if kd else "?"
-            return dk
         for src, dst in ([] if scope == "FALSE" else _crossing(ctx, inbound, scope, relaxed, dst_kind, local_kinds)):
             dst_ok.setdefault(src, []).append(dst)
             kinds[src] = relaxed[src]
