@@ -37,6 +37,10 @@ def spark():
 def _inputs():
     yield pytest.param([os.path.join(HERE, "fixtures", "lab", "background_noise.log"),
                         os.path.join(HERE, "fixtures", "lab", "block_scan.log")], 2026, id="lab")
+    # captures: times with fractions of a second (decoy pairing, sessions and traceroute
+    # windows read them through epoch())
+    yield pytest.param([os.path.join(HERE, "fixtures", "lab", n + ".pcap")
+                        for n in ("nmap_decoy", "traceroute_udp", "block_scan")], None, id="lab-pcap")
     if CORPUS:
         yield pytest.param([os.path.join(CORPUS, "psad", "syn_scan_1000_1500"),
                             os.path.join(CORPUS, "elastic-integrations", "iptables", "test-iptables-raw.log")],
@@ -88,3 +92,17 @@ def test_cli_parquet_then_spark_agrees_with_duckdb(tmp_path):
     assert spark["records_read"] == duck["records_read"] == 759
     assert key(spark) == key(duck)
     assert spark["summary"] == duck["summary"]
+
+
+def test_translate_keeps_fractions_of_a_second(spark):
+    """DuckDB's epoch() keeps the fraction of a second; the Spark translation must too
+    (sqlglot's own UNIX_TIMESTAMP would not)."""
+    from fwforensics.engines.spark import translate
+    sql = ("SELECT epoch(TIMESTAMP '2026-03-01 10:00:00.250000') AS a, "
+           "epoch(TIMESTAMP '2026-03-01 10:00:01.750000') - epoch(TIMESTAMP '2026-03-01 10:00:00.250000') AS d, "
+           "CAST(floor(epoch(TIMESTAMP '2026-03-01 10:00:59.999999') / 60) AS BIGINT) AS k")
+    duck = events.connect().execute(sql).fetchall()[0]
+    row = spark.sql(translate(sql)).collect()[0]
+    assert (row["a"], row["d"], row["k"]) == duck
+    assert duck[1] == 1.5
+

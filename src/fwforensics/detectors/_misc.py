@@ -23,8 +23,8 @@ def short(name: str) -> str:
 
 
 def secs(col: str) -> str:
-    """Seconds since the epoch of a timestamp column (DuckDB ``epoch``; sqlglot writes it as
-    ``UNIX_TIMESTAMP`` for Spark)."""
+    """Seconds since the epoch of a timestamp column, with their fraction (DuckDB ``epoch``; the
+    Spark engine writes it as ``UNIX_MICROS`` over a million, see ``engines.spark.translate``)."""
     return f"epoch({col})"
 
 

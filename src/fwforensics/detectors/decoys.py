@@ -68,7 +68,7 @@ def detect(ctx):
     t = ctx.table
     probe = scans.probe_sql(ctx, echo=False)
     # Only a probe with another source's probe of the same (host, port) close in time can pair:
-    # a window keeps those (a second of slack: engines whose epoch is whole seconds keep them too),
+    # a window keeps those (with a second of slack),
     # so the self-join below builds its table from a few rows, not from every probe of every
     # scanner (at 10 M lines 3 M rows, a join that spilled to disk). Probes of one (host, port)
     # within DECOY_WINDOW seconds fall in the same or adjacent time buckets of that width: joining

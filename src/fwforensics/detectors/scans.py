@@ -135,8 +135,7 @@ def _buckets_cte(ctx) -> str:
     their count and first and last time. Within a bucket no two times are more than SESSION_GAP
     apart, so a bucket lies inside one session; a session goes on into the next bucket when that
     one's first probe comes within SESSION_GAP of this one's last, and never skips a bucket (two
-    buckets apart, times are more than SESSION_GAP apart). (Whole seconds on Spark, whose epoch
-    has no fraction: the bucket of a time is the same.)"""
+    buckets apart, times are more than SESSION_GAP apart)."""
     gap = int(ctx.tun(_m(), "SESSION_GAP"))
     k = (f"CAST(floor({_misc.secs('ts')} / {gap}) AS BIGINT)" if gap > 0
          else f"CAST(floor({_misc.secs('ts')} * 1000000) AS BIGINT)")   # (no gap: every time its own session)

@@ -71,8 +71,7 @@ class SparkEngine:
         self.queries = 0
 
     def translate(self, sql: str) -> str:
-        import sqlglot
-        return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+        return translate(sql)
 
     def query_dicts(self, sql: str) -> list[dict[str, Any]]:
         self.queries += 1
@@ -81,6 +80,24 @@ class SparkEngine:
 
     def count(self) -> int:
         return int(self.query_dicts(f"SELECT count(*) AS n FROM {self.table}")[0]["n"])
+
+
+def translate(sql: str) -> str:
+    """DuckDB SQL as Spark SQL. sqlglot writes DuckDB's ``epoch(ts)`` (seconds, with their fraction)
+    as ``UNIX_TIMESTAMP(ts)``, which drops the fraction: Spark gets ``UNIX_MICROS(ts)`` as a double
+    over 1000000 instead (DuckDB's arithmetic), so windows and sessions of sub-second times
+    (captures, high-resolution syslog) come out as on DuckDB."""
+    import sqlglot
+    from sqlglot import exp
+
+    def fraction_kept(node):
+        if isinstance(node, exp.TimeToUnix):
+            micros = exp.cast(exp.Anonymous(this="UNIX_MICROS", expressions=[node.this]), "double")
+            return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number(1000000)))
+        return node
+
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(fraction_kept)
+    return tree.sql(dialect="spark")
 
 
 def _value(v):
