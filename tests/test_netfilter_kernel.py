@@ -175,3 +175,37 @@ def test_plain_bsd_timestamps_equal_parsing_the_text():
             assert got.type == pa.timestamp("us")
             assert got.to_pylist() == want.to_pylist()
     assert declined > 50 and computed > 150
+
+
+@needs_kernel
+def test_lines_of_other_programs_are_skipped_as_the_regex_path_skips_them(tmp_path, monkeypatch):
+    """The kernel marks lines it is sure the regex path would skip (blank, another program's
+    syslog line); near-misses of every syslog start, and lines with netfilter words, must come out
+    with the same counts of skipped and unreadable lines (and the same messages) as the regexes give."""
+    rnd = random.Random(3)
+    pri = ["", "", "<13>", "<4>", "<999>", "<1234>", "<>", "<x>"]
+    one = ["", "", "1 ", "1", "11 "]
+    starts = ["Dec  7 12:00:00", "Dec 7 12:00:00", "Dec 17 12:00:00", "Dec 123 12:00:00", "Dec 7 1:00:00",
+              "dec 7 12:00:00", "Dec7 12:00:00", "Dec 7 12:00:0", "Dec 7 12:00:00.5", "2026-03-01T10:00:00",
+              "2026-03-01 10:00:00", "2026-3-01T10:00:00", "2026-03-01t10:00:00", "26-03-01T10:00:00",
+              "[ 12.5]", "[12.5]", "[12.]", "[.5]", "[  3.25] ", "[Mon ", "[Mon", "[Fri Dec", "[mon ",
+              "", " ", "\t", "é", "٣", "\x0b"]
+    bodies = [" fw sshd[1]: session closed", " host ntpd: x", "", " ", "\f", "\x0b", " x SRC=1.2.3.4 DST=5.6.7.8",
+              " x SRC=1.2.3.4", " DST=1.2.3.4 only", " kernel: IN= OUT=", " x PROTO=TCP y", " kernel: PROTO=UDP",
+              " IN=eth0 something", " xIN=", "\r"]
+    out = []
+    for _ in range(6000):
+        s = rnd.choice(pri) + rnd.choice(one) + rnd.choice(starts) + rnd.choice(bodies)
+        if rnd.random() < 0.2:
+            i = rnd.randrange(len(s) + 1)
+            s = s[:i] + rnd.choice([" ", "", "\t", "0", "]", "["]) + s[i + rnd.randint(0, 2):]
+        out.append(s)
+    out += ["", " ", "\t\f ", "\x0b", "   \r"]
+    path = tmp_path / "others.log"
+    path.write_bytes(("\n".join(out) + "\n").encode("utf-8"))
+    _same(str(path), monkeypatch)
+    fs = _read(str(path), True, monkeypatch)[1]
+    assert fs.skipped > 400 and fs.unreadable_count > 1000
+    arr = pa.array(out, pa.string())
+    status, _ext = netfilter._kernel_extract(arr, pa.array(range(1, len(out) + 1), pa.int64()))
+    assert 400 < int((status == 2).sum()) <= fs.skipped   # the kernel really takes them

@@ -10,8 +10,10 @@
  * It accepts: optional <PRI>, BSD syslog "Mon dd hh:mm:ss[.frac] host kernel[N]: [uptime] "
  * then any prefix, then the record from IN= to the end in the kernel's field order.
  *
- * Returns (ok, fields): ok is bytes (1 per line read here), fields a list of
- * (offsets int32 bytes, data bytes) per group in FIELDS order, for the ok lines only.
+ * Returns (ok, n_ok, fields): ok is bytes, per line 1 (a record read here), 2 (not a record,
+ * and one the regex path would skip as well: blank, or a syslog line of another program; see
+ * skip_line) or 0 (left to the regex path); fields a list of (offsets int32 bytes, data bytes)
+ * per group in FIELDS order, for the lines marked 1 only.
  * The parsing runs without the GIL, so blocks may be parsed on several threads.
  */
 #define PY_SSIZE_T_CLEAN
@@ -365,6 +367,73 @@ static int parse_line(const char *s, int n, span_t *f, char *buf) {
     return 1;
 }
 
+static int has(const char *s, int n, const char *t, int k) {
+    for (int p = 0; p + k <= n; p++)
+        if (s[p] == t[0] && memcmp(s + p, t, k) == 0) return 1;
+    return 0;
+}
+
+static int month_at(cur_t *c) {
+    static const char *M[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    for (int k = 0; k < 12; k++) if (lit_n(c, M[k], 3)) return 1;
+    return 0;
+}
+
+static int dd(cur_t *c, int k) {   /* exactly k digits */
+    for (int j = 0; j < k; j++) if (c->i + j >= c->n || !is_dig((unsigned char)c->b[c->i + j])) return 0;
+    c->i += k;
+    return 1;
+}
+
+/* The reader's _SYSLOG_START: a line that starts like a syslog or kernel log line. */
+static int syslog_start(const char *s, int n) {
+    cur_t c = {s, n, 0};
+    if (c.i < n && s[c.i] == '<') {
+        c.i++;
+        int st = c.i;
+        while (c.i < n && is_dig((unsigned char)s[c.i]) && c.i - st < 3) c.i++;
+        if (c.i == st || !lit(&c, ">")) return 0;
+    }
+    lit(&c, "1 ");
+    int at = c.i;
+    /* \d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d */
+    if (dd(&c, 4) && lit(&c, "-") && dd(&c, 2) && lit(&c, "-") && dd(&c, 2) && (lit(&c, "T") || lit(&c, " "))
+        && dd(&c, 2) && lit(&c, ":") && dd(&c, 2) && lit(&c, ":") && dd(&c, 2)) return 1;
+    c.i = at;
+    /* (Mon) +\d{1,2} \d\d:\d\d:\d\d */
+    if (month_at(&c) && lit(&c, " ")) {
+        while (lit(&c, " ")) ;
+        int st = c.i;
+        while (c.i < n && is_dig((unsigned char)s[c.i]) && c.i - st < 3) c.i++;
+        if (c.i - st >= 1 && c.i - st <= 2 && lit(&c, " ") && dd(&c, 2) && lit(&c, ":") && dd(&c, 2)
+            && lit(&c, ":") && dd(&c, 2)) return 1;
+    }
+    c.i = at;
+    if (lit(&c, "[")) {
+        static const char *D[7] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+        int b = c.i;
+        for (int k = 0; k < 7; k++) { c.i = b; if (lit_n(&c, D[k], 3) && lit(&c, " ")) return 1; }
+        c.i = b;   /* \[ *\d+\.\d+\] */
+        while (lit(&c, " ")) ;
+        if (!digits(&c, NULL) || !lit(&c, ".") || !digits(&c, NULL) || !lit(&c, "]")) return 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* A line the regex path would count as skipped, known for certain: no "IN=" and no "PROTO="
+ * anywhere (so neither _SPLIT nor _PARTIAL can match), and either blank (\s* only) or, without
+ * both "SRC=" and "DST=", starting like a syslog line (another program's message). */
+static int skip_line(const char *s, int n) {
+    if (n > MAX_LINE) return 0;
+    int blank = 1;
+    for (int i = 0; i < n && blank; i++) if (!is_sp((unsigned char)s[i])) blank = 0;
+    if (blank) return 1;
+    if (has(s, n, "IN=", 3) || has(s, n, "PROTO=", 6)) return 0;
+    if (has(s, n, "SRC=", 4) && has(s, n, "DST=", 4)) return 0;
+    return syslog_start(s, n);
+}
+
 /* ------------------------------------------------------------------ module */
 static PyObject *nf_parse(PyObject *self, PyObject *args) {
     Py_buffer ob, db;
@@ -394,7 +463,8 @@ static PyObject *nf_parse(PyObject *self, PyObject *args) {
         if (a < 0 || z < a || z > db.len) { bad = 1; break; }
         span_t *f = spans + NF * nok;
         ok[i] = (char)parse_line(data + a, z - a, f, buf);
-        if (ok[i]) {
+        if (!ok[i]) { if (skip_line(data + a, z - a)) ok[i] = 2; continue; }
+        {
             for (int k = 0; k < NF; k++) { if (f[k].ln) f[k].st += a; total[k] += f[k].ln; }
             f[H_TSRAW].ln = f[H_MON].ln + 1 + f[H_DAY].ln + 1 + f[H_HMS].ln + f[H_FRAC].ln;
             total[H_TSRAW] += f[H_TSRAW].ln;
@@ -504,7 +574,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"parse", nf_parse, METH_VARARGS,
-     "parse(offsets, data, n, first) -> (ok bytes, n_ok, [(offsets, data)] per FIELDS entry)"},
+     "parse(offsets, data, n, first) -> (ok bytes (1 read, 2 skipped, 0 not read), n_ok, [(offsets, data)] per FIELDS entry)"},
     {"v4_mask", nf_v4_mask, METH_VARARGS,
      "v4_mask(offsets, data, n, first) -> bytes, 1 per canonical dotted-quad IPv4 string"},
     {NULL, NULL, 0, NULL}};

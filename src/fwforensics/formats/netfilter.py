@@ -210,25 +210,30 @@ def prepare_batch(lines: pa.Array, first_line: int, keep_raw: bool = True) -> _P
     n = len(lines)
     line_no = pa.array(np.arange(first_line, first_line + n, dtype=np.int64), pa.int64())
     unreadable: list[tuple[int, str]] = []
-    kern = _kernel_extract(lines, line_no) if (USE_KERNEL and _nfkernel is not None and n) else None
+    kern = _kernel_extract(lines, line_no, keep_raw) if (USE_KERNEL and _nfkernel is not None and n) else None
     if kern is None:
         ext, skipped = _regex_extract(lines, line_no, unreadable)
     else:
-        ok, kext = kern
-        if len(kext) == n:
-            ext, skipped = kext, 0
+        status, kext = kern
+        skipped = int(np.count_nonzero(status == 2))   # blank and other programs' lines
+        if len(kext) + skipped == n:
+            ext = kext
         else:
-            rest = pc.invert(ok)
-            rext, skipped = _regex_extract(pc.filter(lines, rest), pc.filter(line_no, rest), unreadable)
+            rest = pa.array(status == 0)
+            rext, more = _regex_extract(pc.filter(lines, rest), pc.filter(line_no, rest), unreadable)
+            skipped += more
             if rext is None or len(rext) == 0:
                 ext = kext
-            elif len(kext) == 0:
-                ext = rext
             else:
-                ka, ra = kext.arrays(), rext.arrays()
-                merged = {k: pa.concat_arrays([ka[k], ra[k].cast(ka[k].type)]) for k in ka}
-                order = pc.sort_indices(merged["__no"])
-                ext = _Extract.from_arrays({k: pc.take(v, order) for k, v in merged.items()})
+                if not keep_raw:
+                    rext.rec_lines = None
+                if len(kext) == 0:
+                    ext = rext
+                else:
+                    ka, ra = kext.arrays(), rext.arrays()
+                    merged = {k: pa.concat_arrays([ka[k], ra[k].cast(ka[k].type)]) for k in ka if ka[k] is not None}
+                    order = pc.sort_indices(merged["__no"])
+                    ext = _Extract.from_arrays({k: pc.take(merged[k], order) if k in merged else None for k in ka})
     if ext is None or len(ext) == 0:
         return _Prepared(None, None, unreadable, skipped)
     cols = _convert(ext.groups)
@@ -254,8 +259,9 @@ def finish_batch(prep: _Prepared, ctx: ParseContext) -> ParseResult:
     return ParseResult(conform(cols, m), sorted(unreadable), skipped)
 
 
-def _kernel_extract(lines: pa.Array, line_no: pa.Array):
-    """Lines the C kernel reads with certainty -> (mask of those lines, their _Extract)."""
+def _kernel_extract(lines: pa.Array, line_no: pa.Array, keep_raw: bool = True):
+    """Lines the C kernel reads with certainty -> (per line 1 read, 2 skipped, 0 left to the
+    regex path (numpy uint8); the _Extract of the lines read, their text only with ``keep_raw``)."""
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
     if lines.type != pa.string() or lines.null_count:
@@ -264,16 +270,18 @@ def _kernel_extract(lines: pa.Array, line_no: pa.Array):
     if data is None:
         return None
     okb, nok, fields = _nfkernel.parse(offsets, data, len(lines), lines.offset)
-    ok = pa.array(np.frombuffer(okb, dtype=np.bool_))
+    status = np.frombuffer(okb, dtype=np.uint8)
     arrs = {name: pa.StringArray.from_buffers(nok, pa.py_buffer(o), pa.py_buffer(d))
             for name, (o, d) in zip(_nfkernel.FIELDS, fields)}
     empty = pa.array([""] * nok, pa.string()) if nok else pa.array([], pa.string())
     groups = {g: arrs.get(g, empty) for g in _GROUPS}
     head = {h: arrs.get("h_" + h, empty) for h in _HEAD_NAMES + _BUILT_HEAD}
     every = nok == len(lines)   # the usual case: no filtering needed
-    ext = _Extract(line_no if every else pc.filter(line_no, ok), lines if every else pc.filter(lines, ok),
+    ok = None if every else pa.array(status == 1)
+    rec_lines = None if not keep_raw else lines if every else pc.filter(lines, ok)
+    ext = _Extract(line_no if every else pc.filter(line_no, ok), rec_lines,
                    pa.array(np.zeros(nok, np.bool_)), groups, head, pa.array(np.ones(nok, np.bool_)), empty)
-    return ok, ext
+    return status, ext
 
 
 def _regex_extract(lines: pa.Array, line_no: pa.Array, unreadable: list) -> tuple[_Extract | None, int]:
