@@ -209,3 +209,31 @@ def test_lines_of_other_programs_are_skipped_as_the_regex_path_skips_them(tmp_pa
     arr = pa.array(out, pa.string())
     status, _ext = netfilter._kernel_extract(arr, pa.array(range(1, len(out) + 1), pa.int64()))
     assert 400 < int((status == 2).sum()) <= fs.skipped   # the kernel really takes them
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel", "regex"])
+def test_columns_left_out_are_null_and_the_others_unchanged(kernel, monkeypatch):
+    """``leave_out`` (analyze's narrow work table): those columns are not computed; every other
+    column is what a full read gives, on both paths."""
+    if kernel and not netfilter.kernel_available():
+        pytest.skip("C kernel not built")
+    from fwforensics import events
+    monkeypatch.setattr(netfilter, "USE_KERNEL", kernel)
+    leave = events.WORK_OMITTED
+    filled = set()
+    for path in _netfilter_files():
+        full = list(read_file(path, FileStats(path=path), "netfilter", 2024, None))
+        narrow = list(read_file(path, FileStats(path=path), "netfilter", 2024, None, leave_out=leave))
+        if not full:
+            continue
+        tf, tn = pa.Table.from_batches(full), pa.Table.from_batches(narrow)
+        assert tf.schema == tn.schema and tf.num_rows == tn.num_rows
+        for name in tf.column_names:
+            if name in leave:
+                assert tn.column(name).null_count == tn.num_rows, f"{path}: {name} computed"
+                if tf.column(name).null_count < tf.num_rows:
+                    filled.add(name)
+            else:
+                assert tn.column(name).equals(tf.column(name)), f"{path}: column {name} differs"
+    # the files have values in most of those columns: leaving them out really left something out
+    assert {"uptime", "out_if", "proto_num", "ip_tos", "ip_prec", "tcp_urgp", "mac_src", "incomplete", "df"} <= filled

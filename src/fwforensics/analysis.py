@@ -182,7 +182,8 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
                 bar.start_file(path)
             defer = opts.defer_raw and path != "-" and os.path.isfile(path)
             batches = read_file(path, fs, opts.fmt, opts.year, opts.tz,
-                                on_progress=bar.update if bar else None, mapping=opts.mapping, keep_raw=not defer)
+                                on_progress=bar.update if bar else None, mapping=opts.mapping, keep_raw=not defer,
+                                leave_out=events.WORK_OMITTED if opts.narrow else ())
             if defer:
                 batches = _without_raw(batches, path, fs, stats)
             events.append_stream(con, prefetch(batches))

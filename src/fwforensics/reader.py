@@ -337,9 +337,11 @@ def _decode(b: bytes) -> str:
 def read_file(path: str, stats: FileStats, fmt_name: str | None = None, year: int | None = None,
               tz=None, start_offset: int = 0, start_line: int = 1, hasher=None,
               on_progress: Callable[[int], None] | None = None,
-              mapping: dict | None = None, keep_raw: bool = True) -> Iterator[pa.RecordBatch]:
+              mapping: dict | None = None, keep_raw: bool = True,
+              leave_out: Iterable[str] = ()) -> Iterator[pa.RecordBatch]:
     """Parse one input; yield record batches; fill ``stats`` as it goes. ``keep_raw`` false: a
-    format whose ``raw`` is its line (Format.raw_is_line) may leave it null."""
+    format whose ``raw`` is its line (Format.raw_is_line) may leave it null. ``leave_out``: event
+    columns the caller drops, which a reader may leave null."""
     stream, consumed = open_binary(path)
     try:
         if start_offset:
@@ -350,7 +352,8 @@ def read_file(path: str, stats: FileStats, fmt_name: str | None = None, year: in
                 ref_time = os.stat(path).st_mtime
             except OSError:
                 pass
-        ctx = ParseContext(source_file=path, year=year, tz=tz, reference_time=ref_time, keep_raw=keep_raw)
+        ctx = ParseContext(source_file=path, year=year, tz=tz, reference_time=ref_time, keep_raw=keep_raw,
+                           leave_out=frozenset(leave_out))
         if mapping:
             ctx.state["mapping"] = dict(mapping)
         fmt = formats.get(fmt_name) if fmt_name else None
@@ -427,7 +430,7 @@ def _parallel(fmt, blocks, stats: FileStats, ctx: ParseContext, consumed, on_pro
         try:
             for first, lines in blocks:
                 stats.lines += len(lines)
-                pending.append(pool.submit(fmt.prepare, lines, first, ctx.keep_raw))
+                pending.append(pool.submit(fmt.prepare, lines, first, ctx.keep_raw, ctx.leave_out))
                 del lines
                 if len(pending) > PARSE_THREADS:
                     res = fmt.finish(pending.popleft().result(), ctx)

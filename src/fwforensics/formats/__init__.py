@@ -48,6 +48,8 @@ class ParseContext:
     # False: ``analyze`` reads the sampled lines back by number (Format.raw_is_line), so a format
     # whose raw is its line may drop the text early and leave ``raw`` null
     keep_raw: bool = True
+    # event columns the caller drops: a reader may leave them null rather than compute them
+    leave_out: frozenset = frozenset()
 
 
 @dataclass

@@ -139,8 +139,8 @@ class Netfilter(Format):
 
     # The two halves of ``parse``: the reader runs ``prepare`` of the next batches on worker
     # threads while it finishes this one (see reader.read_file).
-    def prepare(self, lines: pa.Array, first_line: int, keep_raw: bool = True):
-        return prepare_batch(lines, first_line, keep_raw)
+    def prepare(self, lines: pa.Array, first_line: int, keep_raw: bool = True, leave_out: frozenset = frozenset()):
+        return prepare_batch(lines, first_line, keep_raw, leave_out)
 
     def finish(self, prepared, ctx: ParseContext) -> ParseResult:
         return finish_batch(prepared, ctx)
@@ -192,7 +192,7 @@ class _Extract:
 
 
 def parse_batch(lines: pa.Array, first_line: int, ctx: ParseContext) -> ParseResult:
-    return finish_batch(prepare_batch(lines, first_line, ctx.keep_raw), ctx)
+    return finish_batch(prepare_batch(lines, first_line, ctx.keep_raw, ctx.leave_out), ctx)
 
 
 class _Prepared:
@@ -202,11 +202,13 @@ class _Prepared:
         self.ext, self.cols, self.unreadable, self.skipped = ext, cols, unreadable, skipped
 
 
-def prepare_batch(lines: pa.Array, first_line: int, keep_raw: bool = True) -> _Prepared:
+def prepare_batch(lines: pa.Array, first_line: int, keep_raw: bool = True,
+                  leave_out: frozenset = frozenset()) -> _Prepared:
     """Everything of a batch that depends on its lines alone (no year inference, no file name):
     safe to run on several batches at once on worker threads (the C kernel and Arrow's kernels
     release the GIL). What waits for ``finish_batch`` is kept small (the reader holds a few
-    prepared batches): not the fields' text once converted, nor the lines without ``keep_raw``."""
+    prepared batches): not the fields' text once converted, nor the lines without ``keep_raw``.
+    Columns in ``leave_out`` are not computed (left null)."""
     n = len(lines)
     line_no = pa.array(np.arange(first_line, first_line + n, dtype=np.int64), pa.int64())
     unreadable: list[tuple[int, str]] = []
@@ -236,8 +238,9 @@ def prepare_batch(lines: pa.Array, first_line: int, keep_raw: bool = True) -> _P
                     ext = _Extract.from_arrays({k: pc.take(merged[k], order) if k in merged else None for k in ka})
     if ext is None or len(ext) == 0:
         return _Prepared(None, None, unreadable, skipped)
-    cols = _convert(ext.groups)
-    cols["incomplete"] = pc.or_(cols["incomplete"], ext.partial)
+    cols = _convert(ext.groups, leave_out)
+    if "incomplete" in cols:
+        cols["incomplete"] = pc.or_(cols["incomplete"], ext.partial)
     ext.groups = None
     if not keep_raw:
         ext.rec_lines = None
@@ -416,7 +419,7 @@ def _head_convert(fields: dict[str, pa.Array], valid: pa.Array, head: pa.Array,
     return {
         "ts": ts,
         "ts_raw": ts_raw,
-        "uptime": pc.cast(f["uptime"], pa.float64()),
+        "uptime": None if "uptime" in ctx.leave_out else pc.cast(f["uptime"], pa.float64()),
         "log_host": pc.coalesce(f["host5"], f["host"]),
         "rule": prefix,
         "action": pc.fill_null(map_unique(prefix, action_from_prefix, pa.string()), "other"),
@@ -454,24 +457,22 @@ def action_from_prefix(prefix: str | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-def _convert(g: dict[str, pa.Array]) -> dict[str, pa.Array]:
+def _convert(g: dict[str, pa.Array], leave_out: frozenset = frozenset()) -> dict[str, pa.Array]:
+    """The event columns of the records' text groups; a column in ``leave_out`` (one the caller
+    drops) is not computed (each is a function below, called only for the columns kept)."""
     n = len(g["src"])
     s = pa.scalar
     src = canonical_ips(g["src"])
     dst = canonical_ips(g["dst"])
     is6 = pc.not_equal(g["hoplimit"], "")
     proto_name = map_unique(g["proto"], lambda p: normalise_proto(p)[0], pa.string())
-    proto_num = map_unique(g["proto"], lambda p: normalise_proto(p)[1], pa.int16())
 
     mac = blank_to_null(g["mac"])
     mac_dst = pc.coalesce(blank_to_null(g["macdst"]), map_unique(mac, lambda m: _mac_part(m, 0), pa.string()))
-    mac_src = pc.coalesce(blank_to_null(g["macsrc"]), map_unique(mac, lambda m: _mac_part(m, 1), pa.string()))
 
     ipflags = g["ipflags"]
-    frag = to_int(g["frag"], pa.int32())
     ipopt = blank_to_null(pc.utf8_trim_whitespace(g["ipopt"]))
     opt_decoded = map_unique(ipopt, _decode_ip_options, pa.string())
-    v6frag = map_unique(ipopt, _v6_frag, pa.int32())
     v6id = map_unique(ipopt, _v6_frag_id, pa.int64())
 
     flags = pc.if_else(pc.equal(proto_name, "tcp"), pc.utf8_trim_whitespace(g["flags"]), s(None, pa.string()))
@@ -486,66 +487,66 @@ def _convert(g: dict[str, pa.Array]) -> dict[str, pa.Array]:
         return a if typ is None else to_int(a, typ)
 
     inner_proto = map_unique(inner_field("p"), lambda p: normalise_proto(p)[0], pa.string())
-    incomplete = pc.or_(pc.or_(pc.not_equal(g["tinc"], ""), pc.not_equal(g["uinc"], "")),
-                        pc.not_equal(g["iinc"], ""))
-    icmp_param = pc.coalesce(to_int(g["iparam"], pa.int32()), hex_to_int(g["ipointer"], pa.int32()))
-    return {
-        "in_if": blank_to_null(g["in_if"]),
-        "out_if": blank_to_null(g["out_if"]),
-        "phys_in": blank_to_null(g["physin"]),
-        "phys_out": blank_to_null(g["physout"]),
-        "mac_raw": mac,
-        "mac_src": mac_src,
-        "mac_dst": mac_dst,
-        "ip_version": pc.if_else(is6, s(6, pa.int8()), s(4, pa.int8())),
-        "src_ip": src,
-        "dst_ip": dst,
-        "proto": proto_name,
-        "proto_num": proto_num,
-        "ip_len": to_int(g["len"], pa.int32()),
-        "ip_tos": pc.coalesce(hex_to_int(g["tos"], pa.int16()), to_int(g["tc"], pa.int16())),
-        "ip_prec": hex_to_int(g["prec"], pa.int16()),
-        "ttl": pc.coalesce(to_int(g["ttl"], pa.int16()), to_int(g["hoplimit"], pa.int16())),
-        "ip_id": pc.coalesce(to_int(g["ipid"], pa.int64()), v6id),
-        "flow_label": to_int(g["flowlbl"], pa.int32()),
-        "df": pc.match_substring(ipflags, "DF"),
-        "mf": pc.match_substring(ipflags, "MF"),
-        "ce": pc.match_substring(ipflags, "CE"),
-        "frag_offset": pc.coalesce(frag, v6frag, s(0, pa.int32())),
-        "ip_options_raw": ipopt,
-        "ip_options": opt_decoded,
-        "source_route": pc.fill_null(pc.match_substring_regex(opt_decoded, r"^(?:.*; )?(?:LSRR|SSRR)"), False),
-        "src_port": pc.coalesce(to_int(g["tspt"], pa.int32()), to_int(g["uspt"], pa.int32())),
-        "dst_port": pc.coalesce(to_int(g["tdpt"], pa.int32()), to_int(g["udpt"], pa.int32())),
-        "tcp_flags": flags,
-        "tcp_flag_bits": pc.if_else(pc.equal(flags, ""), pa.scalar(0, pa.int16()),  # a NULL scan: no flags
+    cols = {
+        "in_if": lambda: blank_to_null(g["in_if"]),
+        "out_if": lambda: blank_to_null(g["out_if"]),
+        "phys_in": lambda: blank_to_null(g["physin"]),
+        "phys_out": lambda: blank_to_null(g["physout"]),
+        "mac_raw": lambda: mac,
+        "mac_src": lambda: pc.coalesce(blank_to_null(g["macsrc"]), map_unique(mac, lambda m: _mac_part(m, 1), pa.string())),
+        "mac_dst": lambda: mac_dst,
+        "ip_version": lambda: pc.if_else(is6, s(6, pa.int8()), s(4, pa.int8())),
+        "src_ip": lambda: src,
+        "dst_ip": lambda: dst,
+        "proto": lambda: proto_name,
+        "proto_num": lambda: map_unique(g["proto"], lambda p: normalise_proto(p)[1], pa.int16()),
+        "ip_len": lambda: to_int(g["len"], pa.int32()),
+        "ip_tos": lambda: pc.coalesce(hex_to_int(g["tos"], pa.int16()), to_int(g["tc"], pa.int16())),
+        "ip_prec": lambda: hex_to_int(g["prec"], pa.int16()),
+        "ttl": lambda: pc.coalesce(to_int(g["ttl"], pa.int16()), to_int(g["hoplimit"], pa.int16())),
+        "ip_id": lambda: pc.coalesce(to_int(g["ipid"], pa.int64()), v6id),
+        "flow_label": lambda: to_int(g["flowlbl"], pa.int32()),
+        "df": lambda: pc.match_substring(ipflags, "DF"),
+        "mf": lambda: pc.match_substring(ipflags, "MF"),
+        "ce": lambda: pc.match_substring(ipflags, "CE"),
+        "frag_offset": lambda: pc.coalesce(to_int(g["frag"], pa.int32()), map_unique(ipopt, _v6_frag, pa.int32()),
+                                           s(0, pa.int32())),
+        "ip_options_raw": lambda: ipopt,
+        "ip_options": lambda: opt_decoded,
+        "source_route": lambda: pc.fill_null(pc.match_substring_regex(opt_decoded, r"^(?:.*; )?(?:LSRR|SSRR)"), False),
+        "src_port": lambda: pc.coalesce(to_int(g["tspt"], pa.int32()), to_int(g["uspt"], pa.int32())),
+        "dst_port": lambda: pc.coalesce(to_int(g["tdpt"], pa.int32()), to_int(g["udpt"], pa.int32())),
+        "tcp_flags": lambda: flags,
+        "tcp_flag_bits": lambda: pc.if_else(pc.equal(flags, ""), pa.scalar(0, pa.int16()),  # a NULL scan: no flags
                                     map_unique(flags, _flag_bits, pa.int16())) if flags.null_count < n
         else pa.nulls(n, pa.int16()),
-        "tcp_window": to_int(g["win"], pa.int32()),
-        "tcp_seq": to_int(g["seq"], pa.int64()),
-        "tcp_ack": to_int(g["ack"], pa.int64()),
-        "tcp_urgp": to_int(g["urgp"], pa.int32()),
-        "tcp_options": blank_to_null(g["tcpopt"]),
-        "udp_len": to_int(g["ulen"], pa.int32()),
-        "icmp_type": to_int(g["itype"], pa.int16()),
-        "icmp_code": to_int(g["icode"], pa.int16()),
-        "icmp_id": to_int(g["iid"], pa.int32()),
-        "icmp_seq": to_int(g["iseq"], pa.int32()),
-        "icmp_gateway": canonical_ips(g["igw"]),
-        "icmp_mtu": to_int(g["imtu"], pa.int32()),
-        "icmp_parameter": icmp_param,
-        "inner_src_ip": canonical_ips(inner_field("s")),
-        "inner_dst_ip": canonical_ips(inner_field("d")),
-        "inner_proto": inner_proto,
-        "inner_src_port": inner_field("sp", pa.int32()),
-        "inner_dst_port": inner_field("dp", pa.int32()),
-        "inner_ttl": pc.coalesce(inner_field("ttl", pa.int16()), inner_field("hl", pa.int16())),
-        "inner_ip_id": inner_field("id", pa.int64()),
-        "inner_len": inner_field("l", pa.int32()),
-        "incomplete": incomplete,
-        "mark": blank_to_null(g["mark"]),
-        "uid": to_int(g["uid"], pa.int32()),
+        "tcp_window": lambda: to_int(g["win"], pa.int32()),
+        "tcp_seq": lambda: to_int(g["seq"], pa.int64()),
+        "tcp_ack": lambda: to_int(g["ack"], pa.int64()),
+        "tcp_urgp": lambda: to_int(g["urgp"], pa.int32()),
+        "tcp_options": lambda: blank_to_null(g["tcpopt"]),
+        "udp_len": lambda: to_int(g["ulen"], pa.int32()),
+        "icmp_type": lambda: to_int(g["itype"], pa.int16()),
+        "icmp_code": lambda: to_int(g["icode"], pa.int16()),
+        "icmp_id": lambda: to_int(g["iid"], pa.int32()),
+        "icmp_seq": lambda: to_int(g["iseq"], pa.int32()),
+        "icmp_gateway": lambda: canonical_ips(g["igw"]),
+        "icmp_mtu": lambda: to_int(g["imtu"], pa.int32()),
+        "icmp_parameter": lambda: pc.coalesce(to_int(g["iparam"], pa.int32()), hex_to_int(g["ipointer"], pa.int32())),
+        "inner_src_ip": lambda: canonical_ips(inner_field("s")),
+        "inner_dst_ip": lambda: canonical_ips(inner_field("d")),
+        "inner_proto": lambda: inner_proto,
+        "inner_src_port": lambda: inner_field("sp", pa.int32()),
+        "inner_dst_port": lambda: inner_field("dp", pa.int32()),
+        "inner_ttl": lambda: pc.coalesce(inner_field("ttl", pa.int16()), inner_field("hl", pa.int16())),
+        "inner_ip_id": lambda: inner_field("id", pa.int64()),
+        "inner_len": lambda: inner_field("l", pa.int32()),
+        "incomplete": lambda: pc.or_(pc.or_(pc.not_equal(g["tinc"], ""), pc.not_equal(g["uinc"], "")),
+                                     pc.not_equal(g["iinc"], "")),
+        "mark": lambda: blank_to_null(g["mark"]),
+        "uid": lambda: to_int(g["uid"], pa.int32()),
     }
+    return {name: make() for name, make in cols.items() if name not in leave_out}
 
 
 def _mac_part(mac: str, which: int) -> str | None:
