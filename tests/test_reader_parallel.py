@@ -34,6 +34,57 @@ def test_native_line_split_equals_python_split(parts):
     assert reader.lines_array(block).to_pylist() == reader._decode(block).split("\n")
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"bc", b"\n", b"\r", b"\r\n", b"\x00", b"\xff", b"\xc3\xa9", b"\xe6\x97",
+                                 b"SRC=1.2.3.4 " * 3, b"\n\n"]), max_size=80),
+       st.integers(1, 40), st.sampled_from(["file", "gzip", "read-only"]))
+def test_blocks_give_every_line_whatever_the_block_size(tmp_path_factory, parts, block, kind):
+    """iter_line_blocks (one buffer per block, lines cut from it without a copy): the lines of
+    the whole input in order, numbered from 1, whatever the block size and the stream (a file, a
+    gzip stream, a stream that has only read()); its index points at the lines' first bytes."""
+    import gzip
+    import io
+    data = b"".join(parts)
+    want = reader._decode(data).split("\n")
+    if want and want[-1] == "" and data.endswith(b"\n") or data == b"":
+        want = want[:-1]
+    path = str(tmp_path_factory.mktemp("blocks") / "in.log")
+    with open(path, "wb") as f:
+        f.write(gzip.compress(data) if kind == "gzip" else data)
+    old = reader.BLOCK
+    reader.BLOCK = block
+    try:
+        stats = reader.FileStats(path=path)
+        if kind == "read-only":
+            class Plain:   # no readinto, no read1: the reader's fallback
+                def __init__(self, b):
+                    self._f = io.BytesIO(b)
+
+                def read(self, k=-1):
+                    return self._f.read(k)
+            stream = Plain(data)
+        else:
+            stream = reader.open_binary(path)[0]
+        got, numbers = [], []
+        for first, lines in reader.iter_line_blocks(stream, stats):
+            numbers.append((first, len(lines)))
+            got += lines.to_pylist()
+    finally:
+        reader.BLOCK = old
+    assert got == want
+    expect_first = 1
+    for first, n in numbers:
+        assert first == expect_first
+        expect_first += n
+    if kind == "file":
+        raw = data.split(b"\n")
+        starts = [0]
+        for line in raw[:-1]:
+            starts.append(starts[-1] + len(line) + 1)
+        for no, off in zip(*stats.line_index):
+            assert starts[no - 1] == off
+
+
 @settings(max_examples=600, deadline=None)
 @given(st.lists(st.sampled_from([None, "", "a", "bc", "é"]), max_size=40), st.integers(0, 40), st.integers(0, 40))
 def test_blanks_to_nulls_from_offsets_equals_a_comparison(values, start, length):

@@ -149,11 +149,16 @@ def open_binary(path: str) -> tuple[IO[bytes], Callable[[], int]]:
 
 def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
                      hasher: "hashlib._Hash | None" = None) -> Iterator[tuple[int, pa.StringArray]]:
-    """Yield (number of first line, lines as an Arrow string array) for consecutive blocks."""
+    """Yield (number of first line, lines as an Arrow string array) for consecutive blocks.
+
+    Each block is read into a buffer of its own, behind the previous block's unfinished line, and
+    its lines are cut from that buffer without a copy (the Arrow array keeps the buffer alive)."""
     carry = b""
     line_no = start_line
     dropping = False  # inside an over-long line whose kept part was already emitted
-    # read1 hands over what is decompressed so far, so a damaged archive still yields its good part
+    # readinto1 / read1 hand over what is decompressed so far, so a damaged archive still yields
+    # its good part
+    readinto = getattr(stream, "readinto1", None) or getattr(stream, "readinto", None)
     read = getattr(stream, "read1", stream.read)
     consumed = None   # byte offset in the file after the last chunk (plain files only)
     if hasattr(stream, "raw") and stats.path != "-":
@@ -162,47 +167,59 @@ def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
         except (OSError, ValueError):
             consumed = None
     while True:
+        k = len(carry)
         try:
-            chunk = read(BLOCK)
+            if readinto is not None:
+                buf = bytearray(k + BLOCK)
+                buf[:k] = carry
+                got = readinto(memoryview(buf)[k:]) or 0
+            else:
+                chunk = read(BLOCK)
+                buf, got = carry + chunk, len(chunk)
         except Exception as e:  # zlib.error, LZMAError, EOFError, BadGzipFile...: a damaged input
             stats.note = f"input ended early (damaged or truncated): {type(e).__name__}: {e}"
-            chunk = b""
-        if hasher is not None and chunk:
-            hasher.update(chunk)
+            got = 0
+        if hasher is not None and got:
+            hasher.update(memoryview(buf)[k:k + got])
         if consumed is not None:
-            consumed += len(chunk)
-        if not chunk:
+            consumed += got
+        if not got:
             if carry and not dropping:
                 yield line_no, pa.array([_decode(carry)], pa.string())
                 line_no += 1
             break
-        stats.bytes_read += len(chunk)
-        data = carry + chunk
-        cut = data.rfind(b"\n")
+        stats.bytes_read += got
+        n = k + got
+        cut = buf.rfind(b"\n", 0, n)
         if cut < 0:
             if dropping:
                 carry = b""
-            elif len(data) > MAX_LINE_KEEP:
-                yield line_no, pa.array([_decode(data[:MAX_LINE_KEEP])], pa.string())
+            elif n > MAX_LINE_KEEP:
+                yield line_no, pa.array([_decode(bytes(buf[:MAX_LINE_KEEP]))], pa.string())
                 dropping, carry = True, b""
             else:
-                carry = data
+                carry = bytes(buf[:n])
             continue
-        complete, carry = data[:cut], data[cut + 1:]
-        start = consumed - len(data) if consumed is not None else None   # offset of data[0]
+        first = 0   # where the complete lines begin in buf
+        start = consumed - n if consumed is not None else None   # offset of buf[0]
         if dropping:
-            nl = complete.find(b"\n")
+            nl = buf.find(b"\n", 0, cut)
             if nl < 0:
+                carry = bytes(buf[cut + 1:n])
                 dropping = False
                 line_no += 1
                 continue
-            complete = complete[nl + 1:]
-            start = start + nl + 1 if start is not None else None
+            first = nl + 1
+            start = start + first if start is not None else None
             dropping = False
             line_no += 1
-        lines = lines_array(complete)
+        carry = bytes(buf[cut + 1:n])
+        repaired = buf.find(b"\r", first, cut) >= 0 or buf.find(b"\x00", first, cut) >= 0
+        complete = memoryview(buf)[first:cut]
+        lines = lines_array(complete, repaired)
         if start is not None:
-            _index_block(stats.line_index, line_no, start, lines, complete)
+            _index_block(stats.line_index, line_no, start, lines, len(complete), repaired)
+        del complete
         yield line_no, lines
         line_no += len(lines)
         if len(carry) > MAX_LINE_KEEP:
@@ -213,19 +230,20 @@ def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
 INDEX_STEP = 128   # lines between two entries of FileStats.line_index
 
 
-def _index_block(index: tuple[array, array], first: int, start: int, lines: pa.StringArray, block: bytes) -> None:
+def _index_block(index: tuple[array, array], first: int, start: int, lines: pa.StringArray, size: int,
+                 repaired: bool) -> None:
     """Add the block's first line and, every INDEX_STEP lines, where a line begins: read from the
     offsets of the split lines, which are the bytes' own when the block needed no repair (valid
     UTF-8 - or repaired without a change of length -, no CR, no NUL); otherwise the block's start
-    alone."""
+    alone. ``size``: the block's length in bytes; ``repaired``: it holds a CR or a NUL."""
     nums, offs = index
     nums.append(first)
     offs.append(start)
     n = len(lines)
-    if n <= INDEX_STEP or b"\r" in block or b"\x00" in block:
+    if n <= INDEX_STEP or repaired:
         return
     o = np.frombuffer(lines.buffers()[1], np.int32)[lines.offset:lines.offset + n + 1]
-    if int(o[-1]) - int(o[0]) + n - 1 != len(block):   # text changed length: offsets are not bytes
+    if int(o[-1]) - int(o[0]) + n - 1 != size:   # text changed length: offsets are not bytes
         return
     ks = np.arange(INDEX_STEP, n, INDEX_STEP, dtype=np.int64)
     nums.extend((first + ks).tolist())
@@ -307,18 +325,22 @@ def _lines_from_start(path: str, want: list[int]) -> dict[int, str]:
     return out
 
 
-def lines_array(b: bytes) -> pa.StringArray:
-    """The lines of a block (without its final newline) as Arrow strings, split natively (no
-    Python string per line); the same lines as ``_decode(b).split("\\n")``."""
-    whole = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, len(b)], np.int32).tobytes()), pa.py_buffer(b))
+def lines_array(b, repaired: bool | None = None) -> pa.StringArray:
+    """The lines of a block (bytes or a buffer; without its final newline) as Arrow strings, split
+    natively (no Python string per line, no copy of the block); the same lines as
+    ``_decode(b).split("\\n")``. ``repaired`` False: the caller knows it holds no CR and no NUL."""
+    size = memoryview(b).nbytes
+    whole = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, size], np.int32).tobytes()), pa.py_buffer(b))
     try:
         whole.validate(full=True)   # valid UTF-8?
     except pa.ArrowInvalid:
-        return pa.array(_decode(b).split("\n"), pa.string())
+        return pa.array(_decode(bytes(b)).split("\n"), pa.string())
     lines = pc.split_pattern(whole, "\n").flatten()
-    if b"\r" in b:
+    if repaired is False:
+        return lines
+    if pc.any(pc.match_substring(whole, "\r")).as_py():
         lines = pc.replace_substring_regex(lines, r"\r$", "")
-    if b"\x00" in b:
+    if pc.any(pc.match_substring(whole, "\x00")).as_py():
         lines = pc.replace_substring(lines, "\x00", "\ufffd")
     return lines
 
