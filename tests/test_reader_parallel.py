@@ -104,6 +104,27 @@ def test_ipv6_canonical_text_equals_ipaddress(addr):
         assert canonical_ip(text) == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    st.ip_addresses(v=6).map(str), st.ip_addresses(v=6).map(lambda a: a.exploded.upper()),
+    st.ip_addresses(v=6).map(lambda a: f"[{a}]"), st.ip_addresses(v=6).map(lambda a: f"{a}%eth0"),
+    st.ip_addresses(v=4).map(lambda a: f"::ffff:{a}"), st.ip_addresses(v=4).map(str),
+    st.sampled_from(["", "::", "1::2::3", "gggg::1", "é::1", "::1\x00", "[]", "01.2.3.4", "1:2:3:4:5:6:7:8:9",
+                     ":" * 70, "[[::1]]", "::1]", None,
+                     # no dot written, one printed by the C library (IPv4-mapped, -compatible)
+                     "::ffff:102:304", "::102:304", "0:0:0:0:0:FFFF:0102:0304", "[::ffff:a00:1]"]),
+    st.text(alphabet="0123456789abcdefABCDEF:.[]%", max_size=45)), max_size=60),
+    st.integers(0, 60), st.integers(0, 60))
+def test_canonical_ips_by_the_kernel_equal_canonical_ip(values, start, length):
+    """canonical_ips (the C kernel's inet_ntop where it is sure, canonical_ip for the rest) gives
+    for every value what canonical_ip gives for it alone, on sliced arrays with nulls."""
+    from fwforensics.formats import _common
+    arr = pa.array(values, pa.string()).slice(min(start, len(values)), length)
+    got = _common.canonical_ips(arr)
+    got.validate(full=True)
+    assert got.to_pylist() == [canonical_ip(v) if v else None for v in arr.to_pylist()]
+
+
 @pytest.mark.parametrize("text", ["::ffff:1.2.3.4", "::1.2.3.4", "::ffff:0:0", "fe80::1%eth0", "1::2::3", "gggg::1"])
 def test_ipv6_special_forms(text):
     try:

@@ -113,6 +113,10 @@ try:
     from ._nfkernel import v4_mask as _v4_mask   # the netfilter reader's C kernel (optional)
 except ImportError:
     _v4_mask = None
+try:
+    from ._nfkernel import canon_ips as _canon_ips   # (not built on Windows)
+except ImportError:
+    _canon_ips = None
 
 
 def _canonical_v4(arr: pa.Array) -> pa.Array:
@@ -136,8 +140,35 @@ def canonical_ips(arr: pa.Array) -> pa.Array:
     v4 = _canonical_v4(arr)   # what ip_address would print back as is
     if pc.all(v4).as_py():
         return arr.cast(pa.string())
+    if _canon_ips is not None and arr.type == pa.string():
+        return _canonical_by_kernel(arr)
     rest = map_unique(pc.if_else(v4, pa.scalar(None, arr.type), arr), canonical_ip, pa.string())
     return pc.if_else(v4, arr.cast(pa.string()), rest)
+
+
+def _canonical_by_kernel(arr: pa.StringArray) -> pa.Array:
+    """canonical_ips by the C kernel: IPv4 and plain IPv6 text there (the C library's inet_ntop,
+    which is what canonical_ip itself calls for them); what it leaves undecided (dotted IPv6
+    forms, zones, other text) by canonical_ip."""
+    _validity, offsets, data = arr.buffers()
+    n = len(arr)
+    st, out_off, out_data = _canon_ips(offsets, data if data is not None else pa.py_buffer(b""), n, arr.offset)
+    status = np.frombuffer(st, np.uint8)
+    valid = status == 1
+    undecided = status == 2
+    if arr.null_count:
+        given = np.unpackbits(np.frombuffer(_validity, np.uint8), bitorder="little")[arr.offset:arr.offset + n]
+        given = given.view(np.bool_)
+        valid &= given
+        undecided &= given
+    kept = int(np.count_nonzero(valid))
+    out = pa.StringArray.from_buffers(n, pa.py_buffer(out_off), pa.py_buffer(out_data),
+                                      pa.py_buffer(np.packbits(valid, bitorder="little")), null_count=n - kept)
+    if not undecided.any():
+        return out
+    mask = pa.array(undecided)
+    rest = map_unique(pc.if_else(mask, arr, pa.scalar(None, pa.string())), canonical_ip, pa.string())
+    return pc.if_else(mask, rest, out)
 
 
 def resolve_tz(tz: tzinfo | str | None) -> tzinfo:

@@ -21,6 +21,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#define HAVE_INET6_TEXT 1
+#endif
 
 enum {
     F_IN_IF, F_OUT_IF, F_PHYSIN, F_PHYSOUT, F_MAC, F_MACSRC, F_MACDST, F_MACPROTO, F_SRC, F_DST,
@@ -572,11 +577,100 @@ done:
     return out;
 }
 
+#ifdef HAVE_INET6_TEXT
+/* canon_ips(offsets, data, n, first) -> (status bytes, offsets bytes, data bytes): addresses in
+ * the text _common.canonical_ip gives, where this is certain. Per entry, status 1: the output
+ * holds it (an IPv4 address already as ipaddress prints it, copied; or a plain IPv6 address,
+ * brackets stripped, as the C library prints it, which is ipaddress's text when it has no dot);
+ * 0: not an address (a plain IPv6 form the C library refuses); 2: left to canonical_ip (anything
+ * else: dotted IPv6 forms, zones, other text, NUL bytes, long entries). Output text for 0 and 2
+ * is empty. */
+static PyObject *nf_canon_ips(PyObject *self, PyObject *args) {
+    Py_buffer ob, db;
+    Py_ssize_t n, first;
+    if (!PyArg_ParseTuple(args, "y*y*nn", &ob, &db, &n, &first)) return NULL;
+    PyObject *st = NULL, *oo = NULL, *od = NULL, *result = NULL;
+    const int32_t *off = (const int32_t *)ob.buf;
+    const unsigned char *data = (const unsigned char *)db.buf;
+    if (n < 0 || first < 0 || (Py_ssize_t)((first + n + 1) * sizeof(int32_t)) > ob.len) {
+        PyErr_SetString(PyExc_ValueError, "offsets buffer too short");
+        goto done;
+    }
+    /* an output is never longer than its input (IPv4 copied, IPv6 at most 39 characters and only
+       taken from an input that inet_pton accepted, which is at least as long: "::" forms aside,
+       bound the data by the input's size plus 40 bytes per entry) */
+    Py_ssize_t cap = (Py_ssize_t)(off[first + n] - off[first]) + 40 * (n + 1);
+    st = PyBytes_FromStringAndSize(NULL, n);
+    oo = PyBytes_FromStringAndSize(NULL, (n + 1) * sizeof(int32_t));
+    char *tmp = (char *)malloc(cap > 0 ? cap : 1);
+    if (!st || !oo || !tmp) { free(tmp); PyErr_NoMemory(); goto done; }
+    char *s = PyBytes_AS_STRING(st);
+    int32_t *o = (int32_t *)PyBytes_AS_STRING(oo);
+    int bad = 0;
+    Py_ssize_t pos = 0;
+    Py_BEGIN_ALLOW_THREADS
+    o[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int32_t a = off[first + i], z = off[first + i + 1];
+        if (a < 0 || z < a || z > db.len) { bad = 1; break; }
+        const unsigned char *v = data + a;
+        int32_t len = z - a;
+        s[i] = 2;
+        if (canon_v4(v, len)) {
+            memcpy(tmp + pos, v, len);
+            pos += len;
+            s[i] = 1;
+        } else if (len <= 64) {
+            int32_t b = 0, e = len;
+            while (b < e && (v[b] == '[' || v[b] == ']')) b++;
+            while (e > b && (v[e - 1] == '[' || v[e - 1] == ']')) e--;
+            int colon = 0, other = 0;
+            for (int32_t k = b; k < e; k++) {
+                if (v[k] == ':') colon = 1;
+                else if (v[k] == '%' || v[k] == '.' || v[k] == 0) other = 1;
+            }
+            if (colon && !other) {
+                char in[72], text[64];
+                unsigned char bin[16];
+                memcpy(in, v + b, e - b);
+                in[e - b] = 0;
+                if (inet_pton(AF_INET6, in, bin) != 1) {
+                    s[i] = 0;
+                } else if (inet_ntop(AF_INET6, bin, text, sizeof(text)) && !strchr(text, '.')) {
+                    size_t tl = strlen(text);
+                    memcpy(tmp + pos, text, tl);
+                    pos += (Py_ssize_t)tl;
+                    s[i] = 1;
+                }
+            }
+        }
+        o[i + 1] = (int32_t)pos;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) { free(tmp); PyErr_SetString(PyExc_ValueError, "bad offsets"); goto done; }
+    od = PyBytes_FromStringAndSize(tmp, pos);
+    free(tmp);
+    if (!od) goto done;
+    result = Py_BuildValue("(OOO)", st, oo, od);
+done:
+    Py_XDECREF(st);
+    Py_XDECREF(oo);
+    Py_XDECREF(od);
+    PyBuffer_Release(&ob);
+    PyBuffer_Release(&db);
+    return result;
+}
+#endif
+
 static PyMethodDef methods[] = {
     {"parse", nf_parse, METH_VARARGS,
      "parse(offsets, data, n, first) -> (ok bytes (1 read, 2 skipped, 0 not read), n_ok, [(offsets, data)] per FIELDS entry)"},
     {"v4_mask", nf_v4_mask, METH_VARARGS,
      "v4_mask(offsets, data, n, first) -> bytes, 1 per canonical dotted-quad IPv4 string"},
+#ifdef HAVE_INET6_TEXT
+    {"canon_ips", nf_canon_ips, METH_VARARGS,
+     "canon_ips(offsets, data, n, first) -> (status bytes (1 out, 0 null, 2 undecided), offsets, data)"},
+#endif
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_nfkernel", "netfilter reader kernel", -1, methods};
