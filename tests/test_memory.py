@@ -162,6 +162,47 @@ def test_port_arrays_take_the_numpy_path_with_the_same_results():
     assert compress_lines(array("i", [9, 1, 2, 3] + list(range(40, 80)) + [3])) == "1-3,9,40-79"
 
 
+def test_port_forms_of_grouped_ports_equal_compact_ports_and_compress_lines():
+    """findings.port_forms (every group's sorted distinct ports cut into runs at once, as the
+    grouped scan query gives them) keeps what compact_ports keeps and writes what compress_lines
+    writes, group by group: runs, scattered, short, empty groups, and groups with numbers that are
+    not ports (a damaged log) next to ordinary ones; _port_set passes its forms through unchanged."""
+    import random
+    from array import array
+    import numpy as np
+    from fwforensics.detectors import _port_set
+    from fwforensics.findings import PortRuns, compact_ports, compress_lines, port_forms
+    rnd = random.Random(5)
+    for big in (False, True):
+        groups = []
+        for _ in range(1500):
+            k = rnd.choice([0, 1, 2, 7, 8, 9, 33, 200])
+            r = rnd.random()
+            if r < 0.35:
+                top = 70000 if big and rnd.random() < 0.1 else 65536
+                g = sorted({rnd.randrange(top) for _ in range(k)})
+            elif r < 0.7:
+                a = rnd.randrange(65536 - k)
+                g = list(range(a, a + k))
+            else:
+                g = sorted({x for _ in range(3) for x in range(*sorted((rnd.randrange(65536), rnd.randrange(65536))))})[:k]
+            groups.append(g)
+        vals = np.array([p for g in groups for p in g], np.int32)
+        offs = np.cumsum([0] + [len(g) for g in groups])
+        forms = port_forms(vals, offs)
+        assert len(forms) == len(groups)
+        runs = 0
+        for g, (kept, text) in zip(groups, forms):
+            want = compact_ports(list(g))
+            assert list(kept) == list(want) and type(kept) is type(want)
+            assert getattr(kept, "typecode", None) == getattr(want, "typecode", None)
+            assert text == compress_lines(g)
+            assert _port_set(kept) is kept or list(_port_set(kept)) == list(kept)
+            runs += isinstance(kept, PortRuns)
+        assert runs > 100
+        assert any(max(g, default=0) >= 65536 for g in groups) == big
+
+
 def test_report_dict_keeps_ports_in_runs_and_every_writer_prints_the_list(capsys):
     """The report's dict holds a finding's PortRuns itself (not a list of its ports: the findings
     of a 10 M-line log list 5.4 M ports, ~43 MB as lists, held while the country database loads);

@@ -42,7 +42,7 @@ from typing import Callable, Any, Iterable
 
 from .. import events
 from .._timing import peak_mb
-from ..findings import Evidence, Finding, compact_ports
+from ..findings import Evidence, Finding, PortRuns, compact_ports
 from . import _keyed
 
 SAMPLES = 3
@@ -403,10 +403,15 @@ def _port_set(ports: Iterable[int] | None) -> list[int] | array:
     """Distinct ports in order (the engines give ints; anything else is converted one by one). An
     array (a grouped query's ports, fetched without a Python int per port) stays one, built once
     in the form the finding keeps (findings.compact_ports)."""
+    if isinstance(ports, PortRuns):   # (a kept form already: findings.port_forms)
+        return ports
     if isinstance(ports, array):
         if len(ports) > 32 and ports.typecode in "iH":   # (sorted and made distinct by numpy)
             import numpy as np
-            return compact_ports(array(ports.typecode, np.unique(np.frombuffer(ports, dtype=ports.typecode)).tobytes()))
+            v = np.frombuffer(ports, dtype=ports.typecode)
+            if not (v[1:] > v[:-1]).all():
+                ports = array(ports.typecode, np.unique(v).tobytes())
+            return compact_ports(ports)
         return compact_ports(sorted(set(ports)))
     got = set(ports or ())
     got.discard(None)

@@ -28,10 +28,9 @@ one or two ports), a client retrying one port, a resolver's answers.
 from __future__ import annotations
 
 import contextlib
-from array import array
 from typing import Any
 
-from ..findings import compress_lines
+from ..findings import compress_lines, port_forms
 from . import _bulk, _misc, zen
 
 IDS = ("scan.vertical", "scan.horizontal", "scan.block", "scan.syn", "scan.fin", "scan.null",
@@ -390,7 +389,7 @@ def _grouped(ctx, probes: str, specs: list, listed: int, star_n: dict[tuple, int
     try:
         out: dict[tuple, dict] = {}
         byid: list[dict | None] = [None] * len(wanted)
-        # ports as Arrow, kept as array('i'): a 10 M-line log's scans list 5.4 M ports, ~190 MB as
+        # ports as Arrow, never as Python ints: a 10 M-line log's scans list 5.4 M ports, ~190 MB as
         # Python ints held all at once here (and the heap they fragmented stayed with the process)
         rel = con.sql(f"""
                 SELECT gid, count(DISTINCT dst_ip) AS nh,
@@ -400,14 +399,14 @@ def _grouped(ctx, probes: str, specs: list, listed: int, star_n: dict[tuple, int
         tab = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
         gids, nhs, tgs = tab.column("gid").to_pylist(), tab.column("nh").to_pylist(), tab.column("tg").to_pylist()
         pl = tab.column("ports").combine_chunks()
-        offs = pl.offsets.to_numpy()
-        vals = pl.values.to_numpy(zero_copy_only=False).astype("int32")   # (list_distinct drops nulls)
+        # (sorted and distinct by the query; list_distinct drops nulls): the kept form and the
+        # range text of every group's ports at once
+        forms = port_forms(pl.values.to_numpy(zero_copy_only=False), pl.offsets.to_numpy())
         for i, gid in enumerate(gids):
-            pa_ = array("i")
-            pa_.frombytes(vals[offs[i]:offs[i + 1]].tobytes())
-            out[wanted[gid]] = byid[gid] = {"nh": int(nhs[i]), "tg": list(tgs[i]), "ports": pa_,
+            kept, text = forms[i]
+            out[wanted[gid]] = byid[gid] = {"nh": int(nhs[i]), "tg": list(tgs[i]), "ports": kept, "text": text,
                                             "ev": _bulk.empty()}
-        del tab, pl, vals
+        del tab, pl, forms
         for gid, ev in _bulk.evidence(ctx, t).items():
             got = byid[gid]
             if got is not None:
@@ -416,7 +415,7 @@ def _grouped(ctx, probes: str, specs: list, listed: int, star_n: dict[tuple, int
             got = out.get(canon)
             if key != canon and got is not None:
                 ev, span = got["ev"]
-                out[key] = {"nh": got["nh"], "tg": list(got["tg"]), "ports": array("i", got["ports"]),
+                out[key] = {"nh": got["nh"], "tg": list(got["tg"]), "ports": got["ports"], "text": got["text"],
                             "ev": (Evidence(records=ev.records, files=dict(ev.files),
                                             samples=[dict(x) for x in ev.samples]), dict(span))}
         return out
@@ -447,8 +446,9 @@ def _finding(ctx, fid: str, r: dict, shape: str, counts: dict[str, int], listed:
         fpred = f"{flav} = {ctx.lit(key)}"
     where = (f"{probe_filter(ctx)} AND src_ip = {ctx.lit(src)} AND ts >= {ctx.lit(r['first_seen'])} "
              f"AND ts <= {ctx.lit(r['last_seen'])} AND {fpred}")
+    text = None
     if got is not None:   # answered by _grouped
-        tg, ports, nhosts = got["tg"], got["ports"], got["nh"]
+        tg, ports, nhosts, text = got["tg"], got["ports"], got["nh"], got["text"] or None
     else:
         if shape == "horizontal":
             # only the ports that were swept across many hosts
@@ -467,7 +467,7 @@ def _finding(ctx, fid: str, r: dict, shape: str, counts: dict[str, int], listed:
     targets: Any = tg if len(tg) <= listed else int(nhosts)
     main = key if key != "*" else (next(iter(counts)) if counts else None)
     z = zen.short(ctx, src)
-    ranges = _ports_text(ports)
+    ranges = _ports_text(ports, text=text)
     details: dict[str, Any] = {
         "shape": shape, "scan_type": main, "scan_types": counts if key == "*" else {key: r["n"]},
         "hosts": int(nhosts), "ports": len(ports), "port_ranges": ranges,
