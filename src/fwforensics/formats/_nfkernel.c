@@ -496,12 +496,20 @@ static PyObject *nf_parse(PyObject *self, PyObject *args) {
             outs[k] = PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 1));
         }
         Py_BEGIN_ALLOW_THREADS
-        /* row by row (the spans are stored so), every field's next value */
+        /* row by row (the spans are stored so), every field's next value; a field empty on every
+           row of the block (most of them in most logs) only gets its offsets, all zero */
         int32_t pos[NF];
-        for (int k = 0; k < NF; k++) { pos[k] = 0; offs[k][0] = 0; }
+        int used[NF], nused = 0;
+        for (int k = 0; k < NF; k++) {
+            pos[k] = 0;
+            offs[k][0] = 0;
+            if (k < H_TSRAW && total[k]) used[nused++] = k;
+            else if (k < H_TSRAW) memset(offs[k], 0, (nok + 1) * sizeof(int32_t));
+        }
         for (Py_ssize_t r = 0; r < nok; r++) {
             const span_t *f = spans + NF * r;
-            for (int k = 0; k < H_TSRAW; k++) {
+            for (int j = 0; j < nused; j++) {
+                int k = used[j];
                 if (f[k].ln) { memcpy(outs[k] + pos[k], data + f[k].st, f[k].ln); pos[k] += f[k].ln; }
                 offs[k][r + 1] = pos[k];
             }
