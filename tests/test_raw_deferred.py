@@ -238,10 +238,7 @@ def test_narrow_table_leaves_out_the_unread_columns_loudly(tmp_path):
     stats = ReadStats()
     analysis.load_inputs(con, [path], Options(defer_raw=True, narrow=True), stats)
     cols = [d[0] for d in con.execute("SELECT * FROM events LIMIT 0").description]
-    # in schema order, the sparse columns (added when filled, or at the end) last
-    kept = [c for c in EVENT_SCHEMA.names if c not in events.WORK_OMITTED]
-    assert cols[:len(kept) - len(events.SPARSE)] == [c for c in kept if c not in events.SPARSE]
-    assert sorted(cols) == sorted(kept)
+    assert cols == [c for c in EVENT_SCHEMA.names if c not in events.WORK_OMITTED]
     assert len(cols) == len(EVENT_SCHEMA.names) - len(events.WORK_OMITTED)
     assert con.execute("SELECT count(*) FROM events").fetchall()[0][0] == stats.records_read > 1000
     with pytest.raises(duckdb.BinderException):
@@ -274,50 +271,3 @@ def test_samples_without_text_skip_the_join_only_when_no_record_has_any():
     files = {s[2] for s in _samples(deferred)}
     assert pf in files and len(files) > 1 and all(s[4] for s in _samples(deferred))
     assert json.dumps(deferred, sort_keys=True, default=_json_default) == json.dumps(loaded, sort_keys=True, default=_json_default)
-
-
-def test_sparse_columns_are_added_when_first_filled(tmp_path, monkeypatch):
-    """A narrow load leaves the often-empty columns (events.SPARSE) out of its table until a batch
-    has a value in one: then the statement so far ends, the column is added (nulls for the rows
-    before) and the batch goes in; the columns no input filled are added at the end. Every value
-    is where a load of every column puts it, mid-stream growth included (many small blocks)."""
-    import itertools
-    from fwforensics import analysis, events
-    from fwforensics.reader import FileStats, read_file
-    from fwforensics.schema import EVENT_SCHEMA
-    from _shared import CORPUS
-    monkeypatch.setattr(reader, "BLOCK", 4096)
-    nf = _generated(tmp_path, 3000)
-    pcap = os.path.join(HERE, "fixtures", "lab", "nmap_xmas.pcap")        # raw, payload fields
-    web = os.path.join(str(CORPUS), "web-access-logs", "hackers-access.log")  # app_* fields
-    paths = [nf, pcap] + ([web] if os.path.exists(web) else [])
-    key = "source_file, line"
-
-    def table(con, col):
-        return con.execute(f"SELECT {key}, {col} FROM events ORDER BY {key}").fetchall()
-
-    full = events.connect(spill=False)
-    analysis.load_inputs(full, paths, Options(), ReadStats())
-    narrow = events.connect(spill=False)
-    analysis.load_inputs(narrow, paths, Options(narrow=True), ReadStats())
-    # one stream, one statement: the pcap's first batch makes the table grow mid-statement
-    stream = events.connect(spill=False)
-    events.ensure_table(stream, omit=events.WORK_OMITTED + events.SPARSE)
-    batches = itertools.chain(*(read_file(p, FileStats(path=p)) for p in paths))
-    n = events.append_stream(stream, batches, sparse=events.SPARSE)
-    events.complete_table(stream, "events", events.SPARSE)
-    assert n == full.execute("SELECT count(*) FROM events").fetchall()[0][0] > 3000
-    filled = set()
-    for col in events.SPARSE:
-        want = table(full, col)
-        assert table(narrow, col) == want, col
-        assert table(stream, col) == want, col
-        if any(r[2] is not None for r in want):
-            filled.add(col)
-    assert {"raw", "payload_len"} <= filled and len(filled) < len(events.SPARSE)
-    if web in paths:
-        assert "app_proto" in filled
-    for con in (narrow, stream):
-        assert sorted(d[0] for d in con.execute("SELECT * FROM events LIMIT 0").description) == \
-            sorted(c for c in EVENT_SCHEMA.names if c not in events.WORK_OMITTED)
-

@@ -169,8 +169,7 @@ def fill_raw(found, stats: ReadStats) -> None:
 
 
 def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None:
-    sparse = events.SPARSE if opts.narrow else ()
-    events.ensure_table(con, omit=(events.WORK_OMITTED + sparse) if opts.narrow else ())
+    events.ensure_table(con, omit=events.WORK_OMITTED if opts.narrow else ())
     bar = None
     if opts.progress:
         from .reader import _Progress
@@ -187,7 +186,7 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
                                 leave_out=events.WORK_OMITTED if opts.narrow else ())
             if defer:
                 batches = _without_raw(batches, path, fs, stats)
-            events.append_stream(con, prefetch(batches), sparse=sparse)
+            events.append_stream(con, prefetch(batches))
             if bar:
                 bar.finish_file()
             if opts.year is None and fs.records:
@@ -199,7 +198,6 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
     finally:
         if bar:
             bar.close()
-    events.complete_table(con, "events", sparse)
 
 
 def summarise(con) -> dict[str, Any]:

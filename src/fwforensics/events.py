@@ -217,36 +217,6 @@ WORK_OMITTED = ("uptime", "out_if", "phys_in", "phys_out", "mac_src", "mac_raw",
                 "inner_len", "incomplete", "uid")
 
 
-# Columns whole logs often leave empty: the application and payload fields of the service and IDS
-# readers, a netfilter log's ICMP gateway and mark, the text ``analyze`` reads back by line. An
-# all-null column still costs its insert (~0.03 CPU-s per million rows each): a narrow load
-# (``append_stream(sparse=...)``) adds one to its table only when a batch first has a value in it
-# (ALTER TABLE ADD COLUMN takes milliseconds; the rows before hold nulls), and the rest at the end
-# (:func:`complete_table`).
-SPARSE = ("raw", "icmp_gateway", "mark", "payload_len", "payload_hint", "app_proto", "app_detail", "app_status")
-
-
-def _column_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """DuckDB's type of every event column, as ``ensure_table`` creates it."""
-    empty = EVENT_SCHEMA.empty_table()  # noqa: F841 - referenced by DuckDB's replacement scan
-    return {r[0]: r[1] for r in con.execute("DESCRIBE SELECT * FROM empty").fetchall()}
-
-
-def _table_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
-    return [d[0] for d in con.execute(f"SELECT * FROM {name} LIMIT 0").description]
-
-
-def complete_table(con: duckdb.DuckDBPyConnection, name: str, columns: Iterable[str]) -> None:
-    """Add to ``name`` those of ``columns`` it lacks (all null), e.g. the SPARSE columns no input
-    filled after a sparse load: every query then finds them."""
-    have = set(_table_columns(con, name))
-    missing = [c for c in columns if c not in have]
-    if missing:
-        types = _column_types(con)
-        for c in missing:
-            con.execute(f'ALTER TABLE {name} ADD COLUMN "{c}" {types[c]}')
-
-
 def ensure_table(con: duckdb.DuckDBPyConnection, name: str = "events", omit: Iterable[str] = ()) -> None:
     """Create the table ``name`` (if missing) with the event schema's columns, less ``omit``."""
     empty = EVENT_SCHEMA.empty_table()  # noqa: F841 - referenced by DuckDB's replacement scan
@@ -258,7 +228,7 @@ def ensure_table(con: duckdb.DuckDBPyConnection, name: str = "events", omit: Ite
 def _insert_list(con: duckdb.DuckDBPyConnection, name: str) -> str:
     """What to select from a batch of the event schema to insert into ``name``: ``*`` when the table
     has every column, else the table's columns (a table made with ``ensure_table(omit=...)``)."""
-    cols = _table_columns(con, name)
+    cols = [d[0] for d in con.execute(f"SELECT * FROM {name} LIMIT 0").description]
     return "*" if cols == EVENT_SCHEMA.names else ", ".join(f'"{c}"' for c in cols)
 
 
@@ -278,43 +248,27 @@ def append(con: duckdb.DuckDBPyConnection, batch: pa.RecordBatch, name: str = "e
 INSERT_ROWS = 1 << 20
 
 
-def append_stream(con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBatch], name: str = "events",
-                  sparse: Iterable[str] = ()) -> int:
+def append_stream(con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBatch], name: str = "events") -> int:
     """Append every batch with a few ``INSERT`` statements of up to INSERT_ROWS rows: DuckDB pulls
     the batches from a RecordBatchReader as it goes (bounded memory; no per-batch register/plan
-    overhead, about 4x faster than one INSERT per batch). Returns the number of rows added.
-    ``sparse``: columns the table may lack (see SPARSE); one is added when a batch first has a
-    value in it (the statement so far ends there, the table grows, the batch goes into the next)."""
+    overhead, about 4x faster than one INSERT per batch). Returns the number of rows added."""
     count = [0]
     failed: list[BaseException] = []
     it = iter(batches)
     more = [True]
-    have = set(_table_columns(con, name)) if sparse else set()
-    absent = [c for c in sparse if c not in have]
-    held: list[pa.RecordBatch] = []    # a batch that waits for its table to grow
-    grow: list[str] = []
 
     def chunk():
         rows = 0
         try:
             while rows < INSERT_ROWS:
-                if held:
-                    b = held.pop()
-                else:
-                    try:
-                        b = next(it)
-                    except StopIteration:
-                        more[0] = False
-                        return
+                try:
+                    b = next(it)
+                except StopIteration:
+                    more[0] = False
+                    return
                 if b.num_rows:
                     if not b.schema.equals(EVENT_SCHEMA):
                         b = pa.RecordBatch.from_arrays(b.columns, schema=EVENT_SCHEMA)
-                    if absent:
-                        new = [c for c in absent if b.column(c).null_count < b.num_rows]
-                        if new:
-                            held.append(b)
-                            grow.extend(new)
-                            return
                     count[0] += b.num_rows
                     rows += b.num_rows
                     yield b
@@ -328,7 +282,7 @@ def append_stream(con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBat
     cols = _insert_list(con, name)
     con.execute("SET preserve_insertion_order = false")
     try:
-        while more[0] or held:
+        while more[0]:
             rdr = pa.RecordBatchReader.from_batches(EVENT_SCHEMA, chunk())  # noqa: F841 - replacement scan
             try:
                 con.execute(f"INSERT INTO {name} SELECT {cols} FROM rdr")
@@ -336,11 +290,6 @@ def append_stream(con: duckdb.DuckDBPyConnection, batches: Iterable[pa.RecordBat
                 if failed:
                     raise failed[0] from None
                 raise
-            if grow:
-                complete_table(con, name, grow)
-                absent[:] = [c for c in absent if c not in grow]
-                grow.clear()
-                cols = _insert_list(con, name)
             release_memory()
             _fit_work_limit(con, LOAD_MEMORY, LOAD_MEMORY_BIG, LOAD_BIG_TABLE_BYTES)
     finally:
