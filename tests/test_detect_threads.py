@@ -150,7 +150,13 @@ def test_detector_reruns_with_more_memory_when_a_query_cannot_spill(tmp_path, mo
             with pytest.raises(duckdb.OutOfMemoryException):
                 detectors.run(detectors.Context(con=con))
             monkeypatch.setattr(detectors, "MEMORY_RETRIES", 8)
-            out = [f.to_dict() for f in detectors.run(detectors.Context(con=con))]
+            took: list = []
+            out = [f.to_dict() for f in detectors.run(detectors.Context(con=con), timings=took)]
+            # each try that ran out of memory is said in the timings, after the detectors' own rows
+            names = [t[0] for t in took]
+            said = [n for n in names if ": out of DuckDB memory, " in n]
+            assert said and names[:len(names) - len(said)] == [n for n in names if n not in said]
+            assert any("rerun" in n for n in said) and all(t[1] >= 0 for t in took)
             assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit
             assert con.execute("SELECT current_setting('threads')").fetchall()[0][0] == threads   # (a rerun was on one)
             return out

@@ -494,8 +494,11 @@ def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict
             file(_detect_within_memory(ctx, mod))
             events.release_memory()
             took[i] = (time.perf_counter() - t0, peak_mb())
+    reruns = ctx.shared.pop("memory_reruns", [])
     if timings is not None:
         timings.extend(("detector " + m.__name__.rsplit(".", 1)[-1], t, mb) for m, (t, mb) in zip(mods, took))
+        # a try that ran out of DuckDB memory: its time is in the detector's above, and said here
+        timings.extend((f"detector {name}: out of DuckDB memory, {what}", t, mb) for name, t, mb, what in reruns)
     ctx.findings.sort(key=Finding.sort_key)
     return ctx.findings + sorted(silenced, key=Finding.sort_key)
 
@@ -510,6 +513,13 @@ def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict
 MEMORY_RETRIES = 3
 
 
+def _rerun_said(ctx: Context, mod: ModuleType, t0: float, what: str) -> None:
+    """Keep for ``run``'s timings that a try of ``mod`` ran out of DuckDB memory (shared by the
+    detector threads' contexts; list appends are atomic)."""
+    ctx.shared.setdefault("memory_reruns", []).append(
+        (mod.__name__.rsplit(".", 1)[-1], time.perf_counter() - t0, peak_mb(), what))
+
+
 def _detect_within_memory(ctx: Context, mod: ModuleType) -> list[Finding]:
     import duckdb
     if not isinstance(ctx.con, duckdb.DuckDBPyConnection):
@@ -521,6 +531,7 @@ def _detect_within_memory(ctx: Context, mod: ModuleType) -> list[Finding]:
         return str(ctx.con.execute(f"SELECT current_setting('{name}')").fetchall()[0][0])
     try:
         for attempt in range(MEMORY_RETRIES + 1):
+            t0 = time.perf_counter()
             try:
                 return list(mod.detect(ctx) or [])
             except duckdb.OutOfMemoryException:
@@ -529,12 +540,14 @@ def _detect_within_memory(ctx: Context, mod: ModuleType) -> list[Finding]:
                 if threads is None and int(setting("threads")) > 1:
                     threads = int(setting("threads"))
                     ctx.con.execute("SET threads = 1")
+                    _rerun_said(ctx, mod, t0, "rerun on one thread")
                     continue
                 mb = _mb(setting("memory_limit"))
                 if mb is None:
                     raise
                 before = mb if before is None else before
                 ctx.con.execute(f"SET memory_limit = '{int(mb * 2 * 2**20)}B'")
+                _rerun_said(ctx, mod, t0, f"rerun with {mb * 2:.0f} MiB")
         return []
     finally:
         if before is not None:   # (as precise as DuckDB shows it: to 0.1 of its unit)
@@ -651,6 +664,7 @@ def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[tuple[fl
                     out = (list(mods[i].detect(wctx) or []), wctx.assumptions[known:], None)
                 except duckdb.OutOfMemoryException:
                     oom = True
+                    _rerun_said(wctx, mods[i], t0, "rerun alone")
                 except BaseException as e:  # re-raised by the caller, in detector order
                     out = ([], [], e)
                 finally:
