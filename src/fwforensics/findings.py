@@ -140,24 +140,18 @@ def compact_ports(ports: Sequence[int]) -> array | PortRuns:
     if len(ports) < 8:
         return ports
     import numpy as np
-    v = np.frombuffer(ports, np.uint16).astype(np.int32)
-    step = np.diff(v)
-    if not (step > 0).all():
+    v = np.frombuffer(ports, np.uint16)
+    if not (v[1:] > v[:-1]).all():
         return ports
-    breaks = np.flatnonzero(step != 1)
-    if 2 * (len(breaks) + 1) >= len(v):
-        return ports
-    ends = np.empty(2 * (len(breaks) + 1), np.uint16)
-    ends[0::2] = v[np.concatenate(([0], breaks + 1))]
-    ends[1::2] = v[np.concatenate((breaks, [len(v) - 1]))]
-    return PortRuns(array("H", ends.tobytes()))
+    kept = port_forms(v, (0, len(v)), text=False)[0][0]
+    return kept if isinstance(kept, PortRuns) else ports
 
 
-def port_forms(values, offsets) -> list[tuple[array | PortRuns, str]]:
+def port_forms(values, offsets, text: bool = True) -> list[tuple[array | PortRuns, str]]:
     """For each slice ``values[offsets[i]:offsets[i + 1]]`` of strictly increasing port numbers
     (a grouped query's sorted distinct ports, as numpy arrays): the form a finding keeps
-    (what :func:`compact_ports` gives) and the range text (what :func:`compress_lines` gives),
-    the runs of every slice found at once."""
+    (what :func:`compact_ports` gives) and the range text (what :func:`compress_lines` gives;
+    empty without ``text``), the runs of every slice found at once."""
     import numpy as np
     v = np.asarray(values, np.int64)
     offs = np.asarray(offsets, np.int64)
@@ -185,7 +179,7 @@ def port_forms(values, offsets) -> list[tuple[array | PortRuns, str]]:
     for i in range(n):
         a, b = int(offs[i]), int(offs[i + 1])
         r0, r1 = int(run_of[i]), int(run_of[i + 1])
-        text = ",".join(f"{lo[k]}-{hi[k]}" if hi[k] != lo[k] else str(lo[k]) for k in range(r0, r1))
+        ranges = ",".join(f"{lo[k]}-{hi[k]}" if hi[k] != lo[k] else str(lo[k]) for k in range(r0, r1)) if text else ""
         if not small[i]:
             kept: array | PortRuns = array("i", v[a:b].astype(np.int32).tobytes())
         elif b - a >= 8 and 2 * (r1 - r0) < b - a:
@@ -195,7 +189,7 @@ def port_forms(values, offsets) -> list[tuple[array | PortRuns, str]]:
             kept = PortRuns(array("H", e.tobytes()))
         else:
             kept = array("H", v[a:b].astype(np.uint16).tobytes())
-        out.append((kept, text))
+        out.append((kept, ranges))
     return out
 
 
@@ -218,10 +212,7 @@ def compress_lines(lines: Sequence[int]) -> str:
     if isinstance(lines, array) and len(lines) > 32:
         import numpy as np
         v = np.unique(np.frombuffer(lines, dtype=lines.typecode))
-        breaks = np.flatnonzero(np.diff(v) != 1)
-        starts = v[np.concatenate(([0], breaks + 1))].tolist()
-        ends = v[np.concatenate((breaks, [len(v) - 1]))].tolist()
-        return ",".join(f"{a}-{b}" if b != a else str(a) for a, b in zip(starts, ends))
+        return port_forms(v, (0, len(v)))[0][1]
     lines = sorted(set(lines))
     out, start, prev = [], lines[0], lines[0]
     for n in lines[1:]:

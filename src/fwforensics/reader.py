@@ -214,12 +214,10 @@ def iter_line_blocks(stream: IO[bytes], stats: FileStats, start_line: int = 1,
             dropping = False
             line_no += 1
         carry = bytes(buf[cut + 1:n])
-        repaired = buf.find(b"\r", first, cut) >= 0 or buf.find(b"\x00", first, cut) >= 0
-        complete = memoryview(buf)[first:cut]
-        lines = lines_array(complete, repaired)
+        cr, nul = buf.find(b"\r", first, cut) >= 0, buf.find(b"\x00", first, cut) >= 0
+        lines = _split(memoryview(buf)[first:cut], cr, nul)
         if start is not None:
-            _index_block(stats.line_index, line_no, start, lines, len(complete), repaired)
-        del complete
+            _index_block(stats.line_index, line_no, start, lines, cut - first, cr or nul)
         yield line_no, lines
         line_no += len(lines)
         if len(carry) > MAX_LINE_KEEP:
@@ -325,10 +323,15 @@ def _lines_from_start(path: str, want: list[int]) -> dict[int, str]:
     return out
 
 
-def lines_array(b, repaired: bool | None = None) -> pa.StringArray:
-    """The lines of a block (bytes or a buffer; without its final newline) as Arrow strings, split
-    natively (no Python string per line, no copy of the block); the same lines as
-    ``_decode(b).split("\\n")``. ``repaired`` False: the caller knows it holds no CR and no NUL."""
+def lines_array(b: bytes) -> pa.StringArray:
+    """The lines of a block (without its final newline) as Arrow strings, split natively (no
+    Python string per line); the same lines as ``_decode(b).split("\\n")``."""
+    return _split(b, b"\r" in b, b"\x00" in b)
+
+
+def _split(b, cr: bool, nul: bool) -> pa.StringArray:
+    """lines_array of a block given as any buffer (not copied) whose CR and NUL the caller has
+    looked for (``cr``, ``nul``)."""
     size = memoryview(b).nbytes
     whole = pa.StringArray.from_buffers(1, pa.py_buffer(np.array([0, size], np.int32).tobytes()), pa.py_buffer(b))
     try:
@@ -336,11 +339,9 @@ def lines_array(b, repaired: bool | None = None) -> pa.StringArray:
     except pa.ArrowInvalid:
         return pa.array(_decode(bytes(b)).split("\n"), pa.string())
     lines = pc.split_pattern(whole, "\n").flatten()
-    if repaired is False:
-        return lines
-    if pc.any(pc.match_substring(whole, "\r")).as_py():
+    if cr:
         lines = pc.replace_substring_regex(lines, r"\r$", "")
-    if pc.any(pc.match_substring(whole, "\x00")).as_py():
+    if nul:
         lines = pc.replace_substring(lines, "\x00", "\ufffd")
     return lines
 

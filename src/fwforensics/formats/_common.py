@@ -28,15 +28,14 @@ def blank_to_null(arr: pa.Array) -> pa.Array:
         # blanks are the entries whose offsets do not move: read from the offsets with numpy (a
         # string comparison per entry cost more than the C kernel that made them); the same
         # strings come back with a new validity bitmap (no copy of the text)
-        validity, offsets, data = arr.buffers()
+        _validity, offsets, data = arr.buffers()
         n = len(arr)
         if data is None:   # (every value empty or null)
             data = pa.py_buffer(b"")
         off = np.frombuffer(offsets, np.int32, count=n + 1, offset=arr.offset * 4)
         keep = off[1:] != off[:-1]
         if arr.null_count:
-            bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")
-            keep &= bits[arr.offset:arr.offset + n].view(np.bool_)
+            keep &= _given(arr)
         kept = int(np.count_nonzero(keep))
         if kept == n - arr.null_count:
             return arr
@@ -46,6 +45,12 @@ def blank_to_null(arr: pa.Array) -> pa.Array:
     if not pc.any(blank).as_py():
         return arr
     return pc.if_else(blank, pa.scalar(None, arr.type), arr)
+
+
+def _given(arr: pa.Array) -> np.ndarray:
+    """Booleans: which entries of ``arr`` (one with nulls) are not null, from its validity bitmap."""
+    bits = np.unpackbits(np.frombuffer(arr.buffers()[0], np.uint8), bitorder="little")
+    return bits[arr.offset:arr.offset + len(arr)].view(np.bool_)
 
 
 def to_int(arr: pa.Array, typ: pa.DataType = pa.int64()) -> pa.Array:
@@ -157,8 +162,7 @@ def _canonical_by_kernel(arr: pa.StringArray) -> pa.Array:
     valid = status == 1
     undecided = status == 2
     if arr.null_count:
-        given = np.unpackbits(np.frombuffer(_validity, np.uint8), bitorder="little")[arr.offset:arr.offset + n]
-        given = given.view(np.bool_)
+        given = _given(arr)
         valid &= given
         undecided &= given
     kept = int(np.count_nonzero(valid))
