@@ -91,3 +91,29 @@ def test_not_a_terminal_gets_plain_text():
     # verdict first, then findings by severity
     assert out.index("VERDICT") < out.index("FINDINGS") < out.index("RECORDS")
     assert "port.zero" in out and "2012:1234:1234::1" in out
+
+
+def test_each_finding_is_one_indented_block_then_a_blank_line():
+    """Each finding prints as one group (title, summary at 2 spaces, facts at 4, wrapped lines keep
+    their indent) followed by one blank line; the blocks are what a reader scans down."""
+    rep = analysis.analyze([str(CORPUS)], analysis.Options(), events.connect())
+    # a long summary, to be wrapped at 60 columns under its indent
+    next(f for f in rep["findings"] if f["id"] != "verdict")["summary"] = "word " * 40
+    buf = io.StringIO()
+    render(rep, Console(file=buf, width=60), verbose=True)
+    out = buf.getvalue()
+    body = out[out.index("FINDINGS"):out.index("RECORDS")].split("\n")[1:]
+    ids = {f["id"] for f in rep["findings"]}
+    titles = [i for i, ln in enumerate(body) if ln.split("  ")[0] in ids]
+    assert len(titles) == sum(1 for f in rep["findings"] if f["id"] != "verdict")
+    for i in titles:
+        block = []
+        for ln in body[i + 1:]:
+            if not ln:
+                break
+            block.append(ln)
+        assert block and block[0].startswith("  ") and not block[0].startswith("   ")
+        assert all(ln.startswith("  ") for ln in block)
+        assert any(ln.startswith("    seen") for ln in block)
+    long = [ln for ln in body if ln.strip().startswith("word")]
+    assert len(long) >= 3 and all(ln.startswith("  word") and len(ln.rstrip()) <= 60 for ln in long)
