@@ -145,3 +145,36 @@ def test_without_a_home_net_a_capture_says_so_and_traceroutes_from_inside_are_te
     log = analysis.analyze([str(LAB / "traceroute_from_inside.log")], analysis.Options())   # drops: inferred
     g = [x for x in log["findings"] if x["id"] == "traceroute.from_inside"]
     assert g[0]["src"] == "192.0.2.10" and "(inside) ran" in g[0]["summary"] and g[0]["confidence"] is None
+
+
+def _nf(sec: int, src: str, ttl: int, ipid: int, dpt: int = 80) -> str:
+    return (f"Dec  1 10:{sec // 60:02d}:{sec % 60:02d} gw kernel: [ 1.0] DROP IN=eth0 OUT= SRC={src} "
+            f"DST=192.0.2.10 LEN=40 TOS=0x00 PREC=0x00 TTL={ttl} ID={ipid} PROTO=TCP SPT=40000 DPT={dpt} "
+            f"WINDOW=1024 RES=0x00 SYN URGP=0")
+
+
+def test_zen_ip_id_behaviours_and_ttl_figures(tmp_path):
+    # Records written here, one source per IP ID behaviour; TTL 3 is a traceroute-style probe
+    # (counted as a packet, left out of the TTL figures).
+    ids = {"198.51.100.1": [0] * 5, "198.51.100.2": [4242] * 5, "198.51.100.3": [100, 101, 102, 104, 105],
+           "198.51.100.4": [256, 512, 768, 1024, 1280], "198.51.100.5": [9, 40000, 123, 61000, 7777],
+           "198.51.100.6": [5, 6]}
+    ttls = [50, 50, 3, 52, 50]
+    lines, sec = [], 0
+    for k in range(5):   # interleaved sources, in time order
+        for src, seq in ids.items():
+            if k < len(seq):
+                lines.append(_nf(sec, src, ttls[k], seq[k], 80 + k))
+                sec += 1
+    log = tmp_path / "zen.log"
+    log.write_text("\n".join(lines) + "\n")
+    p = zen.profile(ctx_for(log))
+    want = {"198.51.100.1": "zero", "198.51.100.2": "constant", "198.51.100.3": "incrementing",
+            "198.51.100.4": "byte-swapped increment", "198.51.100.5": "random", "198.51.100.6": "too few"}
+    assert {s: p[s]["ip_id"] for s in want} == want
+    r = p["198.51.100.1"]
+    assert r["packets"] == 5 and (r["ttl_min"], r["ttl_max"], r["ttl_mode"], r["ttl_values"]) == (50, 52, 50, 2)
+    assert r["first_seen"].minute == 0 and r["last_seen"] > r["first_seen"]
+    r = p["198.51.100.6"]
+    assert r["packets"] == 2 and (r["ttl_min"], r["ttl_max"], r["ttl_values"]) == (50, 50, 1)
+    assert (r["ip_id_min"], r["ip_id_max"]) == (5, 6)

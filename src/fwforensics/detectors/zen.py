@@ -73,26 +73,28 @@ def sql(ctx, where: str = "TRUE") -> str:
     def sw(c: str) -> str:   # the two bytes of a 16-bit value swapped
         return f"(MOD({c}, 256) * 256 + CAST(({c} - MOD({c}, 256)) / 256 AS BIGINT))"
 
+    # The events are read twice, not held: once grouped by (source, TTL) (from which the TTL
+    # figures and the times come: ~30 k groups where a 10 M-line log's scanners have ~4 M records),
+    # once for the IP IDs in record order. (Holding the rows for three reads took a third longer.)
     return f"""
-    WITH e AS (
-        SELECT src_ip, ttl, ip_id, ip_version, ts, source_file, line FROM {t}
-        WHERE {_rows_read(where)}),
-    tt AS (SELECT src_ip, ttl, count(*) AS n FROM e WHERE ttl > {low} GROUP BY src_ip, ttl),
+    WITH g AS (
+        SELECT src_ip, ttl, count(*) AS n, min(ts) AS t0, max(ts) AS t1 FROM {t}
+        WHERE {_rows_read(where)} GROUP BY src_ip, ttl),
     md AS (SELECT src_ip, ttl AS ttl_mode FROM (
               SELECT src_ip, ttl, ROW_NUMBER() OVER (PARTITION BY src_ip ORDER BY n DESC, ttl DESC) AS rn
-              FROM tt) x WHERE rn = 1),
-    ag AS (SELECT src_ip, count(*) AS packets, min(CASE WHEN ttl > {low} THEN ttl END) AS ttl_min,
+              FROM g WHERE ttl > {low}) x WHERE rn = 1),
+    ag AS (SELECT src_ip, CAST(sum(n) AS BIGINT) AS packets, min(CASE WHEN ttl > {low} THEN ttl END) AS ttl_min,
                   max(CASE WHEN ttl > {low} THEN ttl END) AS ttl_max,
-                  count(DISTINCT CASE WHEN ttl > {low} THEN ttl END) AS ttl_values, min(ts) AS first_seen, max(ts) AS last_seen
-           FROM e GROUP BY src_ip),
+                  count(CASE WHEN ttl > {low} THEN ttl END) AS ttl_values, min(t0) AS first_seen, max(t1) AS last_seen
+           FROM g GROUP BY src_ip),
     ids AS (SELECT src_ip, ip_id,
                    LAG(ip_id) OVER (PARTITION BY src_ip ORDER BY {ctx.record_order()}) AS prev
-            FROM e WHERE ip_id IS NOT NULL AND ip_version = 4 AND ip_id BETWEEN 0 AND 65535),
+            FROM {t} WHERE {_rows_read(where)} AND ip_id IS NOT NULL AND ip_version = 4 AND ip_id BETWEEN 0 AND 65535),
     d AS (SELECT src_ip, ip_id, prev,
                  MOD(ip_id - prev + 65536, 65536) AS dbe,
                  MOD({sw('ip_id')} - {sw('prev')} + 65536, 65536) AS dle
           FROM ids),
-    ia AS (SELECT src_ip, count(*) AS ids, count(DISTINCT ip_id) AS id_values,
+    ia AS (SELECT src_ip, count(*) AS ids,
                   sum(CASE WHEN ip_id = 0 THEN 1 ELSE 0 END) AS id_zero,
                   sum(CASE WHEN prev IS NOT NULL THEN 1 ELSE 0 END) AS steps,
                   sum(CASE WHEN dbe BETWEEN 1 AND {max_step} THEN 1 ELSE 0 END) AS be_ok,
@@ -103,7 +105,7 @@ def sql(ctx, where: str = "TRUE") -> str:
            FROM d GROUP BY src_ip)
     SELECT ag.src_ip, ag.packets, ag.ttl_min, ag.ttl_max, ag.ttl_values, md.ttl_mode,
            ag.first_seen, ag.last_seen,
-           ia.ids, ia.id_values, ia.id_zero, ia.steps, ia.be_ok, ia.le_ok, ia.be_tight, ia.le_tight,
+           ia.ids, ia.id_zero, ia.steps, ia.be_ok, ia.le_ok, ia.be_tight, ia.le_tight,
            ia.id_min, ia.id_max
     FROM ag LEFT JOIN md ON ag.src_ip = md.src_ip LEFT JOIN ia ON ag.src_ip = ia.src_ip"""
 
@@ -117,7 +119,7 @@ def ipid_behaviour(r: dict[str, Any], ctx=None) -> str:
         return "too few"
     if (r.get("id_zero") or 0) == n:
         return "zero"
-    if (r.get("id_values") or 0) == 1:
+    if r.get("id_min") is not None and r.get("id_min") == r.get("id_max"):   # one value throughout
         return "constant"
     steps = r.get("steps") or 0
     if steps:
