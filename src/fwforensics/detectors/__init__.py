@@ -497,8 +497,9 @@ def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict
     reruns = ctx.shared.pop("memory_reruns", [])
     if timings is not None:
         timings.extend(("detector " + m.__name__.rsplit(".", 1)[-1], t, mb) for m, (t, mb) in zip(mods, took))
-        # a try that ran out of DuckDB memory: its time is in the detector's above, and said here
-        timings.extend((f"detector {name}: out of DuckDB memory, {what}", t, mb) for name, t, mb, what in reruns)
+        # a try that ran out of DuckDB memory (or failed to bind a column, see _detect_once): its time
+        # is in the detector's above, and said here
+        timings.extend((f"detector {name}: {what}", t, mb) for name, t, mb, what in reruns)
     ctx.findings.sort(key=Finding.sort_key)
     return ctx.findings + sorted(silenced, key=Finding.sort_key)
 
@@ -514,10 +515,27 @@ MEMORY_RETRIES = 3
 
 
 def _rerun_said(ctx: Context, mod: ModuleType, t0: float, what: str) -> None:
-    """Keep for ``run``'s timings that a try of ``mod`` ran out of DuckDB memory (shared by the
+    """Keep for ``run``'s timings that a try of ``mod`` failed and was rerun, and why (shared by the
     detector threads' contexts; list appends are atomic)."""
     ctx.shared.setdefault("memory_reruns", []).append(
         (mod.__name__.rsplit(".", 1)[-1], time.perf_counter() - t0, peak_mb(), what))
+
+
+def _detect_once(ctx: Context, mod: ModuleType) -> list[Finding]:
+    """``mod.detect(ctx)`` as a list. A query that fails to bind a column (on DuckDB) may be one that
+    reads a column a narrowed copy left out (see ``_misc.narrowed``): the detector is then run again
+    with whole copies, for the rest of the run, and ``--timings`` says so."""
+    import duckdb
+    t0 = time.perf_counter()
+    try:
+        return list(mod.detect(ctx) or [])
+    except duckdb.BinderException:
+        from ._misc import WHOLE_COPIES
+        if ctx.shared.get(WHOLE_COPIES):
+            raise
+        ctx.shared[WHOLE_COPIES] = True
+        _rerun_said(ctx, mod, t0, "a query named a column left out of a narrowed copy: rerun with whole copies")
+        return list(mod.detect(ctx) or [])
 
 
 def _detect_within_memory(ctx: Context, mod: ModuleType) -> list[Finding]:
@@ -533,21 +551,21 @@ def _detect_within_memory(ctx: Context, mod: ModuleType) -> list[Finding]:
         for attempt in range(MEMORY_RETRIES + 1):
             t0 = time.perf_counter()
             try:
-                return list(mod.detect(ctx) or [])
+                return _detect_once(ctx, mod)
             except duckdb.OutOfMemoryException:
                 if attempt == MEMORY_RETRIES:
                     raise
                 if threads is None and int(setting("threads")) > 1:
                     threads = int(setting("threads"))
                     ctx.con.execute("SET threads = 1")
-                    _rerun_said(ctx, mod, t0, "rerun on one thread")
+                    _rerun_said(ctx, mod, t0, "out of DuckDB memory, rerun on one thread")
                     continue
                 mb = _mb(setting("memory_limit"))
                 if mb is None:
                     raise
                 before = mb if before is None else before
                 ctx.con.execute(f"SET memory_limit = '{int(mb * 2 * 2**20)}B'")
-                _rerun_said(ctx, mod, t0, f"rerun with {mb * 2:.0f} MiB")
+                _rerun_said(ctx, mod, t0, f"out of DuckDB memory, rerun with {mb * 2:.0f} MiB")
         return []
     finally:
         if before is not None:   # (as precise as DuckDB shows it: to 0.1 of its unit)
@@ -661,10 +679,10 @@ def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[tuple[fl
                     state["running"] += 1
                 oom = False
                 try:
-                    out = (list(mods[i].detect(wctx) or []), wctx.assumptions[known:], None)
+                    out = (_detect_once(wctx, mods[i]), wctx.assumptions[known:], None)
                 except duckdb.OutOfMemoryException:
                     oom = True
-                    _rerun_said(wctx, mods[i], t0, "rerun alone")
+                    _rerun_said(wctx, mods[i], t0, "out of DuckDB memory, rerun alone")
                 except BaseException as e:  # re-raised by the caller, in detector order
                     out = ([], [], e)
                 finally:
