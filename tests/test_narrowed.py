@@ -87,3 +87,29 @@ def test_a_column_named_another_way_reruns_with_whole_copies(tmp_path):
         assert "narrowed copy" in ctx.shared["memory_reruns"][0][3]
     finally:
         sys.modules.pop(name, None)
+
+
+def test_without_a_readable_source_the_copies_are_whole(tmp_path, monkeypatch):
+    """An installation without sources (only compiled files): nothing to read the names from, so
+    every column is copied."""
+    src = tmp_path / "blind.py"
+    src.write_text(DETECTOR)
+    name = "fwforensics.detectors.blind"
+    spec = importlib.util.spec_from_file_location(name, src)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    try:
+        spec.loader.exec_module(mod)
+        assert _misc.named_columns(name) is not None
+        _misc.named_columns.cache_clear()
+        mod.__file__ = str(tmp_path / "blind.pyc")   # (no such file)
+        assert _misc.named_columns(name) is None
+        con = events.connect()
+        analysis.load_inputs(con, [str(LAB / "icmp_types.log")], analysis.Options(), ReadStats())
+        ctx = detectors.Context(con=con)
+        assert detectors._detect_once(ctx, mod) == []
+        assert ctx.shared["counted"] > 0 and not ctx.shared.get(_misc.WHOLE_COPIES)
+        assert "memory_reruns" not in ctx.shared   # whole copies from the start: nothing failed
+    finally:
+        sys.modules.pop(name, None)
+        _misc.named_columns.cache_clear()

@@ -481,6 +481,8 @@ class narrowed:
             have = self.ctx.shared[("columns", self.full)] = tuple(
                 d[0] for d in self.ctx.con.execute(f"SELECT * FROM {self.full} LIMIT 0").description)
         named = named_columns(self.module)
+        if named is None:
+            return "*"
         return ", ".join(f'"{c}"' for c in have if c in named) or "*"
 
     def __enter__(self):
@@ -520,14 +522,15 @@ def _calling_detector() -> str | None:
     return None
 
 
-def _source_words(module: str) -> tuple[frozenset[str], frozenset[str]]:
-    """(the identifiers in a module's source, the modules of this package it imports)."""
+def _source_words(module: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(the identifiers in a module's source, the modules of this package it imports); None when
+    its source cannot be read (an installation without sources)."""
     mod = sys.modules.get(module)
     try:
         with open(mod.__file__, encoding="utf-8") as fh:   # type: ignore[union-attr]
             text = fh.read()
-    except (AttributeError, OSError, TypeError):
-        return frozenset(), frozenset()
+    except (AttributeError, OSError, TypeError, ValueError):
+        return None
     imports = set()
     for names in re.findall(r"^\s*from \. import ([\w, ]+)", text, re.M):
         imports.update(f"{_PACKAGE}.{n.strip()}" for n in names.split(",") if n.strip())
@@ -536,10 +539,11 @@ def _source_words(module: str) -> tuple[frozenset[str], frozenset[str]]:
 
 
 @functools.lru_cache(maxsize=None)
-def named_columns(module: str) -> frozenset[str]:
+def named_columns(module: str) -> frozenset[str] | None:
     """Every identifier in the source of ``module``, of the detector modules it imports (and those
     they import) and of this package's helpers (``__init__`` and the modules named ``_*``): a superset
-    of the event columns that the SQL its findings are built from can name."""
+    of the event columns that the SQL its findings are built from can name. None (copy every
+    column) when one of those sources cannot be read."""
     import importlib
     import pkgutil
     mods = {f"{_PACKAGE}.{m.name}" for m in pkgutil.iter_modules(sys.modules[_PACKAGE].__path__)}
@@ -552,7 +556,10 @@ def named_columns(module: str) -> frozenset[str]:
             continue
         seen.add(name)
         importlib.import_module(name)
-        w, imports = _source_words(name)
+        got = _source_words(name)
+        if got is None:
+            return None
+        w, imports = got
         words |= w
         todo.extend(m for m in imports if m in mods and m not in seen)   # (not the names of __init__)
     return frozenset(words)
