@@ -3,6 +3,7 @@ reports are the same as with whole copies, and a detector naming a column some o
 again with whole copies instead of failing."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import sys
@@ -66,10 +67,13 @@ def detect(ctx):
 '''
 
 
-def test_a_column_named_another_way_reruns_with_whole_copies(tmp_path):
-    src = tmp_path / "seqcount.py"
+@contextlib.contextmanager
+def detector_module(tmp_path, short: str):
+    """DETECTOR written to a file and loaded as ``fwforensics.detectors.<short>`` (a detector of
+    the package, as narrowed sees it), with a context over a lab log with ICMP records."""
+    src = tmp_path / f"{short}.py"
     src.write_text(DETECTOR)
-    name = "fwforensics.detectors.seqcount"
+    name = f"fwforensics.detectors.{short}"
     spec = importlib.util.spec_from_file_location(name, src)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
@@ -77,39 +81,32 @@ def test_a_column_named_another_way_reruns_with_whole_copies(tmp_path):
         spec.loader.exec_module(mod)
         con = events.connect()
         analysis.load_inputs(con, [str(LAB / "icmp_types.log")], analysis.Options(), ReadStats())
-        ctx = detectors.Context(con=con)
-        want = con.execute("SELECT count(icmp_seq) FROM events WHERE proto = 'icmp'").fetchall()[0][0]
+        yield mod, detectors.Context(con=con)
+    finally:
+        sys.modules.pop(name, None)
+        _misc.named_columns.cache_clear()
+
+
+def test_a_column_named_another_way_reruns_with_whole_copies(tmp_path):
+    with detector_module(tmp_path, "seqcount") as (mod, ctx):
+        want = ctx.con.execute("SELECT count(icmp_seq) FROM events WHERE proto = 'icmp'").fetchall()[0][0]
         assert want > 0
         assert detectors._detect_once(ctx, mod) == []
         assert ctx.shared["counted"] == want
         assert ctx.shared.get(_misc.WHOLE_COPIES) is True
         assert [r[0] for r in ctx.shared["memory_reruns"]] == ["seqcount"]
         assert "narrowed copy" in ctx.shared["memory_reruns"][0][3]
-    finally:
-        sys.modules.pop(name, None)
 
 
-def test_without_a_readable_source_the_copies_are_whole(tmp_path, monkeypatch):
+def test_without_a_readable_source_the_copies_are_whole(tmp_path):
     """An installation without sources (only compiled files): nothing to read the names from, so
     every column is copied."""
-    src = tmp_path / "blind.py"
-    src.write_text(DETECTOR)
-    name = "fwforensics.detectors.blind"
-    spec = importlib.util.spec_from_file_location(name, src)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    try:
-        spec.loader.exec_module(mod)
+    with detector_module(tmp_path, "blind") as (mod, ctx):
+        name = mod.__name__
         assert _misc.named_columns(name) is not None
         _misc.named_columns.cache_clear()
         mod.__file__ = str(tmp_path / "blind.pyc")   # (no such file)
         assert _misc.named_columns(name) is None
-        con = events.connect()
-        analysis.load_inputs(con, [str(LAB / "icmp_types.log")], analysis.Options(), ReadStats())
-        ctx = detectors.Context(con=con)
         assert detectors._detect_once(ctx, mod) == []
         assert ctx.shared["counted"] > 0 and not ctx.shared.get(_misc.WHOLE_COPIES)
         assert "memory_reruns" not in ctx.shared   # whole copies from the start: nothing failed
-    finally:
-        sys.modules.pop(name, None)
-        _misc.named_columns.cache_clear()

@@ -225,10 +225,15 @@ def ensure_table(con: duckdb.DuckDBPyConnection, name: str = "events", omit: Ite
     con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT *{exclude} FROM empty LIMIT 0")
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    """The columns of the table (or view) ``name``, in order."""
+    return [d[0] for d in con.execute(f"SELECT * FROM {name} LIMIT 0").description]
+
+
 def _insert_list(con: duckdb.DuckDBPyConnection, name: str) -> str:
     """What to select from a batch of the event schema to insert into ``name``: ``*`` when the table
     has every column, else the table's columns (a table made with ``ensure_table(omit=...)``)."""
-    cols = [d[0] for d in con.execute(f"SELECT * FROM {name} LIMIT 0").description]
+    cols = table_columns(con, name)
     return "*" if cols == EVENT_SCHEMA.names else ", ".join(f'"{c}"' for c in cols)
 
 

@@ -476,14 +476,11 @@ class narrowed:
         """The columns to copy: those of the table that the detector names, else ``*``."""
         if not COPY_NAMED_COLUMNS or self.module is None or self.ctx.shared.get(WHOLE_COPIES):
             return "*"
-        have = self.ctx.shared.get(("columns", self.full))
-        if have is None:
-            have = self.ctx.shared[("columns", self.full)] = tuple(
-                d[0] for d in self.ctx.con.execute(f"SELECT * FROM {self.full} LIMIT 0").description)
         named = named_columns(self.module)
         if named is None:
             return "*"
-        return ", ".join(f'"{c}"' for c in have if c in named) or "*"
+        from .. import events
+        return ", ".join(f'"{c}"' for c in events.table_columns(self.ctx.con, self.full) if c in named) or "*"
 
     def __enter__(self):
         if self.where is not None and is_duckdb(self.ctx):
@@ -522,14 +519,13 @@ def _calling_detector() -> str | None:
     return None
 
 
-def _source_words(module: str) -> tuple[frozenset[str], frozenset[str]] | None:
-    """(the identifiers in a module's source, the modules of this package it imports); None when
-    its source cannot be read (an installation without sources)."""
-    mod = sys.modules.get(module)
+def _source_words(path: str | None) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(the identifiers in a module's source file ``path``, the modules of this package it imports);
+    None when the source cannot be read (an installation without sources)."""
     try:
-        with open(mod.__file__, encoding="utf-8") as fh:   # type: ignore[union-attr]
+        with open(path, encoding="utf-8") as fh:   # type: ignore[arg-type]
             text = fh.read()
-    except (AttributeError, OSError, TypeError, ValueError):
+    except (OSError, TypeError, ValueError):
         return None
     imports = set()
     for names in re.findall(r"^\s*from \. import ([\w, ]+)", text, re.M):
@@ -555,8 +551,7 @@ def named_columns(module: str) -> frozenset[str] | None:
         if name in seen:
             continue
         seen.add(name)
-        importlib.import_module(name)
-        got = _source_words(name)
+        got = _source_words(getattr(importlib.import_module(name), "__file__", None))
         if got is None:
             return None
         w, imports = got
