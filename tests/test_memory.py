@@ -247,3 +247,34 @@ def test_findings_of_one_source_share_its_zen_reading():
         assert all(f.details["zen"] is fs[0].details["zen"] for f in fs)
         assert all(f.to_dict()["details"]["zen"] == fs[0].details["zen"] for f in fs)
         assert "initial_ttl" in fs[0].details["zen"]
+
+
+def test_scan_sessions_are_counted_within_a_small_duckdb_limit_on_two_threads(tmp_path):
+    """The scans' per-session counts go through temporary tables DuckDB can spill: over a generated
+    300 k-line log (~270 scan findings) they fit 48 MB on two threads, where the former single
+    query, with its large common table expressions held in memory, needed ~70 MB (and over a
+    10 M-line log ran out of the detectors' 90 MB and was rerun on one thread). Same findings as
+    with the usual limit."""
+    import duckdb
+
+    from fwforensics import analysis, detectors
+    from fwforensics.detectors import _us, scans
+    from fwforensics.reader import ReadStats
+    log = tmp_path / "fw.log"
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "bench", "generate.py"),
+                    "--lines", "300000", "--seed", "7", "--out", str(log)], check=True, capture_output=True)
+    con = events.connect()
+    with events.work_database(con, 10 ** 8):
+        analysis.load_inputs(con, [str(log)], analysis.Options(defer_raw=True, narrow=True), ReadStats())
+        events.loaded(con)
+        ctx = detectors.Context(con=con, cfg={}, home_nets=[], outside_ifs=[])
+        _us.infer(ctx)
+        assert con.execute("SELECT current_setting('threads')").fetchall()[0][0] == 2
+        want = [f.to_dict() for f in scans.detect(ctx)]
+        assert len(want) > 200
+        con.execute("SET memory_limit = '48MB'")
+        try:
+            got = [f.to_dict() for f in scans.detect(ctx)]
+        except duckdb.OutOfMemoryException as e:   # (said plainly rather than as an error)
+            pytest.fail(f"scans ran out of 48 MB: {e}")
+        assert got == want

@@ -254,51 +254,7 @@ def _detect(ctx, defs: str, s: str, grouped: bool):
     # The "*" group of a session (every non-echo flavour together) is the flavour's own group when
     # the session has one non-echo flavour, as most have: its (host, port) pairs are re-counted
     # only for the sessions that mix flavours, and the others copy their flavour's counts.
-    rows = ctx.query(f"""
-    WITH {defs}
-    ag0 AS (SELECT src_ip, sess, flavour, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen,
-                   sum(CASE WHEN tcp_window IN {wins} THEN 1 ELSE 0 END) AS nmap_windows
-            FROM {s} GROUP BY src_ip, sess, flavour),
-    nf AS (SELECT src_ip, sess, count(*) AS k FROM ag0 WHERE flavour <> 'echo' GROUP BY src_ip, sess),
-    dp0 AS (SELECT src_ip, sess, flavour, dst_ip, dst_port FROM {s} GROUP BY src_ip, sess, flavour, dst_ip, dst_port),
-    dp AS (SELECT src_ip, sess, flavour, dst_ip, dst_port FROM dp0
-           UNION ALL
-           SELECT dp0.src_ip, dp0.sess, '*' AS flavour, dp0.dst_ip, dp0.dst_port
-           FROM dp0 JOIN nf ON dp0.src_ip = nf.src_ip AND dp0.sess = nf.sess
-           WHERE dp0.flavour <> 'echo' AND nf.k > 1
-           GROUP BY dp0.src_ip, dp0.sess, dp0.dst_ip, dp0.dst_port),
-    hp AS (SELECT src_ip, sess, flavour, dst_ip, count(dst_port) AS np FROM dp
-           GROUP BY src_ip, sess, flavour, dst_ip),
-    ph AS (SELECT src_ip, sess, flavour, dst_port, count(*) AS nh FROM dp
-           GROUP BY src_ip, sess, flavour, dst_port),
-    hv1 AS (SELECT src_ip, sess, flavour, sum(CASE WHEN np >= {V} THEN 1 ELSE 0 END) AS vhosts, count(*) AS hosts
-            FROM hp GROUP BY src_ip, sess, flavour),
-    pv1 AS (SELECT src_ip, sess, flavour, count(dst_port) AS ports,
-                   sum(CASE WHEN nh >= (CASE WHEN flavour = 'echo' THEN {SW} ELSE {H} END) THEN 1 ELSE 0 END) AS hports
-            FROM ph GROUP BY src_ip, sess, flavour),
-    hv AS (SELECT * FROM hv1
-           UNION ALL
-           SELECT hv1.src_ip, hv1.sess, '*' AS flavour, hv1.vhosts, hv1.hosts
-           FROM hv1 JOIN nf ON hv1.src_ip = nf.src_ip AND hv1.sess = nf.sess
-           WHERE hv1.flavour NOT IN ('echo', '*') AND nf.k = 1),
-    pv AS (SELECT * FROM pv1
-           UNION ALL
-           SELECT pv1.src_ip, pv1.sess, '*' AS flavour, pv1.ports, pv1.hports
-           FROM pv1 JOIN nf ON pv1.src_ip = nf.src_ip AND pv1.sess = nf.sess
-           WHERE pv1.flavour NOT IN ('echo', '*') AND nf.k = 1),
-    ag AS (SELECT src_ip, sess, flavour, n, first_seen, last_seen, nmap_windows,
-                  {', '.join(f"CASE WHEN flavour = '{k}' THEN n ELSE 0 END AS n_{k}" for k in FLAVOUR_IDS)}
-           FROM ag0
-           UNION ALL
-           SELECT src_ip, sess, '*' AS flavour, sum(n) AS n, min(first_seen) AS first_seen,
-                  max(last_seen) AS last_seen, sum(nmap_windows) AS nmap_windows,
-                  {', '.join(f"sum(CASE WHEN flavour = '{k}' THEN n ELSE 0 END) AS n_{k}" for k in FLAVOUR_IDS)}
-           FROM ag0 WHERE flavour <> 'echo' GROUP BY src_ip, sess)
-    SELECT ag.*, hv.hosts, pv.ports, hv.vhosts, pv.hports FROM ag
-      JOIN hv ON ag.src_ip = hv.src_ip AND ag.sess = hv.sess AND ag.flavour = hv.flavour
-      JOIN pv ON ag.src_ip = pv.src_ip AND ag.sess = pv.sess AND ag.flavour = pv.flavour
-    WHERE hv.vhosts >= 1 OR pv.hports >= 1 OR (ag.flavour <> 'echo' AND hv.hosts >= {H} AND pv.ports >= {V})
-    ORDER BY ag.src_ip, ag.first_seen, ag.flavour""")
+    rows = _sessions_found(ctx, defs, s, wins, V, H, SW)
 
     sessions: dict[tuple, dict[str, dict]] = {}
     for r in rows:
@@ -328,6 +284,76 @@ def _detect(ctx, defs: str, s: str, grouped: bool):
     if hasattr(prof, "prefetch"):
         prof.prefetch(r["src_ip"] for _, r, _, _ in specs)
     return [_finding(ctx, fid, r, shape, counts, listed, pre) for fid, r, shape, counts in specs]
+
+
+def _flavours_sql(ag0: str) -> str:
+    """How many non-echo flavours each session has (``k``), from ``ag0``."""
+    return f"SELECT src_ip, sess, count(*) AS k FROM {ag0} WHERE flavour <> 'echo' GROUP BY src_ip, sess"
+
+
+def _sessions_found(ctx, defs: str, s: str, wins: str, V: int, H: int, SW: int) -> list[dict]:
+    """The (source, session, flavour) groups of the probes ``s`` (read ``WITH {defs}``) that make a
+    scan finding, with their counts.
+
+    Each step's result is read more than once or feeds a large aggregate: on DuckDB each is computed
+    into a temporary table, which can spill (as one query, its common table expressions held in
+    memory whole and several hash tables at once, it ran out of the detectors' 90 MB on two threads
+    over a 10 M-line log: ~4 M probes, ~3.4 M distinct (host, port) pairs, and was rerun on one)."""
+    steps = [
+        ("ag0", lambda n: f"""SELECT src_ip, sess, flavour, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen,
+                   sum(CASE WHEN tcp_window IN {wins} THEN 1 ELSE 0 END) AS nmap_windows
+            FROM {s} GROUP BY src_ip, sess, flavour"""),
+        # the distinct (host, port) pairs of each group, and of the "*" group of the sessions that
+        # mix non-echo flavours (the other sessions' "*" group is their one flavour's)
+        ("dp", lambda n: f"""SELECT src_ip, sess, flavour, dst_ip, dst_port FROM {s}
+            GROUP BY src_ip, sess, flavour, dst_ip, dst_port
+           UNION ALL
+           SELECT p.src_ip, p.sess, '*' AS flavour, p.dst_ip, p.dst_port
+           FROM {s} p JOIN ({_flavours_sql(n['ag0'])}) nf ON p.src_ip = nf.src_ip AND p.sess = nf.sess
+           WHERE p.flavour <> 'echo' AND nf.k > 1
+           GROUP BY p.src_ip, p.sess, p.dst_ip, p.dst_port"""),
+        ("hv1", lambda n: f"""SELECT src_ip, sess, flavour, sum(CASE WHEN np >= {V} THEN 1 ELSE 0 END) AS vhosts,
+                   count(*) AS hosts
+            FROM (SELECT src_ip, sess, flavour, dst_ip, count(dst_port) AS np FROM {n['dp']}
+                  GROUP BY src_ip, sess, flavour, dst_ip) hp
+            GROUP BY src_ip, sess, flavour"""),
+        ("pv1", lambda n: f"""SELECT src_ip, sess, flavour, count(dst_port) AS ports,
+                   sum(CASE WHEN nh >= (CASE WHEN flavour = 'echo' THEN {SW} ELSE {H} END) THEN 1 ELSE 0 END) AS hports
+            FROM (SELECT src_ip, sess, flavour, dst_port, count(*) AS nh FROM {n['dp']}
+                  GROUP BY src_ip, sess, flavour, dst_port) ph
+            GROUP BY src_ip, sess, flavour"""),
+    ]
+    names: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        for name, sql in steps:
+            defs, names[name] = stack.enter_context(_misc.kept(ctx, f"{defs}{name} AS ({sql(names)})", name))
+        ag0, hv1, pv1 = names["ag0"], names["hv1"], names["pv1"]
+        return ctx.query(f"""
+    WITH {defs}
+    nf AS ({_flavours_sql(ag0)}),
+    hv AS (SELECT * FROM {hv1}
+           UNION ALL
+           SELECT hv1.src_ip, hv1.sess, '*' AS flavour, hv1.vhosts, hv1.hosts
+           FROM {hv1} hv1 JOIN nf ON hv1.src_ip = nf.src_ip AND hv1.sess = nf.sess
+           WHERE hv1.flavour NOT IN ('echo', '*') AND nf.k = 1),
+    pv AS (SELECT * FROM {pv1}
+           UNION ALL
+           SELECT pv1.src_ip, pv1.sess, '*' AS flavour, pv1.ports, pv1.hports
+           FROM {pv1} pv1 JOIN nf ON pv1.src_ip = nf.src_ip AND pv1.sess = nf.sess
+           WHERE pv1.flavour NOT IN ('echo', '*') AND nf.k = 1),
+    ag AS (SELECT src_ip, sess, flavour, n, first_seen, last_seen, nmap_windows,
+                  {', '.join(f"CASE WHEN flavour = '{k}' THEN n ELSE 0 END AS n_{k}" for k in FLAVOUR_IDS)}
+           FROM {ag0}
+           UNION ALL
+           SELECT src_ip, sess, '*' AS flavour, sum(n) AS n, min(first_seen) AS first_seen,
+                  max(last_seen) AS last_seen, sum(nmap_windows) AS nmap_windows,
+                  {', '.join(f"sum(CASE WHEN flavour = '{k}' THEN n ELSE 0 END) AS n_{k}" for k in FLAVOUR_IDS)}
+           FROM {ag0} WHERE flavour <> 'echo' GROUP BY src_ip, sess)
+    SELECT ag.*, hv.hosts, pv.ports, hv.vhosts, pv.hports FROM ag
+      JOIN hv ON ag.src_ip = hv.src_ip AND ag.sess = hv.sess AND ag.flavour = hv.flavour
+      JOIN pv ON ag.src_ip = pv.src_ip AND ag.sess = pv.sess AND ag.flavour = pv.flavour
+    WHERE hv.vhosts >= 1 OR pv.hports >= 1 OR (ag.flavour <> 'echo' AND hv.hosts >= {H} AND pv.ports >= {V})
+    ORDER BY ag.src_ip, ag.first_seen, ag.flavour""")
 
 
 def _can_group(ctx) -> bool:
