@@ -2,6 +2,7 @@
 limit, compact findings."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -249,20 +250,17 @@ def test_findings_of_one_source_share_its_zen_reading():
         assert "initial_ttl" in fs[0].details["zen"]
 
 
-def test_scan_sessions_are_counted_within_a_small_duckdb_limit_on_two_threads(tmp_path):
-    """The scans' per-session counts go through temporary tables DuckDB can spill: over a generated
-    300 k-line log (~270 scan findings) they fit 48 MB on two threads, where the former single
-    query, with its large common table expressions held in memory, needed ~70 MB (and over a
-    10 M-line log ran out of the detectors' 90 MB and was rerun on one thread). Same findings as
-    with the usual limit."""
-    import duckdb
 
+@contextlib.contextmanager
+def _generated_work_table(tmp_path, lines: int):
+    """A detector context over the work database of a generated log of ``lines`` lines (seed 7),
+    loaded as ``analyze`` loads it, on DuckDB's two threads."""
     from fwforensics import analysis, detectors
-    from fwforensics.detectors import _us, scans
+    from fwforensics.detectors import _us
     from fwforensics.reader import ReadStats
     log = tmp_path / "fw.log"
     subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "bench", "generate.py"),
-                    "--lines", "300000", "--seed", "7", "--out", str(log)], check=True, capture_output=True)
+                    "--lines", str(lines), "--seed", "7", "--out", str(log)], check=True, capture_output=True)
     con = events.connect()
     with events.work_database(con, 10 ** 8):
         analysis.load_inputs(con, [str(log)], analysis.Options(defer_raw=True, narrow=True), ReadStats())
@@ -270,11 +268,37 @@ def test_scan_sessions_are_counted_within_a_small_duckdb_limit_on_two_threads(tm
         ctx = detectors.Context(con=con, cfg={}, home_nets=[], outside_ifs=[])
         _us.infer(ctx)
         assert con.execute("SELECT current_setting('threads')").fetchall()[0][0] == 2
-        want = [f.to_dict() for f in scans.detect(ctx)]
-        assert len(want) > 200
-        con.execute("SET memory_limit = '48MB'")
-        try:
-            got = [f.to_dict() for f in scans.detect(ctx)]
-        except duckdb.OutOfMemoryException as e:   # (said plainly rather than as an error)
-            pytest.fail(f"scans ran out of 48 MB: {e}")
-        assert got == want
+        yield ctx
+
+
+def _same_findings_within(ctx, mod, limit: str, at_least: int) -> None:
+    """``mod.detect`` finds the same (and at least ``at_least`` findings) under DuckDB's ``limit``
+    as under the detectors' usual limit, without running out of memory."""
+    import duckdb
+    want = [f.to_dict() for f in mod.detect(ctx)]
+    assert len(want) >= at_least
+    ctx.con.execute(f"SET memory_limit = '{limit}'")
+    try:
+        got = [f.to_dict() for f in mod.detect(ctx)]
+    except duckdb.OutOfMemoryException as e:   # (said plainly rather than as an error)
+        pytest.fail(f"{mod.__name__} ran out of {limit}: {e}")
+    assert got == want
+
+
+def test_scan_sessions_are_counted_within_a_small_duckdb_limit_on_two_threads(tmp_path):
+    """The scans' per-session counts go through temporary tables DuckDB can spill: over a generated
+    300 k-line log (~270 scan findings) they fit 48 MB on two threads (40 MB is enough), where the
+    former single query, with its large common table expressions held in memory, needed ~70 MB
+    (and over a 10 M-line log ran out of the detectors' 90 MB and was rerun on one thread)."""
+    from fwforensics.detectors import scans
+    with _generated_work_table(tmp_path, 300_000) as ctx:
+        _same_findings_within(ctx, scans, "48MB", 200)
+
+
+def test_proxy_sessions_are_counted_within_a_small_duckdb_limit_on_two_threads(tmp_path):
+    """The same for the proxy hunters' sessions: over a generated 3 M-line log their counts fit
+    50 MB on two threads (40 MB is enough); the former query, holding its sessions' probes as a
+    common table expression, ran out of 60 MB there and of 70 MB over 10 M lines."""
+    from fwforensics.detectors import proxy
+    with _generated_work_table(tmp_path, 3_000_000) as ctx:
+        _same_findings_within(ctx, proxy, "50MB", 40)

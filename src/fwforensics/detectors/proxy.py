@@ -77,24 +77,29 @@ def detect(ctx):
         # sessions' distinct ports and hosts are counted from grouped rows, not by DISTINCT
         # aggregates: those could not spill and made the query fail DuckDB's 90-100 MB on two
         # threads over a 10 M-line log (then rerun on one, ~+6 s)
-        rows = ctx.query(f"""WITH {defs}
-    an AS (SELECT src_ip, sess, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
-           FROM {s} GROUP BY src_ip, sess),
-    ap AS (SELECT src_ip, sess, count(dst_port) AS ports,
-                  count(CASE WHEN dst_port IN {pp} THEN dst_port END) AS proxy_ports
-           FROM (SELECT src_ip, sess, dst_port FROM {s} GROUP BY src_ip, sess, dst_port) x GROUP BY src_ip, sess),
-    ah AS (SELECT src_ip, sess, count(dst_ip) AS hosts
-           FROM (SELECT src_ip, sess, dst_ip FROM {s} GROUP BY src_ip, sess, dst_ip) x GROUP BY src_ip, sess),
-    ag AS (SELECT an.src_ip, an.sess, an.n, ap.ports, ap.proxy_ports, ah.hosts, an.first_seen, an.last_seen
-           FROM an JOIN ap ON an.src_ip = ap.src_ip AND an.sess = ap.sess
-                   JOIN ah ON an.src_ip = ah.src_ip AND an.sess = ah.sess),
-    ak AS (SELECT src_ip, sess FROM ag
-           WHERE proxy_ports >= {need_pp} OR ports >= {need_rz} OR hosts >= {need_sw}),
-    sk AS (SELECT x.* FROM {s} x JOIN ak ON x.src_ip = ak.src_ip AND x.sess = ak.sess),
+        # The sessions' counts (ag) and the probes of the sessions that may pass (sk) are each read
+        # more than once: on DuckDB they go to temporary tables too, which can spill (as common
+        # table expressions held in memory whole they made the query fail 70 MB on two threads over
+        # a 10 M-line log, and now and then the detectors' 90 MB).
+        counts = f"""ag AS (SELECT an.src_ip, an.sess, an.n, ap.ports, ap.proxy_ports, ah.hosts, an.first_seen, an.last_seen
+           FROM (SELECT src_ip, sess, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
+                 FROM {s} GROUP BY src_ip, sess) an
+           JOIN (SELECT src_ip, sess, count(dst_port) AS ports,
+                        count(CASE WHEN dst_port IN {pp} THEN dst_port END) AS proxy_ports
+                 FROM (SELECT src_ip, sess, dst_port FROM {s} GROUP BY src_ip, sess, dst_port) x
+                 GROUP BY src_ip, sess) ap ON an.src_ip = ap.src_ip AND an.sess = ap.sess
+           JOIN (SELECT src_ip, sess, count(dst_ip) AS hosts
+                 FROM (SELECT src_ip, sess, dst_ip FROM {s} GROUP BY src_ip, sess, dst_ip) x
+                 GROUP BY src_ip, sess) ah ON an.src_ip = ah.src_ip AND an.sess = ah.sess)"""
+        ak = f"proxy_ports >= {need_pp} OR ports >= {need_rz} OR hosts >= {need_sw}"
+        with _misc.kept(ctx, defs + counts, "ag") as (d1, ag), _misc.kept(
+                ctx, f"""{d1}sk AS (SELECT x.* FROM {s} x JOIN (SELECT src_ip, sess FROM {ag} WHERE {ak}) ak
+                                   ON x.src_ip = ak.src_ip AND x.sess = ak.sess)""", "sk") as (d2, sk):
+            rows = ctx.query(f"""WITH {d2}
     hd AS (SELECT src_ip, sess, dst_ip, count(dst_port) AS ports,
                   count(CASE WHEN dst_port IN {ctx.lit(rz)} THEN dst_port END) AS rz_ports,
                   min(t0) AS t0, max(t1) AS t1
-           FROM (SELECT src_ip, sess, dst_ip, dst_port, min(ts) AS t0, max(ts) AS t1 FROM sk
+           FROM (SELECT src_ip, sess, dst_ip, dst_port, min(ts) AS t0, max(ts) AS t1 FROM {sk}
                  GROUP BY src_ip, sess, dst_ip, dst_port) x
            GROUP BY src_ip, sess, dst_ip),
     rzh AS (SELECT src_ip, sess, count(*) AS rz_hosts FROM hd
@@ -103,15 +108,15 @@ def detect(ctx):
             GROUP BY src_ip, sess),
     sw AS (SELECT src_ip, sess, max(nh) AS sweep_hosts FROM (
               SELECT src_ip, sess, dst_port, count(dst_ip) AS nh FROM (
-                  SELECT src_ip, sess, dst_port, dst_ip FROM sk WHERE dst_port IN {pp} AND dst_port <> 80
+                  SELECT src_ip, sess, dst_port, dst_ip FROM {sk} WHERE dst_port IN {pp} AND dst_port <> 80
                   GROUP BY src_ip, sess, dst_port, dst_ip) y
               GROUP BY src_ip, sess, dst_port) x
            GROUP BY src_ip, sess)
     SELECT ag.*, coalesce(rzh.rz_hosts, 0) AS rz_hosts, coalesce(sw.sweep_hosts, 0) AS sweep_hosts
-    FROM ag JOIN ak ON ag.src_ip = ak.src_ip AND ag.sess = ak.sess
+    FROM {ag} ag
             LEFT JOIN rzh ON ag.src_ip = rzh.src_ip AND ag.sess = rzh.sess
             LEFT JOIN sw ON ag.src_ip = sw.src_ip AND ag.sess = sw.sess
-    WHERE ag.proxy_ports >= 1
+    WHERE ag.proxy_ports >= 1 AND ({ak})
     ORDER BY ag.src_ip, ag.first_seen""")
     hits = []
     for r in rows:
