@@ -408,6 +408,20 @@ def kept(ctx, ctes: str, last: str):
         ctx.con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
+@contextlib.contextmanager
+def kept_steps(ctx, defs: str, steps):
+    """:func:`kept` for a chain of steps: ``steps`` is a list of ``(name, sql)`` where ``sql(names)``
+    gives the step's query, reading earlier steps through ``names[step]``. ``defs`` is what the
+    first step may read (``WITH`` definitions ending in a comma, or empty). Yields ``(defs, names)``:
+    the query starts ``WITH {defs}`` and reads each step as ``names[step]``; on DuckDB every step is
+    a temporary table until the block ends."""
+    names: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        for name, sql in steps:
+            defs, names[name] = stack.enter_context(kept(ctx, f"{defs}{name} AS ({sql(names)})", name))
+        yield defs, names
+
+
 def src_set(ctx, sql: str) -> str:
     """A sub-query text for "the ``src_ip`` values that ``sql`` returns", for use as
     ``src_ip [NOT] IN <this>`` in predicates that many queries repeat (evidence, targets, ports).

@@ -72,16 +72,15 @@ def detect(ctx):
     gs AS (SELECT src_ip, ts, SUM(brk) OVER ({w} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sess FROM g),
     s AS (SELECT b.*, coalesce(gs.sess, 0) AS sess FROM b LEFT JOIN gs ON b.src_ip = gs.src_ip AND b.ts = gs.ts)"""
     with _misc.kept(ctx, sessions, "s") as (defs, s):
-        # only a session with enough distinct proxy ports, ports or hosts can pass a test: the
-        # per-host and per-port counts are made for those (over a 10 M-line log ~1% of them). The
-        # sessions' distinct ports and hosts are counted from grouped rows, not by DISTINCT
-        # aggregates: those could not spill and made the query fail DuckDB's 90-100 MB on two
-        # threads over a 10 M-line log (then rerun on one, ~+6 s)
-        # The sessions' counts (ag) and the probes of the sessions that may pass (sk) are each read
-        # more than once: on DuckDB they go to temporary tables too, which can spill (as common
-        # table expressions held in memory whole they made the query fail 70 MB on two threads over
-        # a 10 M-line log, and now and then the detectors' 90 MB).
-        counts = f"""ag AS (SELECT an.src_ip, an.sess, an.n, ap.ports, ap.proxy_ports, ah.hosts, an.first_seen, an.last_seen
+        # Only a session with enough distinct proxy ports, ports or hosts can pass a test: the
+        # per-host and per-port counts are made for those (over a 10 M-line log ~1% of them). What
+        # can spill does: the sessions' distinct ports and hosts are counted from grouped rows, not
+        # by DISTINCT aggregates (those could not spill: the query failed DuckDB's 90-100 MB on two
+        # threads over a 10 M-line log and was rerun on one, ~+6 s), and the sessions' counts (ag)
+        # and the probes of the sessions that may pass (sk), each read more than once, are steps
+        # kept in temporary tables (as common table expressions, held in memory whole, they made
+        # the query fail 70 MB there, and now and then the detectors' 90 MB).
+        counts = f"""SELECT an.src_ip, an.sess, an.n, ap.ports, ap.proxy_ports, ah.hosts, an.first_seen, an.last_seen
            FROM (SELECT src_ip, sess, count(*) AS n, min(ts) AS first_seen, max(ts) AS last_seen
                  FROM {s} GROUP BY src_ip, sess) an
            JOIN (SELECT src_ip, sess, count(dst_port) AS ports,
@@ -90,11 +89,13 @@ def detect(ctx):
                  GROUP BY src_ip, sess) ap ON an.src_ip = ap.src_ip AND an.sess = ap.sess
            JOIN (SELECT src_ip, sess, count(dst_ip) AS hosts
                  FROM (SELECT src_ip, sess, dst_ip FROM {s} GROUP BY src_ip, sess, dst_ip) x
-                 GROUP BY src_ip, sess) ah ON an.src_ip = ah.src_ip AND an.sess = ah.sess)"""
+                 GROUP BY src_ip, sess) ah ON an.src_ip = ah.src_ip AND an.sess = ah.sess"""
         ak = f"proxy_ports >= {need_pp} OR ports >= {need_rz} OR hosts >= {need_sw}"
-        with _misc.kept(ctx, defs + counts, "ag") as (d1, ag), _misc.kept(
-                ctx, f"""{d1}sk AS (SELECT x.* FROM {s} x JOIN (SELECT src_ip, sess FROM {ag} WHERE {ak}) ak
-                                   ON x.src_ip = ak.src_ip AND x.sess = ak.sess)""", "sk") as (d2, sk):
+        steps = [("ag", lambda n: counts),
+                 ("sk", lambda n: f"""SELECT x.* FROM {s} x JOIN (SELECT src_ip, sess FROM {n['ag']} WHERE {ak}) ak
+                                      ON x.src_ip = ak.src_ip AND x.sess = ak.sess""")]
+        with _misc.kept_steps(ctx, defs, steps) as (d2, names):
+            ag, sk = names["ag"], names["sk"]
             rows = ctx.query(f"""WITH {d2}
     hd AS (SELECT src_ip, sess, dst_ip, count(dst_port) AS ports,
                   count(CASE WHEN dst_port IN {ctx.lit(rz)} THEN dst_port END) AS rz_ports,

@@ -323,10 +323,7 @@ def _sessions_found(ctx, defs: str, s: str, wins: str, V: int, H: int, SW: int) 
                   GROUP BY src_ip, sess, flavour, dst_port) ph
             GROUP BY src_ip, sess, flavour"""),
     ]
-    names: dict[str, str] = {}
-    with contextlib.ExitStack() as stack:
-        for name, sql in steps:
-            defs, names[name] = stack.enter_context(_misc.kept(ctx, f"{defs}{name} AS ({sql(names)})", name))
+    with _misc.kept_steps(ctx, defs, steps) as (defs, names):
         ag0, hv1, pv1 = names["ag0"], names["hv1"], names["pv1"]
         return ctx.query(f"""
     WITH {defs}
