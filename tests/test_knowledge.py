@@ -173,6 +173,10 @@ def test_iana_table_header_and_rows():
     head = [l for l in path.read_text(encoding="utf-8").splitlines()[:10] if l.startswith("#")]
     assert any("Generated" in l and re.search(r"\d{4}-\d{2}-\d{2}", l) for l in head)
     assert any("iana.org" in l for l in head)
+    from fwforensics.knowledge import KnowledgeBase
+    fresh = KnowledgeBase()   # the table is read on first use only (analyze --json never asks)
+    assert fresh._registered_table is None and fresh.registered(80, "tcp").name == "http"
+    assert fresh._registered_table is not None
     k = kb()
     assert k.registered(80, "tcp").name == "http"
     assert k.registered(53, "udp").name == "domain"

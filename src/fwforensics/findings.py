@@ -7,7 +7,7 @@ in ``docs/findings.schema.json``).
 from __future__ import annotations
 
 from array import array
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -54,12 +54,41 @@ class Finding:
         stands for; the JSON writers print it as that list): the findings of a 10 M-line log list
         5.4 M ports, ~43 MB as lists, which the report would hold all at once."""
         ports = self.ports
-        d = asdict(replace(self, ports=()))   # (without the ports: asdict would copy them)
+        d = {}
+        for f in _FINDING_FIELDS:   # (what dataclasses.asdict gives, in its order, several times faster)
+            d[f.name] = None if f.name == "ports" else _plain(getattr(self, f.name))
         d["ports"] = ports if isinstance(ports, PortRuns) else _port_list(ports)
         for k in ("first_seen", "last_seen"):
             v = d[k]
             d[k] = v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v
         return d
+
+
+_FINDING_FIELDS = fields(Finding)
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(v):
+    """``v`` as :func:`dataclasses.asdict` gives a field's value: dataclasses (nested too) as dicts,
+    dicts, lists and tuples copied, anything else deep-copied; plain types without a call to
+    ``copy.deepcopy`` each (asdict's cost: ~0.3 ms per finding)."""
+    t = type(v)
+    if t in _SCALARS:
+        return v
+    if t is dict:
+        return {_plain(k): _plain(x) for k, x in v.items()}
+    if t is list:
+        return [_plain(x) for x in v]
+    if t is tuple:
+        return tuple(_plain(x) for x in v)
+    if is_dataclass(v) and not isinstance(v, type):
+        return {f.name: _plain(getattr(v, f.name)) for f in fields(v)}
+    return asdict(_Boxed(v))["v"]   # (other types: asdict's own rules)
+
+
+@dataclass
+class _Boxed:
+    v: Any
 
 
 class PortRuns(Sequence):

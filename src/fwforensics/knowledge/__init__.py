@@ -253,7 +253,7 @@ class KnowledgeBase:
                 self._terms[_norm_term(n)] = t
         self._sigs = {r["id"]: SignatureInfo(r["id"], r["title"], r["severity"], r["explanation"], r["advice"], tuple(r.get("faq", ())))
                       for r in _load("signatures.toml")["signature"]}
-        self._registered = _load_registered()
+        self._registered_table: dict | None = None   # the IANA table (~0.05 s to read): on first use
         self._dst_index = _index(self._ports)
         self._src_index = _index(self._srcports)
 
@@ -289,8 +289,11 @@ class KnowledgeBase:
 
     def registered(self, port: int, proto: str | None = None) -> Registered | None:
         proto = _norm_proto(proto)
+        table = self._registered_table
+        if table is None:   # (two threads may both read it: the same table, kept once)
+            table = self._registered_table = _load_registered()
         for p in ((proto,) if proto in ("tcp", "udp") else ("tcp", "udp")):
-            r = self._registered.get((port, p))
+            r = table.get((port, p))
             if r:
                 return Registered(port, p, *r)
         return None
