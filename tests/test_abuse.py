@@ -41,7 +41,10 @@ def test_abuse_without_online_sends_nothing(tmp_path):
     r = _run([SRC, LOG], tmp_path)
     assert r.returncode == 0, r.stderr
     assert "use --online" in r.stdout
-    assert not (tmp_path / "cache").exists()
+    # no RDAP answer was asked for, so none was kept (the cache may hold the compact copy of the
+    # offline country/AS tables, made without the network)
+    assert not (tmp_path / "cache" / "fwforensics" / "rdap").exists()
+    assert {p.name for p in (tmp_path / "cache").glob("*/*")} <= {"geo"}
 
 
 def test_rdap_uses_the_disk_cache(tmp_path):

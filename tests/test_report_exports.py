@@ -186,3 +186,57 @@ def test_geo_database_loads_once_whoever_asks_first():
             assert who.geo_source()["date"] and who.lookup("8.8.8.8")["country"]
     finally:
         who._GEO[:] = saved or who._GEO
+
+
+def test_compact_geo_copy_answers_as_geoip2fast_and_is_cached(tmp_path, monkeypatch):
+    """The country/AS tables are read from a compact copy (numpy files, mapped) that the first run
+    makes from geoip2fast's own and later runs reuse: the same country and AS answers as geoip2fast
+    for the first address of networks (and the addresses either side), random IPv4 and IPv6
+    addresses and odd text; a damaged copy is made again; without a writable cache geoip2fast
+    answers itself."""
+    import random
+    import socket
+    import geoip2fast.geoip2fast as G
+    from geoip2fast import GeoIP2Fast
+    from fwforensics.reports import who
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    made = who._load_geo()
+    assert isinstance(made, who._CompactGeo)
+    copies = list((tmp_path / "cache" / "fwforensics" / "geo").iterdir())
+    assert len(copies) == 1 and (copies[0] / "hi.npy").exists()
+    again = who._load_geo()
+    assert isinstance(again, who._CompactGeo) and again is not made
+    assert type(again.a["hi"]).__name__ == "memmap" and again.source_info == made.source_info
+    ref = GeoIP2Fast(geoip2fast_data_file=who.GEO_FILE, verbose=False)
+
+    def seen(r):   # what who.lookup keeps of an answer
+        cc, asn = getattr(r, "country_code", None), getattr(r, "asn_name", None)
+        return ((cc, r.country_name) if cc not in ("--", "", None) else None,
+                (asn, r.asn_cidr) if asn and asn != "IANA.ORG" else None)
+    rnd = random.Random(3)
+    ips = {"0.0.0.0", "255.255.255.255", "::", "::1", "::ffff:192.0.2.1", "8.8.8.8", "2001:db8::1", "fe80::1",
+           "1.2.3", "not an address", "2a02:26f7:fb80:4000::1"}
+    for chunk in G.mainListFirstIP[::5] + G.mainListFirstIPASN[::5]:
+        for first in chunk[::40]:
+            for n in (first - 1, first, first + 1):
+                if 0 <= n < 2 ** 32:
+                    ips.add(socket.inet_ntoa(n.to_bytes(4, "big")))
+                elif 2 ** 32 <= n < 2 ** 128:
+                    ips.add(socket.inet_ntop(socket.AF_INET6, n.to_bytes(16, "big")))
+    ips |= {socket.inet_ntoa(rnd.getrandbits(32).to_bytes(4, "big")) for _ in range(20000)}
+    ips |= {socket.inet_ntop(socket.AF_INET6, ((2 << 124) | rnd.getrandbits(124)).to_bytes(16, "big")) for _ in range(5000)}
+    assert len(ips) > 40000
+    differ = [ip for ip in ips if seen(again.lookup(ip)) != seen(ref.lookup(ip))]
+    assert differ == []
+    assert sum(1 for ip in ips if seen(again.lookup(ip))[0]) > 10000   # (most addresses have a country)
+    # a damaged copy is made again
+    (copies[0] / "asn.npy").unlink()
+    fixed = who._load_geo()
+    assert isinstance(fixed, who._CompactGeo) and (copies[0] / "asn.npy").exists()
+    assert seen(fixed.lookup("8.8.8.8")) == seen(ref.lookup("8.8.8.8"))
+    # no writable cache: geoip2fast itself
+    ro = tmp_path / "ro"
+    ro.write_text("a file, not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(ro))
+    plain = who._load_geo()
+    assert isinstance(plain, GeoIP2Fast) and seen(plain.lookup("8.8.8.8"))[0]
