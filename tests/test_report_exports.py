@@ -240,3 +240,5 @@ def test_compact_geo_copy_answers_as_geoip2fast_and_is_cached(tmp_path, monkeypa
     monkeypatch.setenv("XDG_CACHE_HOME", str(ro))
     plain = who._load_geo()
     assert isinstance(plain, GeoIP2Fast) and seen(plain.lookup("8.8.8.8"))[0]
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")   # never a copy under the working directory
+    assert who._compact_path(who.__file__) is None and isinstance(who._load_geo(), GeoIP2Fast)

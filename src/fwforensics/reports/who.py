@@ -49,7 +49,7 @@ def preload() -> None:
 def _load_geo():
     """The country/AS reader: the compact copy of geoip2fast's tables when one is cached for its
     data file (mapped from its files in ~3 ms: a run reads only the pages its lookups touch), else
-    geoip2fast itself (~0.2 s of CPU and ~115 MB of Python numbers, for at most a hundred
+    geoip2fast itself (~0.2 s of CPU and ~107 MB of Python numbers, for at most a hundred
     lookups), from which the compact copy is then made (~0.5 s) and cached for the next runs."""
     import importlib.util
     try:
@@ -96,6 +96,8 @@ def _compact_path(data_file: str) -> str | None:
     except OSError:
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):   # (no home directory known: no copy, rather than one in the cwd)
+        return None
     name = f"{os.path.basename(data_file)}-{st.st_size}-{st.st_mtime_ns}-v{_CompactGeo.VERSION}"
     return os.path.join(base, "fwforensics", "geo", name)
 
