@@ -95,11 +95,11 @@ def _compact_path(data_file: str) -> str | None:
         st = os.stat(data_file)
     except OSError:
         return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(base):   # (no home directory known: no copy, rather than one in the cwd)
+    where = _cache_dir("geo")
+    if not os.path.isabs(where):   # (no home directory known: no copy, rather than one in the cwd)
         return None
     name = f"{os.path.basename(data_file)}-{st.st_size}-{st.st_mtime_ns}-v{_CompactGeo.VERSION}"
-    return os.path.join(base, "fwforensics", "geo", name)
+    return os.path.join(where, name)
 
 
 _SIZES4 = [2 ** n for n in range(32, -1, -1)] + [0]     # addresses in a network, by prefix length
@@ -253,13 +253,12 @@ class _CompactGeo:
         if num > first + size - 1:
             return _GeoAnswer("--", "")
         asn_name = asn_cidr = ""
-        j = self._at_or_before(a["ahi"], a["alo"], num)
-        if j >= 0:
-            afirst = (int(a["ahi"][j]) << 64) | int(a["alo"][j])
-            alen = int(a["anetlen"][j])
-            if alen < len(_SIZES6) and num <= afirst + _SIZES6[alen] - 1:   # (geoip2fast's test for a database with IPv6)
-                asn_name = self._name("asn", int(a["asn"][j]))
-                asn_cidr = f"{self._text(afirst)}/{alen}"
+        j = self._at_or_before(a["ahi"], a["alo"], num)   # (>= 0: both tables start at address 0)
+        afirst = (int(a["ahi"][j]) << 64) | int(a["alo"][j])
+        alen = int(a["anetlen"][j])
+        if alen < len(_SIZES6) and num <= afirst + _SIZES6[alen] - 1:   # (geoip2fast's test for a database with IPv6)
+            asn_name = self._name("asn", int(a["asn"][j]))
+            asn_cidr = f"{self._text(afirst)}/{alen}"
         k = int(a["country"][i])
         code, name = self._name("country", k).split(":")   # (geoip2fast's own split: one colon)
         return _GeoAnswer("--" if k < 16 else code, name, asn_name, asn_cidr)
@@ -393,9 +392,10 @@ class OfflineError(Exception):
     """RDAP could not be reached; the message says so in plain words."""
 
 
-def _cache_dir() -> str:
+def _cache_dir(kind: str = "rdap") -> str:
+    """This program's cache directory for ``kind`` (rdap: RDAP answers; geo: the compact geo copy)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "fwforensics", "rdap")
+    return os.path.join(base, "fwforensics", kind)
 
 
 def parse_rdap(doc: dict[str, Any]) -> dict[str, Any]:
