@@ -39,3 +39,12 @@ def test_own_traffic_is_not_an_icmp_oddity():
     for name in ("ping_sweep", "traceroute_icmp", "traceroute_udp", "nmap_syn"):
         fs = lab(name)
         assert not [f for f in fs if f["id"].startswith("icmp.")], name
+
+
+def test_fragmentation_needed_in_a_capture_is_not_said_to_be_dropped():
+    # the same router messages seen by a capture: it shows them arriving, not what the firewall did
+    # with them, so neither the finding ("being dropped") nor the advice to let them in is given
+    from _detect_util import LAB, ids
+    fs = run(LAB / "pmtu_frag_needed.pcap")
+    assert not ids(fs, "icmp.frag_needed") and not ids(fs, "config.advice")
+    assert ids(lab("pmtu_frag_needed"), "config.advice")

@@ -77,3 +77,15 @@ def test_bogon_sources_judged_a_slice_at_a_time(tmp_path, monkeypatch):
     monkeypatch.setattr(ipaddr, "SLICE", 7)
     assert found() == whole
     assert [f for f in whole if f["id"] == "bogon.source"]
+
+
+def test_host_talking_to_itself_is_not_a_bogon(tmp_path):
+    # a real capture of a loopback interface (::1 to ::1): nothing forged
+    cap = CORPUS / "zeek-testing-pcaps" / "Traces" / "http" / "connect-with-header.pcap"
+    assert not ids(run(cap, home=False), "bogon.source")
+    # a firewall's record of the same addresses arriving by a network interface is forged
+    line = (CORPUS / "psad" / "syn_scan_1000_1500_localhost").read_text().splitlines()[0]
+    p = tmp_path / "land.log"
+    p.write_text(line.replace("DST=192.168.10.1", "DST=127.0.0.1") + "\n")
+    f = one(run(p, home=False), "bogon.source", "127.0.0.1")
+    assert f["count"] == 1 and f["details"]["category"] == "loopback"

@@ -28,3 +28,15 @@ def test_pings_and_udp_probes_to_hosts_are_not_smurf_or_fraggle():
     assert not ids(lab("ping_sweep"), "smurf")          # echo requests to unicast hosts
     assert not ids(lab("traceroute_icmp"), "smurf")
     assert not ids(lab("nmap_udp"), "fraggle")          # UDP 7 and 19 to one host
+
+
+def test_what_the_firewall_did_is_said_only_when_the_log_says_it():
+    from _detect_util import CORPUS, LAB, run
+    assert "the firewall did not let them through" in one(lab("smurf"), "smurf", "198.51.100.200")["summary"]
+    # a capture of the same packets, and a real capture of THC's rsmurf6 (echo requests to ff02::1
+    # from ff02::1): the packets were seen, their fate is not known
+    for f in (one(run(LAB / "smurf.pcap"), "smurf", "198.51.100.200"),
+              one(run(CORPUS / "suricata-verify-pcaps" / "tests" / "ipv6-evasion" / "ipv6-rsmurf" / "rsmurf6.pcap",
+                      home=False), "smurf", "ff02::1")):
+        assert "does not show whether a firewall stopped them" in f["summary"]
+        assert "did not let them through" not in f["summary"]

@@ -18,6 +18,9 @@ from typing import Iterable
 BCAST_MAC = "ff:ff:ff:ff:ff:ff"
 NOT_ACCEPTED = "coalesce(action, 'other') <> 'accept'"
 DROPPED = "coalesce(action, 'other') IN ('drop', 'other')"   # silently discarded (reject answers)
+# a packet capture's own record: the capture saw the packet, not what the firewall did with it (a
+# pflog capture, whose header gives pf's verdict, is not one)
+FATE_UNKNOWN = "(format = 'pcap' AND coalesce(action, 'other') = 'other')"
 SYN_ONLY = "(tcp_flags IS NULL OR (tcp_flags LIKE '%SYN%' AND tcp_flags NOT LIKE '%ACK%'))"
 
 
@@ -437,6 +440,24 @@ def src_set(ctx, sql: str) -> str:
                         f"WHERE src_ip IS NOT NULL")
         made[tname] = sql
     return f"(SELECT src_ip FROM {tname})"
+
+
+def record_set(ctx, sql: str) -> str:
+    """A sub-query text for "the records (file, line) that ``sql`` returns" (its columns
+    ``source_file, line``), for predicates of the form ``NOT ((coalesce(source_file, ''), line) IN
+    <this>)`` that evidence, target and port look-ups repeat. On DuckDB the records are kept once in
+    a temporary table; on another engine it is ``sql`` itself (portable)."""
+    if not is_duckdb(ctx):
+        return f"(SELECT coalesce(source_file, '') AS f, line FROM ({sql}) __r)"
+    import hashlib
+    made = ctx.__dict__.setdefault("_fwf_record_sets", {})
+    # named after the query, as src_set's tables: a run that asks again (watch, every pass) replaces it
+    tname = f"fwf_recs_{hashlib.sha1((ctx.table + sql).encode()).hexdigest()[:16]}"
+    if made.get(tname) != sql:
+        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {tname} AS SELECT DISTINCT coalesce(source_file, '') AS f, "
+                        f"line FROM ({sql}) __r WHERE line IS NOT NULL")
+        made[tname] = sql
+    return f"(SELECT f, line FROM {tname})"
 
 
 def scope(ctx, srcs) -> str:

@@ -31,7 +31,7 @@ V6 = "proto = 'ipv6-icmp'"
 # id -> (predicate, what it is in a few words)
 SIMPLE = {
     "icmp.frag_needed": (f"(({V4} AND icmp_type = 3 AND icmp_code = 4) OR ({V6} AND icmp_type = 2)) "
-                         f"AND {m.NOT_ACCEPTED}",
+                         f"AND {m.NOT_ACCEPTED} AND NOT {m.FATE_UNKNOWN}",   # dropped ones only
                          "fragmentation-needed (packet too big) message(s)"),
     "icmp.source_quench": (f"{V4} AND icmp_type = 4", "source quench message(s)"),
     "icmp.redirect": (f"(({V4} AND icmp_type = 5) OR ({V6} AND icmp_type = 137))", "redirect message(s)"),

@@ -5,6 +5,8 @@
 * bogon.source: sources that cannot be real on the outside of a firewall (loopback, 0.0.0.0,
   link-local, multicast, reserved; private, shared, documentation and benchmarking space unless
   our own side uses the same kind of address). The address kind comes from the knowledge base.
+  A loopback source talking to a loopback address in a record that names no interface is a host
+  talking to itself (a capture of its loopback interface), not a forgery.
 * broadcast.local: packets to 255.255.255.255 (DHCP, neighbours' service discovery).
 * broadcast.directed: packets to a subnet's broadcast (or network) address; the mask comes from
   the home nets, else the .255/.0 guess (said in the finding). Echo packets already reported as
@@ -31,6 +33,9 @@ TOP_SOURCES = m.TOP_SOURCES  # busiest sources that keep their own finding then 
 TUNABLES = ("ALWAYS_BOGON", "SAME_KIND_OK", "MIN_RECORDS") + m.AGG_TUNABLES
 
 DHCP = "(proto = 'udp' AND src_port = 68 AND dst_port = 67)"
+# a loopback source to a loopback address, with no interface named: a host talking to itself,
+# seen by a capture of its loopback interface (a firewall's record names the interface it came in by)
+HOST_TO_ITSELF = "(in_if IS NULL AND (dst_ip LIKE '127.%' OR dst_ip = '::1'))"
 SLICE = 100_000     # special-range sources classified (and their destinations read) at a time
 
 
@@ -160,6 +165,8 @@ def _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged):
         where = f"{inbound} AND src_ip IN {ctx.lit(judged)} AND src_ip = {ctx.lit(src)}{extra}"
         if cat == "unspecified":
             where += f" AND NOT {DHCP}"
+        elif cat == "loopback":
+            where += f" AND NOT {HOST_TO_ITSELF}"
         n = ctx.count(where)
         if not n:
             continue

@@ -41,7 +41,8 @@ def detect(ctx):
     for fid, pred in predicates(ctx).items():
         rows = ctx.query(f"""
             SELECT src_ip, count(*) AS n, count(DISTINCT dst_ip) AS bcasts,
-                   sum(CASE WHEN coalesce(action, 'other') = 'accept' THEN 1 ELSE 0 END) AS passed
+                   sum(CASE WHEN coalesce(action, 'other') = 'accept' THEN 1 ELSE 0 END) AS passed,
+                   sum(CASE WHEN {m.FATE_UNKNOWN} THEN 1 ELSE 0 END) AS unknown
             FROM {ctx.table}
             WHERE {pred} AND src_ip IS NOT NULL
             GROUP BY src_ip HAVING count(*) >= {minimum}
@@ -52,7 +53,9 @@ def detect(ctx):
             tg = m.targets(ctx, where)
             kind = "ICMP echo requests" if fid == "smurf" else "UDP echo/chargen datagrams"
             fate = ("some of them were let through, so hosts behind the firewall may have answered"
-                    if r["passed"] else "the firewall did not let them through")
+                    if r["passed"] else
+                    "the capture does not show whether a firewall stopped them" if r["unknown"] == r["n"] else
+                    "the firewall did not let them through")
             details = {"victim": src, "broadcast_addresses": tg, "passed": int(r["passed"] or 0),
                        "role": "this network was used as the amplifier; the source is the victim"}
             if guessed:
