@@ -89,3 +89,42 @@ def test_host_talking_to_itself_is_not_a_bogon(tmp_path):
     p.write_text(line.replace("DST=192.168.10.1", "DST=127.0.0.1") + "\n")
     f = one(run(p, home=False), "bogon.source", "127.0.0.1")
     assert f["count"] == 1 and f["details"]["category"] == "loopback"
+
+
+def test_a_host_firewalls_own_addresses_are_not_bogons():
+    # Windows Firewall logs the host's own SSDP over loopback (127.0.0.1 and ::1 to 239.255.255.250
+    # and ff02::c, sent and heard back) and its duplicate address detection from ::; it names no
+    # interface. None of it came from outside.
+    fs = run(CORPUS / "windows-firewall" / "pfirewall.log", home=False)
+    assert not ids(fs, "bogon.source"), [(f["src"], f["count"]) for f in ids(fs, "bogon.source")]
+
+
+def test_ipv6_duplicate_address_detection_from_unspecified(tmp_path):
+    # a neighbour solicitation from :: for a tentative address (RFC 4862), written with dpkt, and a
+    # TCP SYN from :: beside it: only the SYN is a bogon
+    import dpkt
+
+    def frame(nxt, payload, dst):
+        ip6 = dpkt.ip6.IP6(src=bytes(16), dst=bytes.fromhex(dst), nxt=nxt, hlim=255, data=payload)
+        ip6.plen = len(bytes(payload))
+        return bytes(dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x33\x33\xff\x00\x00\x01",
+                                            type=dpkt.ethernet.ETH_TYPE_IP6, data=ip6))
+    target = bytes.fromhex("20010db8000000000000000000000001")
+    ns = dpkt.icmp6.ICMP6(type=135, code=0, data=b"\0\0\0\0" + target)
+    syn = dpkt.tcp.TCP(sport=4000, dport=22, flags=dpkt.tcp.TH_SYN, seq=1)
+    p = tmp_path / "dad.pcap"
+    with open(p, "wb") as f:
+        w = dpkt.pcap.Writer(f)
+        w.writepkt(frame(58, ns, "ff0200000000000000000001ff000001"), 1.0)
+        w.writepkt(frame(6, syn, "20010db8000000000000000000000001"), 2.0)
+    f = one(run(p, home=False), "bogon.source", "::")
+    assert f["count"] == 1 and f["ports"] == [22]
+
+
+def test_broadcast_from_inside_its_own_subnet():
+    fs = run(CORPUS / "windows-firewall" / "pfirewall.log", home=False)
+    own = one(fs, "broadcast.directed", "192.168.178.51")
+    assert own["details"]["own_subnet"] is True and "its own subnet" in own["summary"]
+    # a /20 (WSL's virtual switch) outside the .255 guess's /24: not called its own
+    other = one(fs, "broadcast.directed", "172.30.240.1")
+    assert other["details"]["own_subnet"] is False and "amplifier hunting" in other["summary"]

@@ -192,6 +192,11 @@ def test_hand_checked_filterlog_windows_ios():
     r = _row(t, 6)  # 2021-06-22 12:19:41 DROP UDP 192.168.178.25 224.0.0.251 5353 5353 73 ... RECEIVE
     assert (str(r["ts"]), r["action"], r["proto"], r["src_ip"], r["dst_port"], r["ip_len"], r["rule"]) == \
         ("2021-06-22 12:19:41+00:00", "drop", "udp", "192.168.178.25", 5353, 73, "RECEIVE")
+    # the log names no interface: what this host sent came in on none ('', as netfilter's "IN="),
+    # what it received on one the log does not say (null)
+    assert r["in_if"] is None
+    assert {x["in_if"] for x in rows(t) if x["rule"] == "SEND"} == {""}
+    assert {x["in_if"] for x in rows(t) if x["rule"] != "SEND"} == {None}
     icmp6 = [x for x in rows(t) if x["icmp_type"] == 134]
     assert icmp6 and icmp6[0]["proto"] == "ipv6-icmp" and icmp6[0]["src_port"] is None
     t, _ = read(E / "cisco_ios/test-cisco-ios.log")

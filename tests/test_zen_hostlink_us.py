@@ -178,3 +178,35 @@ def test_zen_ip_id_behaviours_and_ttl_figures(tmp_path):
     r = p["198.51.100.6"]
     assert r["packets"] == 2 and (r["ttl_min"], r["ttl_max"], r["ttl_values"]) == (50, 50, 1)
     assert (r["ip_id_min"], r["ip_id_max"]) == (5, 6)
+
+
+def test_a_log_of_our_own_traffic_out_puts_us_where_the_drops_came_from():
+    # a Zeek sensor's conn.log of a LAN with a Trickbot-infected host: its dropped (S0/REJ)
+    # connections go to a few dozen public servers; those servers are not our network
+    from _shared import CORPUS
+    rep = analysis.analyze([str(CORPUS / "zeek-trickbot-tsv" / "conn.log")], analysis.Options())
+    home = [a for a in rep["assumptions"] if a.startswith("Home network")]
+    assert home and "assumed to be 172.16.9.0/24:" in home[0] and "traffic out" in home[0]
+    assert not [f for f in rep["findings"] if f["id"] == "bogon.source"]
+    # pfSense blocking a LAN host's DNS-over-TLS to 1.1.1.1: the LAN is ours, and the interface
+    # those drops came in by is an inside one
+    rep = analysis.analyze([str(CORPUS / "elastic-integrations" / "pfsense" / "test-pfsense-bsd.log")],
+                           analysis.Options())
+    assert any(a.startswith("Home network(s) assumed to be 10.170.12.0/24:") for a in rep["assumptions"])
+    assert any(a.startswith("No outside interface could be inferred") for a in rep["assumptions"])
+    assert not [f for f in rep["findings"] if f["id"] == "bogon.source"]
+
+
+def test_drops_of_our_own_hosts_going_out_do_not_make_a_home_net(tmp_path):
+    # real drops addressed to the lab's LAN, and more drops of a LAN host's own datagrams to an
+    # outside server (the lab's drop line with the sides swapped): that server's net is not ours
+    lines = (LAB / "nmap_syn.log").read_text().splitlines()[:20]
+    out = (LAB / "dns_stale.log").read_text().splitlines()[0]
+    out = (out.replace("IN=eth0 OUT=eth1", "IN=eth1 OUT=eth0")
+           .replace("SRC=198.51.100.53 DST=192.0.2.10", "SRC=192.0.2.10 DST=198.51.100.53")
+           .replace("SPT=53 DPT=40123", "SPT=40123 DPT=53"))
+    p = tmp_path / "mixed.log"
+    p.write_text("\n".join(lines + [out] * 6) + "\n")
+    ctx = ctx_for(p)
+    _us.infer(ctx)
+    assert [str(n) for n in ctx.home_nets] == ["192.0.2.0/24"]

@@ -119,9 +119,21 @@ def _pcap_report(name: str) -> dict:
     return lc.report_cached(lc.FIXTURES / truth["pcap"], truth)
 
 
+# Findings about what the firewall did, which a capture cannot show: its records carry no verdict.
+# The captures must leave them out (tests/test_detect_icmp.py asserts it of pmtu_frag_needed.pcap).
+CAPTURE_CANNOT_TELL = {"icmp.frag_needed"}   # "fragmentation-needed messages being dropped"
+
 PCAP_EXPECTED = [pytest.param(name, e, id=f"{name}-{e['id']}-{e['src']}",
                               marks=_pcap_marks(name, e["id"]))
-                 for name in NAMES for e in _truth(name)["expected"]]
+                 for name in NAMES for e in _truth(name)["expected"] if e["id"] not in CAPTURE_CANNOT_TELL]
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if any(e["id"] in CAPTURE_CANNOT_TELL for e in _truth(n)["expected"])])
+def test_fixture_pcap_does_not_claim_the_firewalls_part(name):
+    if not PCAP_READER:
+        pytest.xfail("no pcap reader registered yet")
+    got = {f["id"] for f in _pcap_report(name)["findings"]}
+    assert not got & CAPTURE_CANNOT_TELL
 
 
 @pytest.mark.parametrize("name,expected", PCAP_EXPECTED)

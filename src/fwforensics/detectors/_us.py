@@ -6,7 +6,10 @@ to correct it (``--home-net``, ``--outside-if`` or the config file).
 
 * Home networks: where the dropped and rejected traffic was addressed. Unicast destinations of
   drops are grouped into /24s (IPv4) or /64s (IPv6); the groups that together receive
-  ``HOME_SHARE`` of the drops (at most ``MAX_NETS``) are taken as ours.
+  ``HOME_SHARE`` of the drops (at most ``MAX_NETS``) are taken as ours, except a group whose drops
+  all came from the groups already taken (our own hosts' connections out, dropped). When most
+  drops went from private to public addresses (``EGRESS_SHARE``: a Zeek sensor's failed
+  connections out, a firewall's blocked egress), the groups are those of the drops' sources.
 * Outside interface: the input interface carrying most drops from public (non-bogon) sources;
   when every source is private or reserved (a lab, or a firewall inside a larger network), the
   interface carrying most drops. An interface whose name says so (wan, ppp, outside, untrust,
@@ -22,6 +25,10 @@ from ._misc import SpecialAddresses, _dotted
 
 HOME_SHARE = 0.9
 MAX_NETS = 8
+EGRESS_SHARE = 0.5   # dropped records from private to public addresses, of all dropped records, from
+                     # which the log is taken for one of our own traffic out (home: their sources)
+SOURCES_ASKED = 100   # a candidate home net whose dropped records all came from the nets already
+                     # taken is where we connect to, not us; this many of its sources are checked
 OUTSIDE_NAMES = ("wan", "ppp", "outside", "untrust", "ext", "internet")
 
 
@@ -42,12 +49,61 @@ def _net(ip: str) -> ipaddress._BaseNetwork | None:
     return ipaddress.ip_network(f"{a}/{24 if a.version == 4 else 64}", strict=False)
 
 
+def _only_from(ctx, drops: str, dsts: list[str], nets: list) -> bool:
+    """Did every dropped record addressed to ``dsts`` come from inside ``nets``? Then those are
+    addresses our own hosts tried to reach (a monitored network's failed connections out, in a
+    Zeek log; a firewall's dropped egress), not ours. Up to SOURCES_ASKED of their sources are
+    looked at."""
+    srcs = ctx.query(f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {drops} AND dst_ip IN {ctx.lit(dsts)} "
+                     f"AND src_ip IS NOT NULL LIMIT {SOURCES_ASKED}")
+    if not srcs:
+        return False
+    for r in srcs:
+        try:
+            a = ipaddress.ip_address(r["src_ip"])
+        except ValueError:
+            return False
+        if not any(a.version == n.version and a in n for n in nets):
+            return False
+    return True
+
+
+def _private(col: str) -> str:
+    """SQL: the address is in private (RFC 1918), shared (RFC 6598) or unique-local (fc00::/7) space."""
+    v4 = ["10.%", "192.168.%"] + [f"172.{o}.%" for o in range(16, 32)] + [f"100.{o}.%" for o in range(64, 128)]
+    return "(" + " OR ".join(f"{col} LIKE '{p}'" for p in v4) + f" OR lower({col}) LIKE 'fc%' OR lower({col}) LIKE 'fd%')"
+
+
+def _group_dst() -> str:
+    """SQL: the destination is a multicast or broadcast address (not one host's)."""
+    return ("(dst_ip LIKE 'ff%' OR dst_ip LIKE '%.255' OR "
+            + " OR ".join(f"dst_ip LIKE '{o}.%'" for o in range(224, 240)) + ")")
+
+
+def _egress(ctx, drops: str) -> tuple[int, int] | None:
+    """(dropped records from a private to a public address, all dropped records to one host) when the first
+    are at least EGRESS_SHARE of the second: a log of a network's own traffic out (a Zeek sensor's
+    failed connections, a firewall's blocked egress), whose drops say where we are by their
+    sources, not their destinations. Else None."""
+    # (records to multicast and broadcast addresses are left out: every network has them, inwards or out)
+    r = ctx.query(f"""SELECT count(*) AS n, sum(CASE WHEN {_private('src_ip')} AND NOT {_private('dst_ip')}
+                                              THEN 1 ELSE 0 END) AS o
+                      FROM {ctx.table} WHERE {drops} AND src_ip IS NOT NULL AND dst_ip IS NOT NULL
+                        AND NOT {_group_dst()}""")
+    n, o = int(r[0]["n"] or 0), int(r[0]["o"] or 0)
+    return (o, n) if n and o >= EGRESS_SHARE * n else None
+
+
 def infer(ctx) -> None:
     t = ctx.table
     drops = "action IN ('drop', 'reject')"
+    out = _egress(ctx, drops) if not ctx.home_nets or not ctx.outside_ifs else None
     if not ctx.home_nets:
-        rows = ctx.query(f"""SELECT dst_ip, count(*) AS n FROM {t} WHERE {drops} AND dst_ip IS NOT NULL
-                             GROUP BY dst_ip ORDER BY n DESC, dst_ip LIMIT 5000""")
+        side, which = "dst_ip", drops
+        if out:   # a log of our own traffic out: we are where the dropped records came from
+            side, which = "src_ip", f"{drops} AND {_private('src_ip')} AND NOT {_private('dst_ip')} AND NOT {_group_dst()}"
+        rows = ctx.query(f"""SELECT {side} AS dst_ip, count(*) AS n FROM {t} WHERE {which} AND {side} IS NOT NULL
+                             GROUP BY {side} ORDER BY n DESC, {side} LIMIT 5000""")
         nets: dict = {}
         for r in rows:
             n = _net(r["dst_ip"])
@@ -58,9 +114,18 @@ def infer(ctx) -> None:
         for n, c in sorted(nets.items(), key=lambda kv: (-kv[1], str(kv[0]))):
             if acc >= HOME_SHARE * total or len(chosen) >= MAX_NETS:
                 break
+            if chosen and not out and _only_from(ctx, drops, [r["dst_ip"] for r in rows if _net(r["dst_ip"]) == n], chosen):
+                total -= c   # our own traffic out, dropped: not drops addressed to us
+                continue
             chosen.append(n)
             acc += c
-        if chosen:
+        if chosen and out:
+            ctx.home_nets = sorted(chosen, key=lambda n: (n.version, n))
+            ctx.assumptions.append(
+                "Home network(s) assumed to be " + ", ".join(str(n) for n in ctx.home_nets)
+                + f": {out[0]} of the {out[1]} dropped records went from private addresses to public ones (a log "
+                  f"of our own traffic out), and {acc} of those came from there (give --home-net to set them).")
+        elif chosen:
             ctx.home_nets = sorted(chosen, key=lambda n: (n.version, n))
             ctx.assumptions.append(
                 "Home network(s) assumed to be " + ", ".join(str(n) for n in ctx.home_nets)
@@ -88,7 +153,11 @@ def infer(ctx) -> None:
                 public[r["in_if"]] = public.get(r["in_if"], 0) + r["n"]
         pool, why = (public, "most drops from public addresses arrived there") if public else \
             (every, "most drops arrived there (no public source address was seen)")
-        if pool:
+        if pool and not public and out:
+            # the drops are our own traffic out: the interface they came in by is an inside one
+            ctx.assumptions.append("No outside interface could be inferred: the dropped records came from our own "
+                                   "private addresses, on their way out (give --outside-if to set it).")
+        elif pool:
             named = lambda i: any(i.lower().startswith(x) for x in OUTSIDE_NAMES)
             best = sorted(pool, key=lambda i: (-pool[i], not named(i), i))[0]
             ctx.outside_ifs = [best]

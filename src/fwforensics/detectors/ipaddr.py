@@ -5,8 +5,9 @@
 * bogon.source: sources that cannot be real on the outside of a firewall (loopback, 0.0.0.0,
   link-local, multicast, reserved; private, shared, documentation and benchmarking space unless
   our own side uses the same kind of address). The address kind comes from the knowledge base.
-  A loopback source talking to a loopback address in a record that names no interface is a host
-  talking to itself (a capture of its loopback interface), not a forgery.
+  A loopback source talking to a loopback or multicast address in a record that names no
+  interface is a host talking to itself, not a forgery; so are DHCP requests from 0.0.0.0 and
+  IPv6 duplicate address detection and listener reports from ::.
 * broadcast.local: packets to 255.255.255.255 (DHCP, neighbours' service discovery).
 * broadcast.directed: packets to a subnet's broadcast (or network) address; the mask comes from
   the home nets, else the .255/.0 guess (said in the finding). Echo packets already reported as
@@ -33,9 +34,14 @@ TOP_SOURCES = m.TOP_SOURCES  # busiest sources that keep their own finding then 
 TUNABLES = ("ALWAYS_BOGON", "SAME_KIND_OK", "MIN_RECORDS") + m.AGG_TUNABLES
 
 DHCP = "(proto = 'udp' AND src_port = 68 AND dst_port = 67)"
-# a loopback source to a loopback address, with no interface named: a host talking to itself,
-# seen by a capture of its loopback interface (a firewall's record names the interface it came in by)
-HOST_TO_ITSELF = "(in_if IS NULL AND (dst_ip LIKE '127.%' OR dst_ip = '::1'))"
+# a loopback source to a loopback or multicast address, with no interface named: a host talking to
+# itself (a capture of its loopback interface; a host firewall's log of the copies of its own
+# multicast it hears back). A network firewall's record names the interface a packet came in by.
+HOST_TO_ITSELF = ("(in_if IS NULL AND (dst_ip LIKE '127.%' OR dst_ip = '::1' OR dst_ip LIKE 'ff%' OR "
+                  + " OR ".join(f"dst_ip LIKE '{o}.%'" for o in range(224, 240)) + "))")   # (224/4: multicast)
+# from the unspecified address by design: IPv6 duplicate address detection (neighbour solicitation)
+# and multicast listener reports of an interface that has no address yet
+NO_ADDRESS_YET = "(proto = 'ipv6-icmp' AND icmp_type IN (131, 135, 143))"
 SLICE = 100_000     # special-range sources classified (and their destinations read) at a time
 
 
@@ -164,7 +170,7 @@ def _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged):
         # the base names every judged source, so grouped look-ups cover those sources only
         where = f"{inbound} AND src_ip IN {ctx.lit(judged)} AND src_ip = {ctx.lit(src)}{extra}"
         if cat == "unspecified":
-            where += f" AND NOT {DHCP}"
+            where += f" AND NOT {DHCP} AND NOT {NO_ADDRESS_YET}"
         elif cat == "loopback":
             where += f" AND NOT {HOST_TO_ITSELF}"
         n = ctx.count(where)
@@ -267,15 +273,36 @@ def _directed(ctx):
         src = r["src_ip"]
         where = f"{pred} AND src_ip = {ctx.lit(src)}"
         tg = m.targets(ctx, where)
-        details = {"broadcast_addresses": tg}
+        own = bool(tg) and all(_same_subnet(ctx, src, b) for b in tg)
+        details = {"broadcast_addresses": tg, "own_subnet": own}
         if guessed:
             details["mask_assumption"] = ("no home network known: addresses ending in .255 or .0 were taken "
                                           "to be subnet broadcasts; give --home-net for the real mask")
         out.append(ctx.finding(
             "broadcast.directed", src, where, targets=tg, ports=m.ports(ctx, where),
-            summary=f"{m.plural(int(r['n']), 'packet')} from {src} to the subnet broadcast "
-                    f"{', '.join(tg[:3])}{' ...' if len(tg) > 3 else ''}"
+            summary=f"{m.plural(int(r['n']), 'packet')} from {src} to the "
+                    + ("broadcast address of its own subnet " if own else "subnet broadcast ")
+                    + f"{', '.join(tg[:3])}{' ...' if len(tg) > 3 else ''}"
                     + (" (assuming .255/.0 are broadcasts)" if guessed else "")
-                    + ": amplifier hunting, or a neighbour's broadcast",
+                    + (": a machine on that segment announcing itself or looking for its neighbours "
+                       "(NetBIOS, service discovery), routine there" if own else
+                       ": amplifier hunting, or a neighbour's broadcast"),
             details=details))
     return out
+
+
+def _same_subnet(ctx, src: str, bcast: str) -> bool:
+    """Is ``src`` inside the subnet whose broadcast (or network) address is ``bcast``: the home net
+    holding it, else the /24 the .255/.0 guess takes it for?"""
+    import ipaddress
+    try:
+        s, b = ipaddress.ip_address(src), ipaddress.ip_address(bcast)
+    except ValueError:
+        return False
+    if s.version != b.version:
+        return False
+    for n in ctx.home_nets or ():
+        n = ipaddress.ip_network(n, strict=False)
+        if b in n:
+            return s in n
+    return b.version == 4 and int(s) >> 8 == int(b) >> 8

@@ -5,6 +5,10 @@ The ``#Fields:`` header names the space-separated columns, by default
 tcpwin icmptype icmpcode info path`` (newer Windows adds ``pid``). ``-`` is an empty
 value. Times are local (``#Time Format: Local``): give ``--tz``. ``INFO-EVENTS-LOST``
 lines say how many events the logger dropped; they are counted as skipped.
+
+The log names no interface. ``path`` goes to ``rule``; a ``SEND`` record (this host sent the
+packet) gets an empty ``in_if``, as netfilter writes ``IN=`` for a packet the host itself sent, so
+that it is not taken for one that arrived from outside.
 """
 from __future__ import annotations
 
@@ -70,6 +74,8 @@ class WindowsFirewall(LineFormat):
         cols.update({
             "action": actions(col("action"), _action),
             "rule": path,  # SEND / RECEIVE / FORWARD: the only rule-like word the log has
+            # sent by this host: received on no interface (RECEIVE, FORWARD: on one the log does not name)
+            "in_if": pc.if_else(pc.fill_null(pc.equal(path, "SEND"), False), pa.scalar("", _S), pa.scalar(None, _S)),
             "src_ip": ips(col("src-ip")), "dst_ip": ips(col("dst-ip")),
             "src_port": ports(col("src-port")), "dst_port": ports(col("dst-port")),
             "ip_len": ints(col("size"), pa.int32()),
