@@ -89,3 +89,11 @@ def test_prompt_answer_dropped_by_the_firewall(tmp_path):
     f = one(run(p), "dns.stale", "198.51.100.53")
     assert f["count"] == 1 and f["details"]["matched_questions"] == 1
     assert "did not match them to their questions" in f["summary"]
+
+
+def test_an_ids_alone_does_not_show_a_closed_port():
+    # Snort alerts on DNS answers (a local rule) and Suricata's DNS log of an answer: an IDS logs
+    # what matched, not every question, and drops nothing here
+    for p in (CORPUS / "elastic-integrations" / "snort" / "test-log-fast.log",
+              CORPUS / "elastic-integrations" / "suricata" / "test-eve-small.log"):
+        assert not ids(run(p, home=False), "dns.stale"), p

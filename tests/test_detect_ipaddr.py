@@ -128,3 +128,11 @@ def test_broadcast_from_inside_its_own_subnet():
     # a /20 (WSL's virtual switch) outside the .255 guess's /24: not called its own
     other = one(fs, "broadcast.directed", "172.30.240.1")
     assert other["details"]["own_subnet"] is False and "amplifier hunting" in other["summary"]
+
+
+def test_a_record_without_protocol_is_still_judged():
+    # Cisco ASA's "Deny IP spoof from (0.0.0.0)" names no protocol: the DHCP exception (a UDP
+    # test) must not drop it by comparing with an unknown value
+    fs = run(CORPUS / "elastic-integrations" / "cisco_asa" / "test-sample.log", home=False)
+    f = one(fs, "bogon.source", "0.0.0.0")
+    assert f["count"] == 8

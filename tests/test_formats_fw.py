@@ -154,7 +154,10 @@ def test_hand_checked_asa_and_ftd():
     r = next(x for x in rows(t) if "106016" in x["raw"])
     assert (r["src_ip"], r["proto"], r["action"]) == ("0.0.0.0", None, "drop")
     r = next(x for x in rows(t) if "302021" in x["raw"] and "ff02::1" in x["raw"])
-    assert (r["proto"], r["icmp_type"], r["src_ip"], r["ip_version"]) == ("ipv6-icmp", 134, "ff02::1", 6)
+    # a teardown gives no direction and faddr is taken as the sender, but never a multicast one: this
+    # is a router advertisement from the link-local address to all nodes
+    assert (r["proto"], r["icmp_type"], r["src_ip"], r["dst_ip"], r["ip_version"]) == \
+        ("ipv6-icmp", 134, "fe80::2205:baff:fe9d:f637", "ff02::1", 6)
     t, _ = read(E / "cisco_ftd/test-security-connection.log")
     r = _row(t, 1)
     assert (r["proto"], r["icmp_type"], r["icmp_code"], r["rule"], r["action"]) == ("icmp", 8, 0, "Rule-1", "accept")
@@ -523,3 +526,4 @@ def test_pf_verbose_record_cut_by_the_end_of_the_input(tmp_path):
     assert fs.records == 1 and fs.unreadable_count == 1
     assert fs.records + fs.unreadable_count + fs.skipped == fs.lines == 3
     assert fs.unreadable[0][0] == 3
+

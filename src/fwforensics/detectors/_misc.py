@@ -18,9 +18,10 @@ from typing import Iterable
 BCAST_MAC = "ff:ff:ff:ff:ff:ff"
 NOT_ACCEPTED = "coalesce(action, 'other') <> 'accept'"
 DROPPED = "coalesce(action, 'other') IN ('drop', 'other')"   # silently discarded (reject answers)
-# a packet capture's own record: the capture saw the packet, not what the firewall did with it (a
-# pflog capture, whose header gives pf's verdict, is not one)
-FATE_UNKNOWN = "(format = 'pcap' AND coalesce(action, 'other') = 'other')"
+# a record of a sensor that watches the wire (a packet capture, an IDS alert) without a verdict: it
+# saw the packet, not what a firewall did with it (a pflog capture, whose header gives pf's verdict,
+# and an IDS's own drops have one)
+FATE_UNKNOWN = "(format IN ('pcap', 'snort', 'suricata_eve') AND coalesce(action, 'other') = 'other')"
 SYN_ONLY = "(tcp_flags IS NULL OR (tcp_flags LIKE '%SYN%' AND tcp_flags NOT LIKE '%ACK%'))"
 
 

@@ -27,6 +27,7 @@ HOME_SHARE = 0.9
 MAX_NETS = 8
 EGRESS_SHARE = 0.5   # dropped records from private to public addresses, of all dropped records, from
                      # which the log is taken for one of our own traffic out (home: their sources)
+PRIVATE_KINDS = ("private", "shared", "unique-local")   # the knowledge base's kinds _private() covers
 SOURCES_ASKED = 100   # a candidate home net whose dropped records all came from the nets already
                      # taken is where we connect to, not us; this many of its sources are checked
 OUTSIDE_NAMES = ("wan", "ppp", "outside", "untrust", "ext", "internet")
@@ -94,27 +95,61 @@ def _egress(ctx, drops: str) -> tuple[int, int] | None:
     return (o, n) if n and o >= EGRESS_SHARE * n else None
 
 
+def _nets(rows: list[dict]) -> tuple[dict, dict]:
+    """Records per /24 (/64) of the addresses of ``rows`` (address in ``dst_ip``, records in ``n``),
+    and the addresses of each."""
+    nets: dict = {}
+    members: dict = {}
+    for r in rows:
+        n = _net(r["dst_ip"])
+        if n is not None:
+            nets[n] = nets.get(n, 0) + r["n"]
+            members.setdefault(n, []).append(r["dst_ip"])
+    return nets, members
+
+
+def _from_private(ctx, drops: str, dsts: list[str], net) -> bool:
+    """A first sign of a log of our own traffic out, cheap to ask of a big log: the busiest
+    destination group of the drops (``net``, its addresses ``dsts``) is not private, and most of
+    its dropped records came from private addresses (of its SOURCES_ASKED busiest sources)."""
+    special = SpecialAddresses(kb())
+    private = lambda a: (special.kind(a) or ("",))[0] in PRIVATE_KINDS   # noqa: E731
+    if private(str(net.network_address)):
+        return False
+    got = ctx.query(f"""SELECT src_ip, count(*) AS n FROM {ctx.table} WHERE {drops} AND dst_ip IN {ctx.lit(dsts)}
+                        AND src_ip IS NOT NULL GROUP BY src_ip ORDER BY n DESC, src_ip LIMIT {SOURCES_ASKED}""")
+    return bool(got) and sum(r["n"] for r in got if private(r["src_ip"])) >= EGRESS_SHARE * sum(r["n"] for r in got)
+
+
 def infer(ctx) -> None:
     t = ctx.table
     drops = "action IN ('drop', 'reject')"
-    out = _egress(ctx, drops) if not ctx.home_nets or not ctx.outside_ifs else None
+    asked: dict[str, tuple[int, int] | None] = {}
+
+    def egress() -> tuple[int, int] | None:   # asked once, and only when a sign points that way
+        if "out" not in asked:
+            asked["out"] = _egress(ctx, drops)
+        return asked["out"]
+    out = None
     if not ctx.home_nets:
-        side, which = "dst_ip", drops
+        rows = ctx.query(f"""SELECT dst_ip, count(*) AS n FROM {t} WHERE {drops} AND dst_ip IS NOT NULL
+                             GROUP BY dst_ip ORDER BY n DESC, dst_ip LIMIT 5000""")
+        nets, members = _nets(rows)
+        if nets:
+            top = min(nets.items(), key=lambda kv: (-kv[1], str(kv[0])))[0]
+            if _from_private(ctx, drops, members[top], top):
+                out = egress()
         if out:   # a log of our own traffic out: we are where the dropped records came from
-            side, which = "src_ip", f"{drops} AND {_private('src_ip')} AND NOT {_private('dst_ip')} AND NOT {_group_dst()}"
-        rows = ctx.query(f"""SELECT {side} AS dst_ip, count(*) AS n FROM {t} WHERE {which} AND {side} IS NOT NULL
-                             GROUP BY {side} ORDER BY n DESC, {side} LIMIT 5000""")
-        nets: dict = {}
-        for r in rows:
-            n = _net(r["dst_ip"])
-            if n is not None:
-                nets[n] = nets.get(n, 0) + r["n"]
+            which = f"{drops} AND {_private('src_ip')} AND NOT {_private('dst_ip')} AND NOT {_group_dst()}"
+            rows = ctx.query(f"""SELECT src_ip AS dst_ip, count(*) AS n FROM {t} WHERE {which} AND src_ip IS NOT NULL
+                                 GROUP BY src_ip ORDER BY n DESC, src_ip LIMIT 5000""")
+            nets, members = _nets(rows)
         total = sum(nets.values())
         chosen, acc = [], 0
         for n, c in sorted(nets.items(), key=lambda kv: (-kv[1], str(kv[0]))):
             if acc >= HOME_SHARE * total or len(chosen) >= MAX_NETS:
                 break
-            if chosen and not out and _only_from(ctx, drops, [r["dst_ip"] for r in rows if _net(r["dst_ip"]) == n], chosen):
+            if chosen and not out and _only_from(ctx, drops, members[n], chosen):
                 total -= c   # our own traffic out, dropped: not drops addressed to us
                 continue
             chosen.append(n)
@@ -153,7 +188,7 @@ def infer(ctx) -> None:
                 public[r["in_if"]] = public.get(r["in_if"], 0) + r["n"]
         pool, why = (public, "most drops from public addresses arrived there") if public else \
             (every, "most drops arrived there (no public source address was seen)")
-        if pool and not public and out:
+        if pool and not public and egress():
             # the drops are our own traffic out: the interface they came in by is an inside one
             ctx.assumptions.append("No outside interface could be inferred: the dropped records came from our own "
                                    "private addresses, on their way out (give --outside-if to set it).")

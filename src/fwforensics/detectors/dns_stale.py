@@ -6,8 +6,9 @@ reported; when the question is in the log too, the finding says how late the ans
 
 Where the log does not say what became of an answer (a packet capture, a log line without a
 verdict), one that came back within ANSWER_TIMEOUT of its logged question is an ordinary answer
-and is left out. One the firewall dropped or rejected that soon is reported, and the finding
-says the firewall did not match it to its question.
+and is left out. An IDS's answers without a verdict are left out too: an IDS logs what matched
+its rules, not every question. An answer the firewall dropped or rejected that soon is reported,
+and the finding says the firewall did not match it to its question.
 """
 from __future__ import annotations
 
@@ -32,10 +33,15 @@ TUNABLES = ("MIN_RECORDS", "MIN_PORT", "QUERY_WINDOW", "ANSWER_TIMEOUT") + m.AGG
 FATE_KNOWN = "coalesce(action, 'other') IN ('drop', 'reject')"   # the firewall said it dropped it
 
 
+# an IDS's record without a verdict: it logs what matched its rules (or the DNS it parsed), not
+# every question, so an answer alone there says nothing of a closed port
+IDS_UNKNOWN = "(format IN ('snort', 'suricata_eve') AND coalesce(action, 'other') = 'other')"
+
+
 def pred(ctx) -> str:
     me = m.short(__name__)
     return (f"proto = 'udp' AND src_port = 53 AND dst_port >= {int(ctx.tun(me, 'MIN_PORT'))} "
-            f"AND {m.NOT_ACCEPTED} AND src_ip IS NOT NULL")
+            f"AND {m.NOT_ACCEPTED} AND NOT {IDS_UNKNOWN} AND src_ip IS NOT NULL")
 
 
 def _answered_in_time(ctx, p: str) -> str:

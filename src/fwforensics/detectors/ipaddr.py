@@ -169,10 +169,11 @@ def _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged):
             extra = f" AND dst_ip IN {ctx.lit(dst_ok[src])}"
         # the base names every judged source, so grouped look-ups cover those sources only
         where = f"{inbound} AND src_ip IN {ctx.lit(judged)} AND src_ip = {ctx.lit(src)}{extra}"
+        # (coalesce: a record whose protocol, interface or destination the log does not give is kept)
         if cat == "unspecified":
-            where += f" AND NOT {DHCP} AND NOT {NO_ADDRESS_YET}"
+            where += f" AND NOT coalesce({DHCP} OR {NO_ADDRESS_YET}, FALSE)"
         elif cat == "loopback":
-            where += f" AND NOT {HOST_TO_ITSELF}"
+            where += f" AND NOT coalesce({HOST_TO_ITSELF}, FALSE)"
         n = ctx.count(where)
         if not n:
             continue

@@ -190,6 +190,11 @@ class CiscoAsa(LineFormat):
         sport = map_unique(g["srcport"], _port, pa.int32())
         dport = map_unique(g["dstport"], _port, pa.int32())
         swap = pc.fill_null(pc.equal(g["dir"], "outbound"), False)
+        # a teardown of an ICMP connection does not say its direction: faddr is taken as the sender,
+        # unless it is a multicast address, which sends nothing (an IPv6 router advertisement to ff02::1)
+        group_faddr = pc.and_(pc.and_(pc.is_null(g["dir"]), pc.is_in(code, pa.array(["302020", "302021"]))),
+                              pc.match_substring_regex(src, r"^(?:[fF][fF][0-9a-fA-F]{0,2}:|2(?:2[4-9]|3[0-9])\.)"))
+        swap = pc.or_(swap, pc.fill_null(group_faddr, False))
 
         def sw(a, b):
             return pc.if_else(swap, b, a), pc.if_else(swap, a, b)
