@@ -185,7 +185,7 @@ def _backscatter(ctx):
     # our side contacted the sender (or the host it speaks for) shortly before
     contacted = (f"EXISTS (SELECT 1 FROM {t} o WHERE o.src_ip = {{u}}.dst_ip "
                  f"AND (o.dst_ip = {{u}}.src_ip OR o.dst_ip = {{u}}.inner_dst_ip) "
-                 f"AND NOT (o.proto IN ('icmp', 'ipv6-icmp') AND o.icmp_type IN (1, 3)) "
+                 f"AND NOT coalesce(o.proto IN ('icmp', 'ipv6-icmp') AND o.icmp_type IN (1, 3), FALSE) "
                  f"AND {m.secs('o.ts')} <= {m.secs('{u}.ts')} AND {m.secs('o.ts')} >= {m.secs('{u}.ts')} - {window})")
     # the unreachables that answer nothing we sent, found once: a copy of those records is what the
     # look-ups below read (on other engines the predicate itself, with its sub-query, is repeated)
