@@ -74,3 +74,18 @@ def test_verdict_counts_each_record_once_across_overlapping_findings():
     fs = [Finding("netbios", "low", None, "s", evidence=Evidence(files={"a.log": f"5-9,{big - 2}-{big + 3}", "c.log": f"{big}"})),
           Finding("netbios", "low", None, "s", evidence=Evidence(files={"a.log": f"7-12,{big + 1}-{big + 10}"}))]
     assert _distinct_records(fs) == 8 + 13 + 1
+
+
+def test_an_inside_host_scanning_others_needs_action_not_aimed_at_us():
+    # a Zeek sensor's log of a LAN where 172.16.9.5 (Trickbot) probes 445, 447, 449, 8082... on
+    # two dozen hosts: that host is the problem, not a visitor
+    from _detect_util import CORPUS
+    (v,) = ids(run(CORPUS / "zeek-trickbot-tsv" / "conn.log", home=False), "verdict")
+    assert v["details"]["scanning_inside"] == ["172.16.9.5"]
+    assert "172.16.9.5" not in v["details"]["aimed_sources"] and not v["details"]["aimed"]
+    assert {(a["id"], a["src"]) for a in v["details"]["needs_action"]} >= {("scan.block", "172.16.9.5")}
+    assert "Hosts of your own network scan others: 172.16.9.5" in v["explanation"]
+    assert "check it for malware" in v["advice"]
+    # the same kind of scan from outside stays aimed at us, and needs no action by itself
+    (v,) = ids(lab("nmap_syn"), "verdict")
+    assert v["details"]["scanning_inside"] == [] and v["details"]["aimed_sources"]

@@ -48,6 +48,11 @@ AIMED = {
 ACTION = {   # ids that need doing something whatever their severity
     "config.advice", "icmp.frag_needed", "identd.blocked", "smurf", "fraggle",
 }
+# scans: from a host of our own, they are a sign of that host, not of an attack on us
+SCANS = {"scan.vertical", "scan.block", "scan.horizontal", "scan.fin", "scan.null", "scan.xmas", "scan.ack",
+         "scan.udp", "scan.syn", "scan.decoy", "ping.sweep", "proxy.scan", "sscan"}
+OWN_SCANNER = ("find the machine with that address, check it for malware and who uses it, and hold its "
+               "outgoing traffic until it is clean")
 SILENT = {"verdict", "host.link", "traceroute.from_inside", "dns.unexpected_source"}
 
 
@@ -66,12 +71,15 @@ def detect(ctx):
     total = ctx.query(f"SELECT count(*) AS n, min(ts) AS a, max(ts) AS b FROM {t}")[0]
     n_all = int(total["n"] or 0)
     floor = SEVERITY_RANK.get(str(ctx.tun(me, "AIMED_MIN_SEVERITY")), 2)
-    background = [f for f in fs if f.id in BACKGROUND]
-    aimed = [f for f in fs if f.id in AIMED]
+    inside = lambda f: bool(f.src and ctx.home_nets and m.home_ip(ctx, f.src))   # noqa: E731
+    # an inside host scanning others is not aimed at us: it is infected or misused (below)
+    scanning = [f for f in fs if f.id in SCANS and inside(f)]
+    background = [f for f in fs if f.id in BACKGROUND and f not in scanning]
+    aimed = [f for f in fs if f.id in AIMED and f not in scanning]
     other = [f for f in fs if f.id not in BACKGROUND and f.id not in AIMED and f.id not in ACTION]
     # an inside host doing worm things is infected: that needs action
-    infected = [f for f in fs if f.id.startswith("worm.") and f.src and ctx.home_nets and m.home_ip(ctx, f.src)]
-    action = [f for f in fs if f.id in ACTION or f in infected
+    infected = [f for f in fs if f.id.startswith("worm.") and inside(f)]
+    action = [f for f in fs if f.id in ACTION or f in infected or f in scanning
               or (f.id in AIMED and SEVERITY_RANK.get(f.severity, 0) >= floor)
               or (f.id == "trojan.probe" and f.details.get("passed"))]
     bg_records = min(_distinct_records(background), n_all)
@@ -110,6 +118,11 @@ def detect(ctx):
                      f"dropped them did its job.")
     if infected:
         parts.append(f"Hosts of your own network behave like worms: {', '.join(sorted({f.src for f in infected}))}.")
+    if scanning:
+        kinds = ", ".join(f"{k} ({v})" for k, v in _kinds(scanning, {**AIMED, **BACKGROUND})[:4])
+        parts.append(f"Hosts of your own network scan others: {', '.join(sorted({f.src for f in scanning}))} "
+                     f"({kinds}). A machine that does this is infected or misused; the targets and ports in "
+                     f"the findings say what it is after.")
     fixes = [f for f in action if f.id == "config.advice"] or \
         [f for f in action if f.id in ("icmp.frag_needed", "identd.blocked")]
     if fixes:
@@ -128,7 +141,8 @@ def detect(ctx):
                 continue
             if len(todo) >= 6:
                 break
-            todo.append(f"{f.id}{' (' + f.src + ')' if f.src else ''}: {(f.advice or f.summary).split('. ')[0].rstrip('.')}")
+            what = (OWN_SCANNER if f in scanning else (f.advice or f.summary).split('. ')[0].rstrip('.'))
+            todo.append(f"{f.id}{' (' + f.src + ')' if f.src else ''}: {what}")
         advice = "Do this: " + "; ".join(todo) + "."
     else:
         advice = ("Nothing needs doing. Keep the firewall dropping unsolicited traffic; do not chase or "
@@ -146,7 +160,8 @@ def detect(ctx):
                  "aimed": dict(_kinds(aimed, AIMED)), "aimed_sources": aimed_srcs,
                  "needs_action": [{"id": f.id, "src": f.src, "severity": f.severity}
                                   for f in sorted(action, key=Finding.sort_key)],
-                 "infected_inside": sorted({f.src for f in infected})})]
+                 "infected_inside": sorted({f.src for f in infected}),
+                 "scanning_inside": sorted({f.src for f in scanning})})]
 
 
 def _distinct_records(fs) -> int:
