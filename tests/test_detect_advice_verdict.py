@@ -89,3 +89,13 @@ def test_an_inside_host_scanning_others_needs_action_not_aimed_at_us():
     # the same kind of scan from outside stays aimed at us, and needs no action by itself
     (v,) = ids(lab("nmap_syn"), "verdict")
     assert v["details"]["scanning_inside"] == [] and v["details"]["aimed_sources"]
+
+
+def test_without_a_home_net_the_verdict_does_not_say_whose_hosts():
+    # a capture of someone's traceroute, with no home net: it cannot tell it was aimed at "this site"
+    from _detect_util import CORPUS
+    (v,) = ids(run(CORPUS / "tcpdump-tests" / "mpls-traceroute.pcap", home=False), "verdict")
+    assert "this site" not in v["summary"] + v["explanation"]
+    assert "which of them are yours is not known" in v["explanation"]
+    (v,) = ids(lab("nmap_syn"), "verdict")
+    assert "Aimed at this site" in v["explanation"]

@@ -105,11 +105,11 @@ def test_home_net_grouping_of_dotted_quads_is_ipaddress_own():
             a = ipaddress.ip_address(ip)
         except ValueError:
             return None
-        if a.is_multicast or a.is_unspecified or str(a).endswith(".255"):
+        if a.is_multicast or a.is_unspecified or a.is_loopback or str(a).endswith(".255"):
             return None
         return ipaddress.ip_network(f"{a}/{24 if a.version == 4 else 64}", strict=False)
 
-    ips = ["0.0.0.0", "255.255.255.255", "224.0.0.1", "239.255.255.254", "240.0.0.1", "10.0.0.255",
+    ips = ["0.0.0.0", "255.255.255.255", "224.0.0.1", "127.0.0.1", "127.255.0.7", "::1", "239.255.255.254", "240.0.0.1", "10.0.0.255",
            "192.0.2.0", "01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", "١.2.3.4", " 1.2.3.4", "2001:db8::1"]
     ips += [".".join(str(rnd.randrange(256)) for _ in range(4)) for _ in range(5000)]
     for ip in ips:
@@ -210,3 +210,11 @@ def test_drops_of_our_own_hosts_going_out_do_not_make_a_home_net(tmp_path):
     ctx = ctx_for(p)
     _us.infer(ctx)
     assert [str(n) for n in ctx.home_nets] == ["192.0.2.0/24"]
+
+
+def test_loopback_is_never_a_home_net():
+    # Proxifier's failed connections include some to 127.0.0.1: a host's loopback is no network of ours
+    from _shared import CORPUS
+    rep = analysis.analyze([str(CORPUS / "loghub" / "Proxifier_2k.log")], analysis.Options())
+    home = [a for a in rep["assumptions"] if a.startswith("Home network")]
+    assert home and "127.0.0.0/24" not in home[0]

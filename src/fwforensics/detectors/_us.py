@@ -35,17 +35,17 @@ OUTSIDE_NAMES = ("wan", "ppp", "outside", "untrust", "ext", "internet")
 
 def _net(ip: str) -> ipaddress._BaseNetwork | None:
     """The /24 (IPv4) or /64 (IPv6) of a unicast destination; None for multicast, unspecified,
-    broadcast-like (.255) and what is not an address."""
+    loopback, broadcast-like (.255) and what is not an address."""
     if ":" not in ip and ip.count(".") == 3 and _dotted(ip):   # the usual case, without parsing twice
         n = int.from_bytes(socket.inet_aton(ip), "big")
-        if n >> 28 == 0xE or n == 0 or n & 0xFF == 0xFF:
+        if n >> 28 == 0xE or n == 0 or n & 0xFF == 0xFF or n >> 24 == 127:   # (127/8: never a network of hosts)
             return None
         return ipaddress.IPv4Network((n & 0xFFFFFF00, 24))
     try:
         a = ipaddress.ip_address(ip)
     except ValueError:
         return None
-    if a.is_multicast or a.is_unspecified or (a.version == 4 and (str(a).endswith(".255") or a == ipaddress.ip_address("255.255.255.255"))):
+    if a.is_multicast or a.is_unspecified or a.is_loopback or (a.version == 4 and (str(a).endswith(".255") or a == ipaddress.ip_address("255.255.255.255"))):
         return None
     return ipaddress.ip_network(f"{a}/{24 if a.version == 4 else 64}", strict=False)
 

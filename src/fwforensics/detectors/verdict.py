@@ -83,6 +83,7 @@ def detect(ctx):
               or (f.id in AIMED and SEVERITY_RANK.get(f.severity, 0) >= floor)
               or (f.id == "trojan.probe" and f.details.get("passed"))]
     bg_records = min(_distinct_records(background), n_all)
+    site = "this site" if ctx.home_nets else "hosts in this log"   # (no home net: which side is ours is unknown)
     aimed_srcs = sorted({f.src for f in aimed if f.src})
 
     if not fs:
@@ -93,7 +94,7 @@ def detect(ctx):
                    + (f"; {bg_records} of the {n_all} records are everyday internet background noise."
                       if bg_records else "."))
     elif aimed:
-        summary = (f"Someone looked at this site on purpose ({m.plural(len(aimed_srcs), 'source')}), but nothing "
+        summary = (f"Someone looked at {site} on purpose ({m.plural(len(aimed_srcs), 'source')}), but nothing "
                    f"got in that the log shows; the rest is background noise.")
     else:
         summary = ("Only internet background radiation was recognised: what every address receives, "
@@ -113,7 +114,7 @@ def detect(ctx):
                      f"not you, but the attack needs your routers to pass directed broadcasts.")
     if aimed:
         kinds = ", ".join(f"{k} ({v})" for k, v in _kinds(aimed, AIMED)[:6])
-        parts.append(f"Aimed at this site: {kinds}, from {', '.join(aimed_srcs[:5])}"
+        parts.append(f"Aimed at {site}{'' if ctx.home_nets else ' (which of them are yours is not known)'}: {kinds}, from {', '.join(aimed_srcs[:5])}"
                      f"{' and others' if len(aimed_srcs) > 5 else ''}. Scans map what is open; a firewall that "
                      f"dropped them did its job.")
     if infected:
