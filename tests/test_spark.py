@@ -59,11 +59,16 @@ def test_spark_findings_equal_duckdb(spark, tmp_path, paths, year):
     # DuckDB over the same dataset
     con = events.connect()
     con.execute(f"CREATE TABLE events AS SELECT * EXCLUDE (day) FROM read_parquet('{out}/**/*.parquet', hive_partitioning=true)")
-    duck = [f.to_dict() for f in detectors.run(detectors.Context(con=con))]
+    def found(con):   # as analyze does: home nets and outside interface inferred first (their SQL too)
+        from fwforensics.detectors import _us
+        ctx = detectors.Context(con=con)
+        _us.infer(ctx)
+        return [f.to_dict() for f in detectors.run(ctx)]
+    duck = found(con)
     # and DuckDB the usual way, straight from the files
     direct = analysis.analyze(paths, analysis.Options(year=year))["findings"]
     eng = SparkEngine(out, spark=spark)
-    sp = [f.to_dict() for f in detectors.run(detectors.Context(con=eng))]
+    sp = found(eng)
     key = lambda f: (f["id"], f["src"] or "", f["summary"])  # noqa: E731
     assert sorted(duck, key=key) == sorted(direct, key=key)
     assert duck, "no findings: the comparison would prove nothing"
