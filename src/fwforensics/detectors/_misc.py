@@ -426,39 +426,34 @@ def kept_steps(ctx, defs: str, steps):
         yield defs, names
 
 
+def _kept_set(ctx, sql: str, cols: str, names: str, where: str, prefix: str) -> str:
+    """``SELECT {cols} FROM (sql)`` (whose columns are called ``names``) as a sub-query text that many predicates repeat: on DuckDB the
+    distinct rows are kept once in a temporary table named after the query (a run that asks again,
+    as watch does every pass, replaces it); on another engine the query itself (portable)."""
+    if not is_duckdb(ctx):
+        return f"(SELECT {cols} FROM ({sql}) __s)"
+    import hashlib
+    made = ctx.__dict__.setdefault("_fwf_kept_sets", {})
+    tname = f"{prefix}_{hashlib.sha1((ctx.table + sql).encode()).hexdigest()[:16]}"
+    if made.get(tname) != sql:
+        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {tname} AS SELECT DISTINCT {cols} FROM ({sql}) __s WHERE {where}")
+        made[tname] = sql
+    return f"(SELECT {names} FROM {tname})"
+
+
 def src_set(ctx, sql: str) -> str:
     """A sub-query text for "the ``src_ip`` values that ``sql`` returns", for use as
     ``src_ip [NOT] IN <this>`` in predicates that many queries repeat (evidence, targets, ports).
     On DuckDB the set is computed once into a temporary table (an aggregate over the whole log is
     then not re-run by every look-up); on another engine it is ``sql`` itself (portable)."""
-    if not is_duckdb(ctx):
-        return f"(SELECT src_ip FROM ({sql}) __s)"
-    import hashlib
-    made = ctx.__dict__.setdefault("_fwf_src_sets", {})
-    tname = f"fwf_set_{hashlib.sha1((ctx.table + sql).encode()).hexdigest()[:16]}"
-    if made.get(tname) != sql:
-        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {tname} AS SELECT DISTINCT src_ip FROM ({sql}) __s "
-                        f"WHERE src_ip IS NOT NULL")
-        made[tname] = sql
-    return f"(SELECT src_ip FROM {tname})"
+    return _kept_set(ctx, sql, "src_ip", "src_ip", "src_ip IS NOT NULL", "fwf_set")
 
 
 def record_set(ctx, sql: str) -> str:
     """A sub-query text for "the records (file, line) that ``sql`` returns" (its columns
     ``source_file, line``), for predicates of the form ``NOT ((coalesce(source_file, ''), line) IN
-    <this>)`` that evidence, target and port look-ups repeat. On DuckDB the records are kept once in
-    a temporary table; on another engine it is ``sql`` itself (portable)."""
-    if not is_duckdb(ctx):
-        return f"(SELECT coalesce(source_file, '') AS f, line FROM ({sql}) __r)"
-    import hashlib
-    made = ctx.__dict__.setdefault("_fwf_record_sets", {})
-    # named after the query, as src_set's tables: a run that asks again (watch, every pass) replaces it
-    tname = f"fwf_recs_{hashlib.sha1((ctx.table + sql).encode()).hexdigest()[:16]}"
-    if made.get(tname) != sql:
-        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {tname} AS SELECT DISTINCT coalesce(source_file, '') AS f, "
-                        f"line FROM ({sql}) __r WHERE line IS NOT NULL")
-        made[tname] = sql
-    return f"(SELECT f, line FROM {tname})"
+    <this>)`` that evidence, target and port look-ups repeat; kept once on DuckDB, as src_set's."""
+    return _kept_set(ctx, sql, "coalesce(source_file, '') AS f, line", "f, line", "line IS NOT NULL", "fwf_recs")
 
 
 def scope(ctx, srcs) -> str:
