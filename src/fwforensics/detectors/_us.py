@@ -28,7 +28,7 @@ MAX_NETS = 8
 EGRESS_SHARE = 0.5   # dropped records from private to public addresses, of all dropped records, from
                      # which the log is taken for one of our own traffic out (home: their sources)
 PRIVATE_KINDS = ("private", "shared", "unique-local")   # the knowledge base's kinds _private() covers
-SOURCES_ASKED = 100   # a candidate home net whose dropped records all came from the nets already
+SOURCES_ASKED = 100  # a candidate home net whose dropped records all came from the nets already
                      # taken is where we connect to, not us; this many of its sources are checked
 OUTSIDE_NAMES = ("wan", "ppp", "outside", "untrust", "ext", "internet")
 

@@ -114,7 +114,8 @@ def detect(ctx):
                      f"not you, but the attack needs your routers to pass directed broadcasts.")
     if aimed:
         kinds = ", ".join(f"{k} ({v})" for k, v in _kinds(aimed, AIMED)[:6])
-        parts.append(f"Aimed at {site}{'' if ctx.home_nets else ' (which of them are yours is not known)'}: {kinds}, from {', '.join(aimed_srcs[:5])}"
+        whose = "" if ctx.home_nets else " (which of them are yours is not known)"
+        parts.append(f"Aimed at {site}{whose}: {kinds}, from {', '.join(aimed_srcs[:5])}"
                      f"{' and others' if len(aimed_srcs) > 5 else ''}. Scans map what is open; a firewall that "
                      f"dropped them did its job.")
     if infected:
