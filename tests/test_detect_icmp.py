@@ -48,3 +48,9 @@ def test_fragmentation_needed_in_a_capture_is_not_said_to_be_dropped():
     fs = run(LAB / "pmtu_frag_needed.pcap")
     assert not ids(fs, "icmp.frag_needed") and not ids(fs, "config.advice")
     assert ids(lab("pmtu_frag_needed"), "config.advice")
+
+
+def test_unreachables_answering_our_own_traceroute_do_not_say_we_never_contacted_them():
+    f = one(lab("traceroute_from_inside"), "icmp.unreach_backscatter", "198.51.100.66")
+    assert f["details"]["reason"] == "traceroute"
+    assert "never contacted" not in f["summary"] and "someone inside ran traceroute" in f["summary"]

@@ -231,7 +231,10 @@ def _backscatter_findings(ctx, me, lonely):
         qports = m.ports(ctx, where, col="inner_dst_port")
         out.append(ctx.finding(
             "icmp.unreach_backscatter", src, where, targets=m.targets(ctx, where), ports=qports,
-            summary=f"{m.plural(n, 'unreachable')} from {src}, a host we never contacted: {why}",
+            # (answers to our own traceroute: the quoted probes show we did contact it, off the log)
+            summary=(f"{m.plural(n, 'unreachable')} from {src}, answering probes to the traceroute ports that the "
+                     f"log does not show: someone inside ran traceroute" if reason == "traceroute" else
+                     f"{m.plural(n, 'unreachable')} from {src}, a host we never contacted: {why}"),
             details={"reason": reason, "quoted_destination_ports": qports, "hosts": int(r["hosts"])},
             severity="info" if reason in ("traceroute", "netbios", "stale-dns") else None))
     return out
