@@ -40,3 +40,15 @@ def test_what_the_firewall_did_is_said_only_when_the_log_says_it():
                       home=False), "smurf", "ff02::1")):
         assert "does not show whether a firewall stopped them" in f["summary"]
         assert "did not let them through" not in f["summary"]
+
+
+def test_a_smurfs_forged_multicast_source_is_not_reported_again_as_a_bogon():
+    # THC's rsmurf6 forges ff02::1 as the source of echo requests to ff02::1: one smurf finding,
+    # not also 1000 "impossible source" records counted as background noise by the verdict
+    from _detect_util import CORPUS, run
+    fs = run(CORPUS / "suricata-verify-pcaps" / "tests" / "ipv6-evasion" / "ipv6-rsmurf" / "rsmurf6.pcap",
+             home=False)
+    assert one(fs, "smurf", "ff02::1")["count"] == 1000
+    assert not ids(fs, "bogon.source")
+    (v,) = ids(fs, "verdict")
+    assert v["details"]["background_records"] == 0 and v["summary"] == "1 finding needs action."

@@ -7,7 +7,8 @@
   our own side uses the same kind of address). The address kind comes from the knowledge base.
   A loopback source talking to a loopback or multicast address in a record that names no
   interface is a host talking to itself, not a forgery; so are DHCP requests from 0.0.0.0 and
-  IPv6 duplicate address detection and listener reports from ::.
+  IPv6 duplicate address detection and listener reports from ::. Records reported as smurf or
+  fraggle (whose forged source is the victim) are not reported again.
 * broadcast.local: packets to 255.255.255.255 (DHCP, neighbours' service discovery).
 * broadcast.directed: packets to a subnet's broadcast (or network) address; the mask comes from
   the home nets, else the .255/.0 guess (said in the finding). Echo packets already reported as
@@ -174,6 +175,9 @@ def _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged):
             where += f" AND NOT coalesce({DHCP} OR {NO_ADDRESS_YET}, FALSE)"
         elif cat == "loopback":
             where += f" AND NOT coalesce({HOST_TO_ITSELF}, FALSE)"
+        amplified = _amplified(ctx, src)   # a smurf's forged source (rsmurf6 forges ff02::1) is said there
+        if amplified:
+            where += f" AND NOT {amplified}"
         n = ctx.count(where)
         if not n:
             continue
@@ -258,17 +262,9 @@ def _directed(ctx):
     bc, guessed = m.broadcast_pred(ctx)
     # (ARP asks by Ethernet broadcast as a matter of course: not a directed broadcast)
     pred = f"({bc} AND dst_ip <> '255.255.255.255' AND dst_ip NOT LIKE '%:%' AND coalesce(proto, '') <> 'arp')"
-    skip = []
-    try:
-        from . import smurf
-        preds = smurf.predicates(ctx)
-        for f in ctx.findings:
-            if f.id in preds and f.src:
-                skip.append(f"({preds[f.id]} AND src_ip = {ctx.lit(f.src)})")
-    except Exception:   # smurf.py missing or changed: report everything
-        skip = []
+    skip = _amplified(ctx)
     if skip:
-        pred = f"{pred} AND NOT ({' OR '.join(skip)})"
+        pred = f"{pred} AND NOT {skip}"
     out = []
     for r in _by_src(ctx, pred):
         src = r["src_ip"]
@@ -290,6 +286,20 @@ def _directed(ctx):
                        ": amplifier hunting, or a neighbour's broadcast"),
             details=details))
     return out
+
+
+def _amplified(ctx, src: str | None = None) -> str:
+    """SQL predicate for the records already reported as smurf/fraggle (of the source ``src`` only,
+    when given), or "" when there are none: their forged source is the victim, said there."""
+    try:
+        from . import smurf
+        preds = smurf.predicates(ctx)
+    except Exception:   # smurf.py missing or changed: leave nothing out
+        return ""
+    skip = [f"({preds[f.id]} AND src_ip = {ctx.lit(f.src)})" for f in ctx.findings
+            if f.id in preds and f.src and (src is None or f.src == src)]
+    # (coalesce: a record the predicate cannot judge, a field being unknown, is not left out)
+    return f"coalesce({' OR '.join(skip)}, FALSE)" if skip else ""
 
 
 def _same_subnet(ctx, src: str, bcast: str) -> bool:
