@@ -99,3 +99,12 @@ def test_without_a_home_net_the_verdict_does_not_say_whose_hosts():
     assert "which of them are yours is not known" in v["explanation"]
     (v,) = ids(lab("nmap_syn"), "verdict")
     assert "Aimed at this site" in v["explanation"]
+
+
+def test_our_own_traceroute_is_not_background_radiation():
+    # the LAN host traced out; the firewall logged the routers' time-exceeded and the target's
+    # unreachables: the verdict says so instead of calling them backscatter of attacks on others
+    (v,) = ids(lab("traceroute_from_inside"), "verdict")
+    assert v["summary"].startswith("Nothing aimed at you") and "background" not in v["summary"]
+    assert "Traceroutes run from your side: 192.0.2.10" in v["explanation"]
+    assert v["details"]["background_records"] == 0

@@ -67,7 +67,11 @@ def _kinds(fs, table):
 def detect(ctx):
     me = m.short(__name__)
     t = ctx.table
-    fs = [f for f in ctx.findings if f.id not in SILENT and not f.suppressed]
+    # unreachables answering a traceroute of our own are explained by it, not background radiation
+    fs = [f for f in ctx.findings if f.id not in SILENT and not f.suppressed
+          and not (f.id == "icmp.unreach_backscatter" and f.details.get("reason") == "traceroute")]
+    own_traces = sorted({f.src for f in ctx.findings if f.id == "traceroute.from_inside" and f.src
+                         and not f.suppressed})
     total = ctx.query(f"SELECT count(*) AS n, min(ts) AS a, max(ts) AS b FROM {t}")[0]
     n_all = int(total["n"] or 0)
     floor = SEVERITY_RANK.get(str(ctx.tun(me, "AIMED_MIN_SEVERITY")), 2)
@@ -86,7 +90,9 @@ def detect(ctx):
     site = "this site" if ctx.home_nets else "hosts in this log"   # (no home net: which side is ours is unknown)
     aimed_srcs = sorted({f.src for f in aimed if f.src})
 
-    if not fs:
+    if not fs and own_traces:
+        summary = "Nothing aimed at you: the records recognised answer traceroutes run from your side."
+    elif not fs:
         summary = (f"Nothing recognised in {n_all} records: no scans, worms or misconfigurations stand out."
                    if n_all else "The log holds no records.")
     elif action:
@@ -125,6 +131,11 @@ def detect(ctx):
         parts.append(f"Hosts of your own network scan others: {', '.join(sorted({f.src for f in scanning}))} "
                      f"({kinds}). A machine that does this is infected or misused; the targets and ports in "
                      f"the findings say what it is after.")
+    if own_traces:
+        parts.append(f"Traceroutes run from your side{'' if ctx.home_nets else ' (as it looks: no home net is known)'}: "
+                     f"{', '.join(own_traces[:5])}"
+                     f"{' and others' if len(own_traces) > 5 else ''}; the routers' and targets' answers were "
+                     f"logged, nothing to worry about.")
     fixes = [f for f in action if f.id == "config.advice"] or \
         [f for f in action if f.id in ("icmp.frag_needed", "identd.blocked")]
     if fixes:
