@@ -624,7 +624,7 @@ def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[tuple[fl
     started = [False] * n
     cond = threading.Condition()
     # running: detectors running now; alone: one is being rerun with more memory, by itself
-    state = {"filed": 0, "running": 0, "alone": False}
+    state = {"filed": 0, "running": 0, "alone": False, "gone": 0}   # gone: threads that could not start
 
     def next_ready() -> int | None:
         """(Under cond.) The detector to start: the first one held back for findings that may start
@@ -653,8 +653,18 @@ def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[tuple[fl
     def worker() -> None:
         cur = ctx.con.cursor()
         try:
-            cur.execute(f'USE "{db}"')
-            cur.execute(f"SET TimeZone = {Context.lit(tz)}")
+            try:
+                cur.execute(f'USE "{db}"')
+                cur.execute(f"SET TimeZone = {Context.lit(tz)}")
+            except BaseException as e:   # (DuckDB out of memory while another thread's query holds it)
+                with cond:
+                    # the other threads run the detectors; if none is left, the run fails loudly
+                    # instead of returning without the detectors nobody ran
+                    state["gone"] += 1
+                    if state["gone"] == len(threads) and not all(started):
+                        errors.append(e)
+                    cond.notify_all()
+                return
             cache = None
             while True:
                 with cond:
