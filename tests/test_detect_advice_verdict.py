@@ -108,3 +108,11 @@ def test_our_own_traceroute_is_not_background_radiation():
     assert v["summary"].startswith("Nothing aimed at you") and "background" not in v["summary"]
     assert "Traceroutes run from your side: 192.0.2.10" in v["explanation"]
     assert v["details"]["background_records"] == 0
+
+
+def test_a_smurfs_victim_is_not_named_among_those_who_aimed_at_us():
+    # the lab's smurf forges 198.51.100.200 as the source: it is the victim, named as such
+    (v,) = ids(lab("smurf"), "verdict")
+    assert "198.51.100.200" not in v["details"]["aimed_sources"]
+    assert "amplifier (smurf/fraggle) against 198.51.100.200" in v["explanation"]
+    assert "Aimed at" not in v["explanation"]

@@ -88,7 +88,8 @@ def detect(ctx):
               or (f.id == "trojan.probe" and f.details.get("passed"))]
     bg_records = min(_distinct_records(background), n_all)
     site = "this site" if ctx.home_nets else "hosts in this log"   # (no home net: which side is ours is unknown)
-    aimed_srcs = sorted({f.src for f in aimed if f.src})
+    # (a smurf's or fraggle's source is its forged victim, which aimed nothing at us)
+    aimed_srcs = sorted({f.src for f in aimed if f.src and f.id not in ("smurf", "fraggle")})
 
     if not fs and own_traces:
         summary = "Nothing aimed at you: the records recognised answer traceroutes run from your side."
