@@ -18,10 +18,24 @@ from typing import Iterable
 BCAST_MAC = "ff:ff:ff:ff:ff:ff"
 NOT_ACCEPTED = "coalesce(action, 'other') <> 'accept'"
 DROPPED = "coalesce(action, 'other') IN ('drop', 'other')"   # silently discarded (reject answers)
-# a record of a sensor that watches the wire (a packet capture, an IDS alert) without a verdict: it
-# saw the packet, not what a firewall did with it (a pflog capture, whose header gives pf's verdict,
-# and an IDS's own drops have one)
-FATE_UNKNOWN = "(format IN ('pcap', 'snort', 'suricata_eve') AND coalesce(action, 'other') = 'other')"
+# formats of sensors that watch the wire rather than decide: captures, and IDSs
+CAPTURE_FORMATS = ("pcap",)
+IDS_FORMATS = ("snort", "suricata_eve")
+
+
+def no_verdict(formats) -> str:
+    """SQL: a record of one of ``formats`` without a verdict: the sensor saw the packet, not what a
+    firewall did with it (a pflog capture, whose header gives pf's verdict, and an IDS's own drops
+    have one)."""
+    return "(format IN (" + ", ".join(f"'{f}'" for f in formats) + ") AND coalesce(action, 'other') = 'other')"
+
+
+FATE_UNKNOWN = no_verdict(CAPTURE_FORMATS + IDS_FORMATS)
+
+
+def multicast(col: str) -> str:
+    """SQL: the address in ``col`` is IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) multicast, as text."""
+    return "(" + " OR ".join([f"{col} LIKE 'ff%'"] + [f"{col} LIKE '{o}.%'" for o in range(224, 240)]) + ")"
 SYN_ONLY = "(tcp_flags IS NULL OR (tcp_flags LIKE '%SYN%' AND tcp_flags NOT LIKE '%ACK%'))"
 
 

@@ -21,7 +21,7 @@ import ipaddress
 import socket
 
 from ..knowledge import kb
-from ._misc import SpecialAddresses, _dotted
+from ._misc import SpecialAddresses, _dotted, multicast
 
 HOME_SHARE = 0.9
 MAX_NETS = 8
@@ -50,13 +50,18 @@ def _net(ip: str) -> ipaddress._BaseNetwork | None:
     return ipaddress.ip_network(f"{a}/{24 if a.version == 4 else 64}", strict=False)
 
 
+def _drop_sources(ctx, drops: str, dsts: list[str]) -> list[dict]:
+    """The SOURCES_ASKED busiest sources (``src_ip``, records ``n``) of the drops addressed to ``dsts``."""
+    return ctx.query(f"""SELECT src_ip, count(*) AS n FROM {ctx.table} WHERE {drops} AND dst_ip IN {ctx.lit(dsts)}
+                         AND src_ip IS NOT NULL GROUP BY src_ip ORDER BY n DESC, src_ip LIMIT {SOURCES_ASKED}""")
+
+
 def _only_from(ctx, drops: str, dsts: list[str], nets: list) -> bool:
     """Did every dropped record addressed to ``dsts`` come from inside ``nets``? Then those are
     addresses our own hosts tried to reach (a monitored network's failed connections out, in a
     Zeek log; a firewall's dropped egress), not ours. Up to SOURCES_ASKED of their sources are
     looked at."""
-    srcs = ctx.query(f"SELECT DISTINCT src_ip FROM {ctx.table} WHERE {drops} AND dst_ip IN {ctx.lit(dsts)} "
-                     f"AND src_ip IS NOT NULL LIMIT {SOURCES_ASKED}")
+    srcs = _drop_sources(ctx, drops, dsts)
     if not srcs:
         return False
     for r in srcs:
@@ -77,8 +82,7 @@ def _private(col: str) -> str:
 
 def _group_dst() -> str:
     """SQL: the destination is a multicast or broadcast address (not one host's)."""
-    return ("(dst_ip LIKE 'ff%' OR dst_ip LIKE '%.255' OR "
-            + " OR ".join(f"dst_ip LIKE '{o}.%'" for o in range(224, 240)) + ")")
+    return f"(dst_ip LIKE '%.255' OR {multicast('dst_ip')})"
 
 
 def _egress(ctx, drops: str) -> tuple[int, int] | None:
@@ -116,8 +120,7 @@ def _from_private(ctx, drops: str, dsts: list[str], net) -> bool:
     private = lambda a: (special.kind(a) or ("",))[0] in PRIVATE_KINDS   # noqa: E731
     if private(str(net.network_address)):
         return False
-    got = ctx.query(f"""SELECT src_ip, count(*) AS n FROM {ctx.table} WHERE {drops} AND dst_ip IN {ctx.lit(dsts)}
-                        AND src_ip IS NOT NULL GROUP BY src_ip ORDER BY n DESC, src_ip LIMIT {SOURCES_ASKED}""")
+    got = _drop_sources(ctx, drops, dsts)
     return bool(got) and sum(r["n"] for r in got if private(r["src_ip"])) >= EGRESS_SHARE * sum(r["n"] for r in got)
 
 

@@ -35,7 +35,7 @@ FATE_KNOWN = "coalesce(action, 'other') IN ('drop', 'reject')"   # the firewall 
 
 # an IDS's record without a verdict: it logs what matched its rules (or the DNS it parsed), not
 # every question, so an answer alone there says nothing of a closed port
-IDS_UNKNOWN = "(format IN ('snort', 'suricata_eve') AND coalesce(action, 'other') = 'other')"
+IDS_UNKNOWN = m.no_verdict(m.IDS_FORMATS)
 
 
 def pred(ctx) -> str:
@@ -61,9 +61,10 @@ def detect(ctx):
     me = m.short(__name__)
     t = ctx.table
     p = pred(ctx)
-    in_time = _answered_in_time(ctx, p)
-    if ctx.query(f"SELECT count(*) AS n FROM ({in_time}) x")[0]["n"]:
-        p = f"{p} AND NOT ((coalesce(source_file, ''), line) IN {m.record_set(ctx, in_time)})"
+    # (the join runs once: on DuckDB the set is kept, and the count reads that)
+    in_time = m.record_set(ctx, _answered_in_time(ctx, p))
+    if ctx.query(f"SELECT count(*) AS n FROM {in_time} x")[0]["n"]:
+        p = f"{p} AND NOT ((coalesce(source_file, ''), line) IN {in_time})"
     window = float(ctx.tun(me, "QUERY_WINDOW"))
     prompt = float(ctx.tun(me, "ANSWER_TIMEOUT"))
     mn = int(ctx.tun(me, 'MIN_RECORDS'))

@@ -38,8 +38,7 @@ DHCP = "(proto = 'udp' AND src_port = 68 AND dst_port = 67)"
 # a loopback source to a loopback or multicast address, with no interface named: a host talking to
 # itself (a capture of its loopback interface; a host firewall's log of the copies of its own
 # multicast it hears back). A network firewall's record names the interface a packet came in by.
-HOST_TO_ITSELF = ("(in_if IS NULL AND (dst_ip LIKE '127.%' OR dst_ip = '::1' OR dst_ip LIKE 'ff%' OR "
-                  + " OR ".join(f"dst_ip LIKE '{o}.%'" for o in range(224, 240)) + "))")   # (224/4: multicast)
+HOST_TO_ITSELF = f"(in_if IS NULL AND (dst_ip LIKE '127.%' OR dst_ip = '::1' OR {m.multicast('dst_ip')}))"
 # from the unspecified address by design: IPv6 duplicate address detection (neighbour solicitation)
 # and multicast listener reports of an interface that has no address yet
 NO_ADDRESS_YET = "(proto = 'ipv6-icmp' AND icmp_type IN (131, 135, 143))"

@@ -78,12 +78,13 @@ def detect(ctx):
     inside = lambda f: bool(f.src and ctx.home_nets and m.home_ip(ctx, f.src))   # noqa: E731
     # an inside host scanning others is not aimed at us: it is infected or misused (below)
     scanning = [f for f in fs if f.id in SCANS and inside(f)]
-    background = [f for f in fs if f.id in BACKGROUND and f not in scanning]
-    aimed = [f for f in fs if f.id in AIMED and f not in scanning]
+    scans_inside = {id(f) for f in scanning}   # (by identity: no field-by-field comparison per finding)
+    background = [f for f in fs if f.id in BACKGROUND and id(f) not in scans_inside]
+    aimed = [f for f in fs if f.id in AIMED and id(f) not in scans_inside]
     other = [f for f in fs if f.id not in BACKGROUND and f.id not in AIMED and f.id not in ACTION]
     # an inside host doing worm things is infected: that needs action
     infected = [f for f in fs if f.id.startswith("worm.") and inside(f)]
-    action = [f for f in fs if f.id in ACTION or f in infected or f in scanning
+    action = [f for f in fs if f.id in ACTION or f in infected or id(f) in scans_inside
               or (f.id in AIMED and SEVERITY_RANK.get(f.severity, 0) >= floor)
               or (f.id == "trojan.probe" and f.details.get("passed"))]
     bg_records = min(_distinct_records(background), n_all)
@@ -155,7 +156,7 @@ def detect(ctx):
                 continue
             if len(todo) >= 6:
                 break
-            what = (OWN_SCANNER if f in scanning else (f.advice or f.summary).split('. ')[0].rstrip('.'))
+            what = (OWN_SCANNER if id(f) in scans_inside else (f.advice or f.summary).split('. ')[0].rstrip('.'))
             todo.append(f"{f.id}{' (' + f.src + ')' if f.src else ''}: {what}")
         advice = "Do this: " + "; ".join(todo) + "."
     else:
