@@ -47,6 +47,20 @@ def test_abuse_without_online_sends_nothing(tmp_path):
     assert {p.name for p in (tmp_path / "cache").glob("*/*")} <= {"geo"}
 
 
+def test_abuse_draft_about_a_decoy_says_it_was_forged(tmp_path):
+    # the lab's nmap decoy scan after the same attacker's earlier scan: 198.51.100.66 is named as
+    # real, 203.0.113.99 is one of the addresses it forged
+    lab = ROOT / "tests" / "fixtures" / "lab"
+    logs = [str(lab / "nmap_syn.log"), str(lab / "nmap_decoy.log")]
+    r = _run(["203.0.113.99", *logs], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "203.0.113.99 looks like a decoy, forged by 198.51.100.66" in r.stdout
+    assert "Write about 198.51.100.66 instead" in r.stdout
+    r = _run(["198.51.100.66", *logs], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "looks like a decoy" not in r.stdout and "the real sender of a decoy scan" in r.stdout
+
+
 def test_rdap_uses_the_disk_cache(tmp_path):
     # an RDAP answer (RFC 9083 shape) already in the cache is used without any request
     cache = tmp_path / "rdap"

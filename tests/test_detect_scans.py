@@ -175,6 +175,35 @@ def test_decoy_group_alone_says_it_cannot_tell():
     assert len(d[0]["details"]["candidates"]) == 4
 
 
+def test_decoys_are_said_to_be_forged_and_left_out_of_the_verdicts_sources():
+    # the scan findings of each decoy said "X probed 100 ports", and the verdict listed every decoy
+    # among the sources aimed at this site: the ones an abuse report would be written about
+    rep = run(LAB / "nmap_syn.log", LAB / "nmap_decoy.log")
+    t = _truth("nmap_decoy")
+    real, decoys = t["real_src"], sorted(t["expected"][0]["decoys"])
+    marked = [f for f in rep["findings"] if f["details"].get("decoy_group", {}).get("role") == "decoy"]
+    assert sorted({f["src"] for f in marked}) == decoys
+    for f in marked:
+        assert f"most likely a decoy: {real} sent these probes under this address" in f["summary"], f["summary"]
+    assert all("the real sender of a decoy scan" in f["summary"] for f in rep["findings"]
+               if f["details"].get("decoy_group", {}).get("role") == "real")
+    (v,) = by_id(rep, "verdict")
+    assert v["details"]["forged_decoys"] == {d: real for d in decoys}
+    assert real in v["details"]["aimed_sources"] and not set(decoys) & set(v["details"]["aimed_sources"])
+    assert f"{real} also sent its scan under {', '.join(decoys)}" in v["explanation"]
+
+
+def test_decoy_group_without_a_real_source_keeps_every_candidate():
+    # nothing tells the four apart: each may be the real one, so none is left out, and each says so
+    rep = run(LAB / "nmap_decoy.log")
+    cands = sorted(by_id(rep, "scan.decoy")[0]["details"]["candidates"])
+    (v,) = by_id(rep, "verdict")
+    assert v["details"]["forged_decoys"] == {} and sorted(v["details"]["aimed_sources"]) == cands
+    assert "Forged decoys" not in v["explanation"]
+    for f in by_id(rep, "scan.vertical"):
+        assert "one of 4 addresses of a decoy scan, only one of which is real" in f["summary"]
+
+
 def test_two_scans_one_after_the_other_are_not_decoys():
     # ttl_families: two hping3 runs over the same 12 ports, the second after the first
     rep = run(LAB / "ttl_families.log")

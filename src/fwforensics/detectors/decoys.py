@@ -47,6 +47,14 @@ MAX_CANDIDATES = 5000   # scan sources considered at most (the busiest first); b
 TUNABLES = ("DECOY_WINDOW", "DECOY_MIN_SHARED", "DECOY_MIN_OVERLAP", "MAX_CANDIDATES")
 
 SHAPES = ("scan.vertical", "scan.horizontal", "scan.block")
+# added to the summaries of the members' own scan findings, by role in the decoy group
+_ROLE_NOTE = {
+    "real": "; the real sender of a decoy scan (see scan.decoy)",
+    "decoy": "; most likely a decoy: {real} sent these probes under this address, and its owner sent "
+             "nothing (see scan.decoy)",
+    "candidate": "; one of {n} addresses of a decoy scan, only one of which is real; which one is not "
+                 "known (see scan.decoy)",
+}
 
 
 def _m() -> str:
@@ -245,10 +253,12 @@ def _group_finding(ctx, members: list[str], links: list[dict], probe: str):
         "window_seconds": int(ctx.tun(_m(), "DECOY_WINDOW")),
         "zen": {s: zen.short(ctx, s) for s in members},
     }
-    # mark the members' own scan findings
+    # mark the members' own scan findings, and say it where every report shows it: a decoy's scan
+    # findings otherwise read as that address's own scan (and would go into an abuse report)
     for f in ctx.findings:
-        if f.id.startswith("scan.") and f.src in members:
-            f.details["decoy_group"] = {"real_source": real, "role": "real" if f.src == real else
-                                        ("decoy" if real else "candidate")}
+        if f.id.startswith("scan.") and f.src in members and "decoy_group" not in f.details:
+            role = "real" if f.src == real else ("decoy" if real else "candidate")
+            f.details["decoy_group"] = {"real_source": real, "role": role}
+            f.summary += _ROLE_NOTE[role].format(real=real, n=len(members))
     return ctx.finding("scan.decoy", real, where, summary, targets=targets if len(targets) <= 64 else len(targets),
                        ports=ports, details=details, confidence=confidence)

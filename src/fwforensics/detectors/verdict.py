@@ -89,8 +89,10 @@ def detect(ctx):
               or (f.id == "trojan.probe" and f.details.get("passed"))]
     bg_records = min(_distinct_records(background), n_all)
     site = "this site" if ctx.home_nets else "hosts in this log"   # (no home net: which side is ours is unknown)
-    # (a smurf's or fraggle's source is its forged victim, which aimed nothing at us)
-    aimed_srcs = sorted({f.src for f in aimed if f.src and f.id not in ("smurf", "fraggle")})
+    # (a smurf's or fraggle's source is its forged victim, which aimed nothing at us; so is a decoy
+    # that a decoy scan's real sender forged, unless it did something else of its own)
+    decoys = _decoys(aimed)
+    aimed_srcs = sorted({f.src for f in aimed if f.src and f.id not in ("smurf", "fraggle")} - decoys.keys())
 
     if not fs and own_traces:
         summary = "Nothing aimed at you: the records recognised answer traceroutes run from your side."
@@ -126,6 +128,14 @@ def detect(ctx):
         parts.append(f"Aimed at {site}{whose}: {kinds}, from {', '.join(aimed_srcs[:5])}"
                      f"{' and others' if len(aimed_srcs) > 5 else ''}. Scans map what is open; a firewall that "
                      f"dropped them did its job.")
+    if decoys:
+        by_real: dict[str, list[str]] = {}
+        for d, real in sorted(decoys.items()):
+            by_real.setdefault(real, []).append(d)
+        parts.append("Forged decoys, left out of the sources above: " + "; ".join(
+            f"{real} also sent its scan under {', '.join(ds[:5])}{' and others' if len(ds) > 5 else ''}"
+            for real, ds in sorted(by_real.items())) + ". Their owners most likely sent nothing; "
+            "do not report them.")
     if infected:
         parts.append(f"Hosts of your own network behave like worms: {', '.join(sorted({f.src for f in infected}))}.")
     if scanning:
@@ -176,7 +186,21 @@ def detect(ctx):
                  "needs_action": [{"id": f.id, "src": f.src, "severity": f.severity}
                                   for f in sorted(action, key=Finding.sort_key)],
                  "infected_inside": sorted({f.src for f in infected}),
-                 "scanning_inside": sorted({f.src for f in scanning})})]
+                 "scanning_inside": sorted({f.src for f in scanning}),
+                 "forged_decoys": dict(sorted(decoys.items()))})]
+
+
+def _decoys(aimed) -> dict[str, str]:
+    """Sources whose every aimed finding is marked (by decoys.py) as a decoy of a decoy scan whose
+    real sender is named: source -> that sender."""
+    real: dict[str, str | None] = {}
+    for f in aimed:
+        if not f.src or f.id in ("smurf", "fraggle", "scan.decoy"):
+            continue
+        g = f.details.get("decoy_group") or {}
+        mine = g.get("real_source") if g.get("role") == "decoy" else None
+        real[f.src] = mine if real.get(f.src, mine) == mine else None
+    return {s: r for s, r in real.items() if r}
 
 
 def _distinct_records(fs) -> int:

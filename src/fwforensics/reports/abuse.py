@@ -93,6 +93,13 @@ def draft(rep: dict[str, Any], con, src: str, contact: dict | None = None, conta
     elif contact:
         out.append(f"Abuse contact from RDAP ({'cached' if contact.get('cached') else 'live'}): "
                    f"{clean(contact.get('handle') or '')} {clean(contact.get('range') or '')}".rstrip())
+    forgers = sorted({g["real_source"] for f in fs for g in [(f.get("details") or {}).get("decoy_group") or {}]
+                      if g.get("role") == "decoy" and g.get("real_source")})
+    if forgers:
+        out.insert(0, f"NOTE (not part of the report): {src} looks like a decoy, forged by "
+                      f"{clean(', '.join(forgers))} in a decoy scan (see scan.decoy): its owner most likely sent "
+                      f"nothing, and this report would reach the wrong people. Write about "
+                      f"{clean(', '.join(forgers))} instead.\n")
     if info.get("bogon"):
         out.insert(0, f"NOTE (not part of the report): {src} is a {info.get('class_name')} address that is not "
                       "routed on the Internet; nobody outside your network can act on a report about it.\n")
