@@ -176,7 +176,7 @@ def detect(ctx):
                 break
             what = (OWN_SCANNER if id(f) in scans_inside else (f.advice or f.summary).split('. ')[0].rstrip('.'))
             todo.append(f"{f.id}{' (' + f.src + ')' if f.src else ''}: {what}")
-        advice = "Do this: " + "; ".join(todo) + "."
+        advice = "; ".join(todo) + "."
     else:
         advice = ("Nothing needs doing. Keep the firewall dropping unsolicited traffic; do not chase or "
                   "retaliate against the sources, which are mostly infected or forged machines.")
