@@ -308,3 +308,11 @@ def test_scan_sessions_follow_slow_probes_across_buckets_and_end_after_the_gap(t
     assert [f["ports"] for f in vert["198.51.100.1"]] == [list(range(1000, 1012))]
     assert [f["ports"] for f in vert["198.51.100.3"]] == [list(range(3000, 3012))]
     assert sorted(f["details"]["port_ranges"] for f in vert["198.51.100.5"]) == ["5000-5009", "6000-6009"]
+
+
+def test_a_scan_within_one_second_says_so():
+    # the README's sample: 198.51.100.33 sent its 13 SYNs in the same second ("over 0s" before)
+    rep = run(Path(__file__).resolve().parents[1] / "examples" / "sample.log")
+    (f,) = [f for f in by_id(rep, "scan.syn") if f["src"] == "198.51.100.33"]
+    assert f["summary"].endswith("with TCP SYN packets within a second"), f["summary"]
+    assert not [f["summary"] for f in rep["findings"] if "over 0s" in f["summary"]]

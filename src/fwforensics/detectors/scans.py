@@ -506,7 +506,7 @@ def _finding(ctx, fid: str, r: dict, shape: str, counts: dict[str, int], listed:
         details["tool_hint"] = "; ".join(hints)
     what = FLAVOUR_WORDS.get(main, "mixed") if main else "mixed"
     span = _dur(r["first_seen"], r["last_seen"])
-    span = f" over {span}" if span else ""
+    span = " within a second" if span == "0s" else f" over {span}" if span else ""
     tdesc = tg[0] if len(tg) == 1 else f"{nhosts} hosts"
     if fid == "ping.sweep":
         summary = f"{src} pinged {nhosts} hosts{span} (ICMP echo requests): a ping sweep looking for live addresses"
