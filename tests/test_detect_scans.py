@@ -141,6 +141,18 @@ def test_traceroute_details():
     assert i["count"] == 9
 
 
+def test_traceroute_from_next_door_says_so(tmp_path):
+    # the lab's UDP traceroute with every port 6 lower: its first probes (33434, TTL 1) reached the
+    # firewall, a tracer on an attached network ("about 0 hop(s) away" before)
+    import re
+    text = re.sub(r"DPT=(\d+)", lambda mt: f"DPT={int(mt.group(1)) - 6}", (LAB / "traceroute_udp.log").read_text())
+    (tmp_path / "t.log").write_text(text)
+    u = one(run(tmp_path / "t.log"), "traceroute.unix", "198.51.100.66")
+    assert u["details"]["first_port"] == 33434 and u["details"]["hops_estimate"] == 0
+    assert u["summary"].endswith("its first probes (port 33434, sent with a TTL of 1) already reached you: it is on a network next to yours")
+    assert "hop(s) away" in one(run(LAB / "traceroute_udp.log"), "traceroute.unix", "198.51.100.66")["summary"]
+
+
 def test_sscan_and_proxy_details():
     s = one(run(LAB / "sscan.log"), "sscan", "198.51.100.5")
     assert set(s["details"]["phases"]) == {"ack-pings", "fingerprint", "port-list"}

@@ -168,9 +168,15 @@ def _fileshare(ctx, look: str):
         out.append(ctx.finding(
             "worm.fileshare", src, where,
             summary=f"{src} looked up the NetBIOS name of {m.plural(int(r['hosts']), 'host')} and then tried "
-                    f"their file-sharing ports ({int(r['p139'] or 0)} x 139, {int(r['p445'] or 0)} x 445): "
+                    f"{_tries(r)}: "
                     f"a Windows file-sharing worm or share scanner",
             targets=hosts, ports=[137] + ([139] if r["p139"] else []) + ([445] if r["p445"] else []),
             details={"hosts": int(r["hosts"]), "connection_attempts": int(r["attempts"]),
                      "follow_up_seconds": window}))
     return out
+
+
+def _tries(r) -> str:
+    """"their file-sharing port(s) ..." with the attempts on each port tried (none is left out as 0)."""
+    tried = [f"{m.plural(int(r[k]), 'attempt')} on {p}" for k, p in (("p139", 139), ("p445", 445)) if r[k]]
+    return f"their file-sharing port{'s' if len(tried) > 1 else ''} ({', '.join(tried)})"
