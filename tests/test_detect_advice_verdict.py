@@ -116,3 +116,30 @@ def test_a_smurfs_victim_is_not_named_among_those_who_aimed_at_us():
     assert "198.51.100.200" not in v["details"]["aimed_sources"]
     assert "amplifier (smurf/fraggle) against 198.51.100.200" in v["explanation"]
     assert "Aimed at" not in v["explanation"]
+
+
+def test_an_infected_inside_host_is_not_background_noise():
+    # psad's one IPv6 record of 1433 between two addresses of one /64 (the inferred home net): the
+    # verdict called the same record "internet background radiation" and "a host of your own
+    # network behaving like a worm"
+    from _detect_util import CORPUS
+    (v,) = ids(run(CORPUS / "psad" / "ipv6_ms_sql_server_sig_match", home=False), "verdict")
+    assert v["details"]["infected_inside"] == ["2001:db8:0:f101::2"]
+    assert v["details"]["background"] == {} and v["details"]["background_records"] == 0
+    assert "background" not in v["summary"] + v["explanation"]
+    assert v["summary"] == "1 finding needs action."
+
+
+def test_one_record_is_counted_in_the_singular():
+    from _detect_util import CORPUS
+    rep = analyze_json(CORPUS / "psad" / "fwknop_spa_pkt")
+    (v,) = ids(rep["findings"], "verdict")
+    assert v["summary"].startswith("Nothing recognised in 1 record:")
+    rep = analyze_json(CORPUS / "psad" / "ipv6_ms_sql_server_sig_match")
+    assert any("the one dropped record was addressed there" in a for a in rep["assumptions"])
+    assert any("the one drop arrived there" in a for a in rep["assumptions"])
+
+
+def analyze_json(path):
+    from fwforensics.analysis import Options, analyze
+    return analyze([str(path)], Options())

@@ -167,7 +167,8 @@ def infer(ctx) -> None:
             ctx.home_nets = sorted(chosen, key=lambda n: (n.version, n))
             ctx.assumptions.append(
                 "Home network(s) assumed to be " + ", ".join(str(n) for n in ctx.home_nets)
-                + f": {acc} of the {total} dropped records were addressed there (give --home-net to set them).")
+                + f": {'the one dropped record was' if total == 1 else f'{acc} of the {total} dropped records were'}"
+                  f" addressed there (give --home-net to set them).")
         else:
             why = ("no record was dropped or rejected: a packet capture, or a log of accepted traffic" if not rows
                    else "the dropped records were addressed to broadcast or multicast addresses only")
@@ -189,8 +190,11 @@ def infer(ctx) -> None:
             kind = special.kind(r["src_ip"])
             if kind is not None and kind[0] == "global":
                 public[r["in_if"]] = public.get(r["in_if"], 0) + r["n"]
-        pool, why = (public, "most drops from public addresses arrived there") if public else \
-            (every, "most drops arrived there (no public source address was seen)")
+        one = sum(every.values()) == 1
+        pool, why = (public, "the one drop, from a public address, arrived there" if one else
+                     "most drops from public addresses arrived there") if public else \
+            (every, ("the one drop arrived there" if one else "most drops arrived there")
+             + " (no public source address was seen)")
         if pool and not public and egress():
             # the drops are our own traffic out: the interface they came in by is an inside one
             ctx.assumptions.append("No outside interface could be inferred: the dropped records came from our own "

@@ -99,8 +99,8 @@ def _unix(ctx):
             summary=(f"{r['src_ip']} traced the route to {r['dst_ip']} (UDP traceroute, {r['n']} probes on ports "
                      f"{r['first_port']}-{r['last_port']}); "
                      + (f"the first port seen puts it about {hops} hop(s) away" if hops else
-                        f"its first probes (port {int(lo)}, sent with a TTL of 1) already reached you: it is on a network "
-                        f"next to yours")),
+                        "its first probes (sent with a TTL of 1) were seen here: the tracer is on an attached network, "
+                        "or is this host itself")),
             severity="info", targets=[r["dst_ip"]], ports=range(r["first_port"], r["last_port"] + 1),
             details={"probes": r["n"], "first_port": r["first_port"], "last_port": r["last_port"],
                      "hops_estimate": hops, "arrival_ttl": [r["ttl_min"], r["ttl_max"]],

@@ -82,11 +82,12 @@ def detect(ctx):
     # an inside host scanning others is not aimed at us: it is infected or misused (below)
     scanning = [f for f in fs if f.id in SCANS and inside(f)]
     scans_inside = {id(f) for f in scanning}   # (by identity: no field-by-field comparison per finding)
-    background = [f for f in fs if f.id in BACKGROUND and id(f) not in scans_inside]
-    aimed = [f for f in fs if f.id in AIMED and id(f) not in scans_inside]
-    other = [f for f in fs if f.id not in BACKGROUND and f.id not in AIMED and f.id not in ACTION]
-    # an inside host doing worm things is infected: that needs action
+    # an inside host doing worm things is infected: that needs action, and is not background noise
     infected = [f for f in fs if f.id.startswith("worm.") and inside(f)]
+    mine = scans_inside | {id(f) for f in infected}
+    background = [f for f in fs if f.id in BACKGROUND and id(f) not in mine]
+    aimed = [f for f in fs if f.id in AIMED and id(f) not in mine]
+    other = [f for f in fs if f.id not in BACKGROUND and f.id not in AIMED and f.id not in ACTION]
     action = [f for f in fs if f.id in ACTION or f in infected or id(f) in scans_inside
               or (f.id in AIMED and SEVERITY_RANK.get(f.severity, 0) >= floor)
               or (f.id == "trojan.probe" and f.details.get("passed"))]
@@ -100,11 +101,11 @@ def detect(ctx):
     if not fs and own_traces:
         summary = "Nothing aimed at you: the records recognised answer traceroutes run from your side."
     elif not fs:
-        summary = (f"Nothing recognised in {n_all} records: no scans, worms or misconfigurations stand out."
+        summary = (f"Nothing recognised in {m.plural(n_all, 'record')}: no scans, worms or misconfigurations stand out."
                    if n_all else "The log holds no records.")
     elif action:
         summary = (f"{m.plural(len(action), 'finding')} {'needs' if len(action) == 1 else 'need'} action"
-                   + (f"; {bg_records} of the {n_all} records are everyday internet background noise."
+                   + (f"; {_share_of(bg_records, n_all)} everyday internet background noise."
                       if bg_records else "."))
     elif aimed:
         summary = (f"Someone looked at {site} on purpose ({m.plural(len(aimed_srcs), 'source')}), but nothing "
@@ -131,8 +132,9 @@ def detect(ctx):
         whose = "" if ctx.home_nets else " (which of them are yours is not known)"
         # (a record is often of several kinds: a SYN scan's records are also its port scan's)
         aimed_records = min(_distinct_records(aimed), n_all)
-        parts.append(f"Aimed at {site}{whose}: {m.plural(aimed_records, 'record')}"
-                     f"{', some of several kinds' if aimed_records < sum(f.count for f in aimed) else ''}: "
+        several = aimed_records < sum(f.count for f in aimed)
+        parts.append(f"Aimed at {site}{whose}: "
+                     f"{m.plural(aimed_records, 'record') + ', some of several kinds: ' if several else ''}"
                      f"{kinds}, from {', '.join(aimed_srcs[:5])}"
                      f"{' and others' if len(aimed_srcs) > 5 else ''}. Scans map what is open; a firewall that "
                      f"dropped them did its job.")
@@ -196,6 +198,13 @@ def detect(ctx):
                  "infected_inside": sorted({f.src for f in infected}),
                  "scanning_inside": sorted({f.src for f in scanning}),
                  "forged_decoys": dict(sorted(decoys.items()))})]
+
+
+def _share_of(part: int, whole: int) -> str:
+    """"12 of the 40 records are", "all 3 records are", "the one record is"."""
+    if part == whole:
+        return "the one record is" if whole == 1 else f"all {whole} records are"
+    return f"{part} of the {whole} records {'is' if part == 1 else 'are'}"
 
 
 def _decoys(aimed) -> dict[str, str]:
