@@ -143,3 +143,20 @@ def test_one_record_is_counted_in_the_singular():
 def analyze_json(path):
     from fwforensics.analysis import Options, analyze
     return analyze([str(path)], Options())
+
+
+def test_a_scan_from_an_impossible_source_is_aimed_and_forged_not_background():
+    # psad's SYN scan of 192.168.10.1 from 127.0.0.1 arriving on eth1: the verdict called its 1002
+    # records background radiation ("impossible source addresses") and a scan aimed at the site
+    from _detect_util import CORPUS
+    (v,) = ids(run(CORPUS / "psad" / "syn_scan_1000_1500_localhost", home=False), "verdict")
+    assert v["details"]["background"] == {} and v["details"]["background_records"] == 0
+    assert v["details"]["aimed_sources"] == ["127.0.0.1"]
+    assert "127.0.0.1 cannot be a real sender there (see bogon.source)" in v["explanation"]
+    assert "background" not in v["summary"] + v["explanation"]
+
+
+def test_a_tiny_share_is_not_rounded_to_zero():
+    from _detect_util import CORPUS
+    (v,) = ids(run(CORPUS / "psad" / "topera_ipv6_syn_scan_no_ip_opts", home=False), "verdict")
+    assert v["explanation"].startswith("Under 1% of the records (4) are internet background radiation")

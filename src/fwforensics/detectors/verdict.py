@@ -88,6 +88,10 @@ def detect(ctx):
     background = [f for f in fs if f.id in BACKGROUND and id(f) not in mine]
     aimed = [f for f in fs if f.id in AIMED and id(f) not in mine]
     other = [f for f in fs if f.id not in BACKGROUND and f.id not in AIMED and f.id not in ACTION]
+    # an impossible source that scanned us is that scan's forged address, not background radiation
+    aimers = {f.src for f in aimed if f.src and f.id not in ("smurf", "fraggle")}
+    forged = sorted({f.src for f in background if f.id == "bogon.source" and f.src in aimers})
+    background = [f for f in background if not (f.id == "bogon.source" and f.src in aimers)]
     action = [f for f in fs if f.id in ACTION or f in infected or id(f) in scans_inside
               or (f.id in AIMED and SEVERITY_RANK.get(f.severity, 0) >= floor)
               or (f.id == "trojan.probe" and f.details.get("passed"))]
@@ -109,7 +113,7 @@ def detect(ctx):
                       if bg_records else "."))
     elif aimed:
         summary = (f"Someone looked at {site} on purpose ({m.plural(len(aimed_srcs), 'source')}), but nothing "
-                   f"got in that the log shows; the rest is background noise.")
+                   f"got in that the log shows" + ("; the rest is background noise." if bg_records else "."))
     else:
         summary = ("Only internet background radiation was recognised: what every address receives, "
                    "not an attack on you.")
@@ -117,8 +121,10 @@ def detect(ctx):
     parts = []
     if background:
         kinds = ", ".join(f"{k} ({v})" for k, v in _kinds(background, BACKGROUND)[:6])
-        share = f"{100.0 * bg_records / n_all:.0f}%" if n_all else "all"
-        parts.append(f"About {share} of the records ({bg_records}) are internet background radiation: {kinds}. "
+        share = f"About {100.0 * bg_records / n_all:.0f}%" if n_all else "All"
+        if n_all and 100.0 * bg_records / n_all < 0.5:
+            share = "Under 1%"
+        parts.append(f"{share} of the records ({bg_records}) are internet background radiation: {kinds}. "
                      f"It reaches every address and says nothing about you.")
     amp = [f for f in aimed if f.id in ("smurf", "fraggle")]
     aimed = [f for f in aimed if f.id not in ("smurf", "fraggle")]
@@ -137,7 +143,9 @@ def detect(ctx):
                      f"{m.plural(aimed_records, 'record') + ', some of several kinds: ' if several else ''}"
                      f"{kinds}, from {', '.join(aimed_srcs[:5])}"
                      f"{' and others' if len(aimed_srcs) > 5 else ''}. Scans map what is open; a firewall that "
-                     f"dropped them did its job.")
+                     f"dropped them did its job."
+                     + (f" {', '.join(forged)} cannot be a real sender there (see bogon.source): the scan's "
+                        f"source address was forged, and its answers went nowhere." if forged else ""))
     if decoys:
         by_real: dict[str, list[str]] = {}
         for d, real in sorted(decoys.items()):
