@@ -388,6 +388,14 @@ def test_log_line_smb_syn():
     assert "445" in t and "smb" in t and "connection attempt" in t and "ttl 115" in t and "128" in t
 
 
+def test_log_line_one_hop_in_the_singular():
+    # the README sample's smurf ping, TTL 63: one router from a Linux sender ("1 hops" before)
+    line = (Path(__file__).resolve().parents[1] / "examples" / "sample.log").read_text().splitlines()[717]
+    assert "TTL=63 " in line
+    t = text_of(explain(line))
+    assert "about 1 hop away" in t and "1 hops" not in t
+
+
 def test_log_line_netbios_and_trojan_shapes():
     base = ("Nov 22 03:00:01 fw kernel: [UFW BLOCK] IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 "
             "SRC=198.51.100.7 DST=203.0.113.5 LEN=78 TOS=0x00 PREC=0x00 TTL=112 ID=54321 ")

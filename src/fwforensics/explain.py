@@ -461,7 +461,7 @@ def explain_record(rec: dict[str, Any], query: str | None = None) -> list[dict]:
         inner_reading = _inner_reading(ip_, isp, idp, g("inner_src_ip"))
     if g("ttl") is not None:
         t = k.ttl(int(g("ttl")))
-        lines.append(f"TTL {g('ttl')}: probably started at {t.initial_ttl} ({_os_short(t.os_family)}), about {t.hops} hops away.")
+        lines.append(f"TTL {g('ttl')}: probably started at {t.initial_ttl} ({_os_short(t.os_family)}), about {t.hops} hop{'' if t.hops == 1 else 's'} away.")
     if g("app_proto"):
         lines.append(f"Application: {g('app_proto')}" + (f", {g('app_detail')!r}" if g("app_detail") else "")
                      + (f", outcome {g('app_status')!r}" if g("app_status") else "") + ".")
