@@ -501,3 +501,23 @@ def test_address_with_port():
 def test_firewall_line_with_icmp_type_in_port_field():
     a = explain("REJECT proto=1 from=192.0.2.1 to=198.51.100.2 port 11")
     assert a[0]["kind"] == "icmp" and a[0]["data"]["type"] == 11 and "no ports" in a[0]["short"]
+
+
+@pytest.mark.parametrize("query,words,ref", [
+    ("3389", ("remote desktop", "password guessing"), "CVE-2019-0708"),
+    ("11211/udp", ("amplif", "2018"), "CVE-2018-1000115"),
+    ("123/udp", ("monlist",), "CVE-2013-5211"),
+    ("7547", ("tr-069", "mirai"), None),
+    ("2323", ("mirai", "telnet"), None),
+    ("37215", ("huawei", "satori"), "CVE-2017-17215"),
+    ("6379", ("redis", "authorized_keys"), None),
+    ("8291", ("mikrotik",), "CVE-2018-14847"),
+])
+def test_ports_of_todays_logs_are_known(query, words, ref):
+    # ports that fill today's logs but postdate the FAQ: an entry of our own, not just the IANA name
+    (a,) = explain(query)
+    t = text_of([a])
+    assert "nothing known about abuse" not in t and a["certainty"] == "commonly seen as"
+    assert all(w in t for w in words), t
+    if ref:
+        assert ref in a["data"]["refs"]

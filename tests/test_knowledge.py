@@ -62,7 +62,8 @@ def test_port_schema(fname, key):
             if f in r:
                 assert _text(r[f])
         for ref in r.get("refs", []):
-            assert re.fullmatch(r"(CA-\d{4}-\d{2}|IN-\d{2}-\d{2}|RFC \d+|MSKB Q\d+)", ref), ref
+            assert re.fullmatch(r"(CA-\d{4}-\d{2}|IN-\d{2}-\d{2}|RFC \d+|MSKB Q\d+|CVE-\d{4}-\d{4,}|TA\d{2}-\d{3}[A-Z])",
+                                ref), ref
         for sec in r.get("faq", []):
             assert re.fullmatch(r"\d+(\.\d+)*", sec), sec
 
