@@ -521,3 +521,10 @@ def test_ports_of_todays_logs_are_known(query, words, ref):
     assert all(w in t for w in words), t
     if ref:
         assert ref in a["data"]["refs"]
+
+
+def test_terms_of_todays_logs():
+    (a,) = explain("mirai")
+    assert a["kind"] == "term" and "2323" in text_of([a]) and "factory passwords" in text_of([a])
+    (b,) = explain("brute force")
+    assert b["kind"] == "term" and b["short"].startswith("password guessing:")

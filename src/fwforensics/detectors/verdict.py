@@ -141,8 +141,10 @@ def detect(ctx):
         several = aimed_records < sum(f.count for f in aimed)
         parts.append(f"Aimed at {site}{whose}: "
                      f"{m.plural(aimed_records, 'record') + ', some of several kinds: ' if several else ''}"
-                     f"{kinds}, from {', '.join(aimed_srcs[:5])}"
-                     f"{' and others' if len(aimed_srcs) > 5 else ''}. Scans map what is open; a firewall that "
+                     f"{kinds}"
+                     + (f", from {', '.join(aimed_srcs[:5])}{' and others' if len(aimed_srcs) > 5 else ''}"
+                        if aimed_srcs else " (from many sources, in findings that group them)")
+                     + ". Scans map what is open; a firewall that "
                      f"dropped them did its job."
                      + (f" {', '.join(forged)} cannot be a real sender there (see bogon.source): the scan's "
                         f"source address was forged, and its answers went nowhere." if forged else ""))
