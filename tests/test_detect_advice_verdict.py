@@ -96,7 +96,9 @@ def test_without_a_home_net_the_verdict_does_not_say_whose_hosts():
     from _detect_util import CORPUS
     (v,) = ids(run(CORPUS / "tcpdump-tests" / "mpls-traceroute.pcap", home=False), "verdict")
     assert "this site" not in v["summary"] + v["explanation"]
-    assert "which of them are yours is not known" in v["explanation"]
+    assert "not known whether they were run from your side or aimed at it" in v["explanation"]
+    (v,) = ids(run(LAB / "nmap_syn.pcap", home=False), "verdict")
+    assert "Aimed at hosts in this log (which of them are yours is not known)" in v["explanation"]
     (v,) = ids(lab("nmap_syn"), "verdict")
     assert "Aimed at this site" in v["explanation"]
 
@@ -160,3 +162,28 @@ def test_a_tiny_share_is_not_rounded_to_zero():
     from _detect_util import CORPUS
     (v,) = ids(run(CORPUS / "psad" / "topera_ipv6_syn_scan_no_ip_opts", home=False), "verdict")
     assert v["explanation"].startswith("Under 1% of the records (4) are internet background radiation")
+
+
+def test_a_capture_of_a_traceroute_and_its_answers_says_neither_side():
+    # the lab's traceroutes from outside (UDP, ICMP) and from the LAN, captured: each capture holds
+    # the probes and the routers' answers, and without a home net the verdict said both "traceroutes
+    # towards you" and "run from your side" of the same host
+    for name, tracer in (("traceroute_udp", "198.51.100.66"), ("traceroute_icmp", "198.51.100.66"),
+                         ("traceroute_from_inside", "192.0.2.10")):
+        (v,) = ids(run(LAB / f"{name}.pcap", home=False), "verdict")
+        text = v["summary"] + " " + v["explanation"]
+        assert "towards you" not in text and "run from your side:" not in text, (name, text)
+        assert v["summary"].startswith("Only traceroutes and the routers' answers to them were recognised")
+        assert f"Traceroutes by {tracer}, with the routers' answers" in v["explanation"]
+    # with the home net the log of the LAN's own traceroute still says so
+    (v,) = ids(lab("traceroute_from_inside"), "verdict")
+    assert v["summary"].startswith("Nothing aimed at you")
+
+
+def test_the_syn_finding_of_a_one_port_sweep_is_background_like_the_sweep():
+    # the lab's MS SQL worm sweep (16 hosts, port 1433): its scan.syn finding (the same records as
+    # its scan.horizontal) made the verdict say "someone looked at this site on purpose"
+    (v,) = ids(lab("worm_mssql"), "verdict")
+    assert v["summary"].startswith("Only internet background radiation was recognised")
+    assert v["details"]["aimed"] == {} and v["details"]["aimed_sources"] == []
+    assert v["details"]["background"]["sweeps of one port"] == 16

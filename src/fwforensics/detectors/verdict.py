@@ -57,6 +57,13 @@ SCANS = {"scan.vertical", "scan.block", "scan.horizontal", "scan.fin", "scan.nul
 OWN_SCANNER = ("find the machine with that address, check it for malware and who uses it, and hold its "
                "outgoing traffic until it is clean")
 SILENT = {"verdict", "host.link", "traceroute.from_inside", "dns.unexpected_source"}
+# the SYN or UDP finding of a one-port sweep holds the records of its scan.horizontal finding,
+# which is background: it follows it (stealth flavours of a sweep stay aimed: nobody sends those
+# by accident)
+PLAIN_FLAVOURS = {"scan.syn", "scan.udp"}
+# a traceroute whose routers' answers were logged too is one run from our side; without a home
+# net (a capture) the same source also looks like a traceroute towards us: it is not counted so
+TRACES = {"traceroute.unix", "traceroute.windows"}
 
 
 def _kinds(fs, table):
@@ -86,7 +93,8 @@ def detect(ctx):
     infected = [f for f in fs if f.id.startswith("worm.") and inside(f)]
     mine = scans_inside | {id(f) for f in infected}
     background = [f for f in fs if f.id in BACKGROUND and id(f) not in mine]
-    aimed = [f for f in fs if f.id in AIMED and id(f) not in mine]
+    aimed = [f for f in fs if f.id in AIMED and id(f) not in mine and not _sweep_flavour(f)
+             and not (f.id in TRACES and not ctx.home_nets and f.src in own_traces)]
     other = [f for f in fs if f.id not in BACKGROUND and f.id not in AIMED and f.id not in ACTION]
     # an impossible source that scanned us is that scan's forged address, not background radiation
     aimers = {f.src for f in aimed if f.src and f.id not in ("smurf", "fraggle")}
@@ -102,8 +110,10 @@ def detect(ctx):
     decoys = _decoys(aimed)
     aimed_srcs = sorted({f.src for f in aimed if f.src and f.id not in ("smurf", "fraggle")} - decoys.keys())
 
-    if not fs and own_traces:
-        summary = "Nothing aimed at you: the records recognised answer traceroutes run from your side."
+    if own_traces and not (action or aimed or background):
+        summary = ("Nothing aimed at you: the records recognised answer traceroutes run from your side."
+                   if ctx.home_nets else "Only traceroutes and the routers' answers to them were recognised; "
+                   "which side ran them is not known without a home net.")
     elif not fs:
         summary = (f"Nothing recognised in {m.plural(n_all, 'record')}: no scans, worms or misconfigurations stand out."
                    if n_all else "The log holds no records.")
@@ -114,9 +124,11 @@ def detect(ctx):
     elif aimed:
         summary = (f"Someone looked at {site} on purpose ({m.plural(len(aimed_srcs), 'source')}), but nothing "
                    f"got in that the log shows" + ("; the rest is background noise." if bg_records else "."))
-    else:
+    elif background:
         summary = ("Only internet background radiation was recognised: what every address receives, "
                    "not an attack on you.")
+    else:
+        summary = "Nothing aimed at you was recognised."
 
     parts = []
     if background:
@@ -164,10 +176,11 @@ def detect(ctx):
                      f"({kinds}). A machine that does this is infected or misused; the targets and ports in "
                      f"the findings say what it is after.")
     if own_traces:
-        parts.append(f"Traceroutes run from your side{'' if ctx.home_nets else ' (as it looks: no home net is known)'}: "
-                     f"{', '.join(own_traces[:5])}"
-                     f"{' and others' if len(own_traces) > 5 else ''}; the routers' and targets' answers were "
-                     f"logged, nothing to worry about.")
+        who = f"{', '.join(own_traces[:5])}{' and others' if len(own_traces) > 5 else ''}"
+        parts.append(f"Traceroutes run from your side: {who}; the routers' and targets' answers were logged, "
+                     f"nothing to worry about." if ctx.home_nets else
+                     f"Traceroutes by {who}, with the routers' answers to them: without a home net it is not "
+                     f"known whether they were run from your side or aimed at it (give --home-net).")
     fixes = [f for f in action if f.id == "config.advice"] or \
         [f for f in action if f.id in ("icmp.frag_needed", "identd.blocked")]
     if fixes:
@@ -208,6 +221,10 @@ def detect(ctx):
                  "infected_inside": sorted({f.src for f in infected}),
                  "scanning_inside": sorted({f.src for f in scanning}),
                  "forged_decoys": dict(sorted(decoys.items()))})]
+
+
+def _sweep_flavour(f) -> bool:
+    return f.id in PLAIN_FLAVOURS and f.details.get("shape") == "horizontal"
 
 
 def _share_of(part: int, whole: int) -> str:
