@@ -187,3 +187,24 @@ def test_the_syn_finding_of_a_one_port_sweep_is_background_like_the_sweep():
     assert v["summary"].startswith("Only internet background radiation was recognised")
     assert v["details"]["aimed"] == {} and v["details"]["aimed_sources"] == []
     assert v["details"]["background"]["sweeps of one port"] == 16
+
+
+def test_netbios_advice_counts_the_sources_of_grouped_findings(tmp_path):
+    # the benchmark generator's log (10 k lines): 130 sources of NetBIOS lookups, 110 of them in one
+    # grouped finding; the advice said "from 21 sources" (the number of findings)
+    import subprocess
+    import sys
+    from pathlib import Path
+    gen = Path(__file__).resolve().parents[1] / "bench" / "generate.py"
+    log = tmp_path / "gen.log"
+    subprocess.run([sys.executable, str(gen), "--lines", "10000", "--out", str(log), "--seed", "7"],
+                   check=True, capture_output=True)
+    fs = run(log, home=False)
+    nb = ids(fs, "netbios.nbstat")
+    grouped = [f for f in nb if f["details"].get("aggregated")]
+    assert grouped, "the generated log no longer has a grouped NetBIOS finding"
+    sources = sum(f["details"]["sources"] for f in grouped) + len(nb) - len(grouped)
+    assert sources > len(nb)
+    (a,) = _topic(fs, "netbios-ptr")
+    assert a["summary"].startswith("Check that reverse DNS (PTR) for your addresses answers: ")
+    assert a["summary"].endswith(f"NetBIOS lookups from {sources} sources"), a["summary"]

@@ -77,15 +77,17 @@ def detect(ctx):
 
     nb = by_id.get("netbios.nbstat", [])
     total = sum(f.count for f in nb)
+    # (a finding that groups many sources counts each of them)
+    askers = sum(int(f.details.get("sources") or 0) if f.details.get("aggregated") else 1 for f in nb)
     if nb and (total >= int(ctx.tun(me, "NETBIOS_FLOOD_RECORDS"))
-               or len(nb) >= int(ctx.tun(me, "NETBIOS_FLOOD_SOURCES"))):
+               or askers >= int(ctx.tun(me, "NETBIOS_FLOOD_SOURCES"))):
         from .netbios import lookup_pred
         hosts = sorted({t for f in nb for t in (f.targets if isinstance(f.targets, list) else [])})
         _tag(nb, "netbios-ptr")
         out.append(ctx.finding(
             "config.advice", None, lookup_pred(ctx), evidence=m.evidence(ctx, lookup_pred(ctx)), severity="low",
-            summary=f"{total} NetBIOS lookups from {m.plural(len(nb), 'source')}: check that reverse DNS (PTR) "
-                    f"for your addresses answers",
+            summary=f"Check that reverse DNS (PTR) for your addresses answers: {total} NetBIOS lookups from "
+                    f"{m.plural(askers, 'source')}",
             explanation=("Windows asks an address for its NetBIOS name only after a reverse DNS lookup failed. "
                          "Many such lookups usually mean the PTR records of your addresses do not resolve, "
                          "often because the ISP never delegated a classless block (RFC 2317 CNAME delegation)."),
