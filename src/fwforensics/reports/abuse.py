@@ -100,6 +100,12 @@ def draft(rep: dict[str, Any], con, src: str, contact: dict | None = None, conta
                       f"{clean(', '.join(forgers))} in a decoy scan (see scan.decoy): its owner most likely sent "
                       f"nothing, and this report would reach the wrong people. Write about "
                       f"{clean(', '.join(forgers))} instead.\n")
+    verdict = next((f for f in rep.get("findings") or [] if f.get("id") == "verdict"), None)
+    vd = (verdict or {}).get("details") or {}
+    if src in (vd.get("scanning_inside") or []) or src in (vd.get("infected_inside") or []):
+        out.insert(0, f"NOTE (not part of the report): {src} is a host of your own network (see the verdict): "
+                      "it scanned others or behaved like a worm. Check that machine for malware and who uses it "
+                      "before writing to anyone.\n")
     if info.get("bogon"):
         out.insert(0, f"NOTE (not part of the report): {src} is a {info.get('class_name')} address that is not "
                       "routed on the Internet; nobody outside your network can act on a report about it.\n")
