@@ -181,6 +181,25 @@ def test_year_inferred_across_new_year(tmp_path):
     assert [r["ts"].year for r in recs] == [2024, 2025, 2025]
 
 
+def test_year_not_counted_up_by_hosts_interleaving_at_new_year(tmp_path):
+    # central syslog at New Year: gw1's clock is two seconds ahead of gw2's, so their lines flip
+    # between 31 December and 1 January; each flip to January counted as a new year (four flips:
+    # 2028), and the loader then moved every row back years to fit the file's time
+    base = open(os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")).readline().split("kernel: ", 1)[1]
+    lines = []
+    for i in range(4):
+        lines.append(f"Jan  1 00:00:0{i} gw1 kernel: {base}")
+        lines.append(f"Dec 31 23:59:5{8 + i % 2} gw2 kernel: {base}")
+    p = tmp_path / "central.log"
+    p.write_text("".join(lines))
+    recs, _ = rows(str(p), year=2025)
+    assert [r["ts"].year for r in recs] == [2025, 2024] * 4
+    # without --year, from the file's time: the January lines in the year of the file
+    os.utime(p, (datetime(2025, 1, 1, 0, 5, tzinfo=timezone.utc).timestamp(),) * 2)
+    recs, _ = rows(str(p))
+    assert [r["ts"].year for r in recs] == [2025, 2024] * 4
+
+
 def test_parse_line_contract():
     line = open(os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")).readline()
     ev = parse_line(line)

@@ -305,9 +305,13 @@ def infer_years(months: pa.Array, days: pa.Array, state: dict, year: int | None,
 
     The first record gets ``year`` when the user gave one; otherwise the year that puts
     it not after the reference time (the file's modification time, or now). After that
-    the year goes up whenever the month falls back by more than six (December ->
-    January); smaller falls are treated as out-of-order lines, not a new year.
-    ``state`` carries the year and last month across batches.
+    each record takes the year that puts its date nearest to the record before: the year goes
+    up when the date falls back by more than half a year (December -> January), and down again
+    when it jumps ahead by more than half a year (January -> December). Smaller steps either way
+    are out-of-order lines. Going back down matters for central syslog at New Year, where hosts
+    whose clocks differ by a little interleave December and January lines (and for a garbled date
+    amid good ones): counting only the falls, every such flip added a year.
+    ``state`` carries the year and the last (month, day) across batches.
     """
     m = months.to_numpy(zero_copy_only=False)
     valid = ~np.isnan(m) if m.dtype.kind == "f" else np.ones(len(m), bool)
@@ -315,6 +319,8 @@ def infer_years(months: pa.Array, days: pa.Array, state: dict, year: int | None,
     if not valid.any():
         return pa.nulls(len(m), pa.int32())
     mv = m[valid].astype(np.int64)
+    dv = days.filter(pa.array(valid)).to_numpy(zero_copy_only=False)
+    dv = np.nan_to_num(dv.astype(np.float64), nan=1.0).astype(np.int64) if dv.dtype.kind == "f" else dv.astype(np.int64)
     if "year" not in state:
         if year is None:
             ref = datetime.fromtimestamp(reference_time, timezone.utc) if reference_time else datetime.now(timezone.utc)
@@ -325,13 +331,15 @@ def infer_years(months: pa.Array, days: pa.Array, state: dict, year: int | None,
             if (int(mv[0]), first_day) > (ref.month, ref.day + 1):
                 year -= 1
         state["year"] = year
-        state["last_month"] = int(mv[0])
-    prev = np.concatenate([[state["last_month"]], mv[:-1]])
-    rollover = (prev - mv) > 6
-    years = state["year"] + np.cumsum(rollover)
+        state["last_day"] = int(mv[0]) * 32 + int(dv[0])
+    here = mv * 32 + dv                          # (month, day) as one ordinal: ~32 a month
+    prev = np.concatenate([[state["last_day"]], here[:-1]])
+    half = 6 * 32
+    step = (prev - here > half).astype(np.int64) - (here - prev > half).astype(np.int64)
+    years = state["year"] + np.cumsum(step)
     out[valid] = years
     state["year"] = int(years[-1])
-    state["last_month"] = int(mv[-1])
+    state["last_day"] = int(here[-1])
     arr = pa.array(out, pa.int32())
     return pc.if_else(pa.array(valid), arr, pa.scalar(None, pa.int32()))
 
