@@ -200,6 +200,26 @@ def test_year_not_counted_up_by_hosts_interleaving_at_new_year(tmp_path):
     assert [r["ts"].year for r in recs] == [2025, 2024] * 4
 
 
+def test_records_without_a_placeable_time_are_counted_and_said(tmp_path):
+    # 29 February in a year guessed as 2025 (the file's time) is no date: the record is kept, and
+    # the file's note says so and where, instead of its time going missing in silence
+    from fwforensics import analysis
+    base = open(os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")).readline().split("kernel: ", 1)[1]
+    p = tmp_path / "leap.log"
+    p.write_text(f"Feb 28 23:59:59 gw kernel: {base}Feb 29 10:00:00 gw kernel: {base}Mar  1 00:00:01 gw kernel: {base}")
+    os.utime(p, (datetime(2025, 3, 2, tzinfo=timezone.utc).timestamp(),) * 2)
+    (f,) = analysis.analyze([str(p)], analysis.Options())["files"]
+    assert f["records_read"] == 3 and f["records_unreadable"] == 0
+    assert f["note"] == ("1 record(s) kept without a time: their time stamp could not be placed on the calendar "
+                         "(first at line 2: 'Feb 29 10:00:00'; 29 February in a year guessed as a common year: "
+                         "give --year)")
+    (f,) = analysis.analyze([str(p)], analysis.Options(year=2024))["files"]
+    assert f["note"] is None
+    # a kernel line with its uptime only (dmesg without -T), in the wrappers fixture
+    (f,) = analysis.analyze([os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")], analysis.Options())["files"]
+    assert "kept without a time" in f["note"] and "a kernel uptime, seconds since boot" in f["note"]
+
+
 def test_parse_line_contract():
     line = open(os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")).readline()
     ev = parse_line(line)

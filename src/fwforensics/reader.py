@@ -63,6 +63,10 @@ class FileStats:
     unreadable: list[tuple[int, str]] = field(default_factory=list)
     bytes_read: int = 0
     note: str | None = None
+    # records kept whose time stamp could not be placed on the calendar (29 February in a year
+    # guessed as a common one, a garbled date, a kernel uptime alone): how many, and the first
+    timeless: int = 0
+    timeless_first: tuple[int, str] | None = None
     # line numbers and the byte offsets where they begin, every INDEX_STEP lines (and at each
     # block) of a plain (uncompressed, seekable) file: lines_at seeks there instead of reading the
     # file from its start. Two arrays of integers: ~16 bytes per INDEX_STEP lines.
@@ -438,6 +442,7 @@ def read_file(path: str, stats: FileStats, fmt_name: str | None = None, year: in
                 if res.batch.num_rows:
                     yield res.batch
     finally:
+        _timeless_note(stats)
         if path != "-":
             stream.close()
 
@@ -486,6 +491,28 @@ def _account(stats: FileStats, res) -> None:
     stats.records += res.batch.num_rows
     stats.skipped += res.skipped
     stats.add_unreadable(res.unreadable)
+    b = res.batch
+    if b.num_rows and "ts" in b.schema.names and "ts_raw" in b.schema.names and b.column("ts").null_count:
+        lost = pc.and_(pc.is_null(b.column("ts")), pc.is_valid(b.column("ts_raw")))
+        n = int(pc.sum(pc.cast(lost, pa.int64())).as_py() or 0)
+        if n:
+            stats.timeless += n
+            if stats.timeless_first is None:
+                i = int(pc.index(lost, True).as_py())
+                stats.timeless_first = (int(b.column("line")[i].as_py() or 0), str(b.column("ts_raw")[i].as_py()))
+
+
+def _timeless_note(stats: FileStats) -> None:
+    """Say in the file's note how many records were kept without a time, and where the first is."""
+    if not stats.timeless or stats.timeless_first is None:
+        return
+    import re
+    line, text = stats.timeless_first
+    hint = ("; a kernel uptime, seconds since boot" if re.fullmatch(r"\[\s*\d+(\.\d+)?\]", text.strip()) else
+            "; 29 February in a year guessed as a common year: give --year" if re.search(r"Feb\s+29\b", text) else "")
+    said = (f"{stats.timeless} record(s) kept without a time: their time stamp could not be placed on the "
+            f"calendar (first at line {line}: {text[:40]!r}{hint})")
+    stats.note = f"{stats.note}; {said}" if stats.note else said
 
 
 def _detect_binary(head: bytes):
