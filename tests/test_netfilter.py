@@ -198,6 +198,12 @@ def test_year_not_counted_up_by_hosts_interleaving_at_new_year(tmp_path):
     os.utime(p, (datetime(2025, 1, 1, 0, 5, tzinfo=timezone.utc).timestamp(),) * 2)
     recs, _ = rows(str(p))
     assert [r["ts"].year for r in recs] == [2025, 2024] * 4
+    # a sparse log (one address's lines picked out of a year) jumps ahead months: the same year;
+    # a date no month has (30 February, a garbled line) takes no part and gets no time
+    p.write_text(f"Mar 30 10:00:00 gw kernel: {base}Feb 30 10:00:00 gw kernel: {base}"
+                 f"Oct 26 02:30:00 gw kernel: {base}Dec 31 23:00:00 gw kernel: {base}Jan  2 01:00:00 gw kernel: {base}")
+    recs, _ = rows(str(p), year=2025)
+    assert [r["ts"].year if r["ts"] else None for r in recs] == [2025, None, 2025, 2025, 2026]
 
 
 def test_records_without_a_placeable_time_are_counted_and_said(tmp_path):

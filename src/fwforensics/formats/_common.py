@@ -299,18 +299,22 @@ def month_numbers(mon: pa.Array) -> pa.Array:
     return map_unique(mon, lambda m: MONTHS.get(m), pa.int8())
 
 
+_LONGEST = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])   # the most days of each month
+
+
 def infer_years(months: pa.Array, days: pa.Array, state: dict, year: int | None,
                 reference_time: float | None, tz: tzinfo | str | None) -> pa.Array:
     """Give each syslog-style (month, day) a year.
 
     The first record gets ``year`` when the user gave one; otherwise the year that puts
     it not after the reference time (the file's modification time, or now). After that
-    each record takes the year that puts its date nearest to the record before: the year goes
-    up when the date falls back by more than half a year (December -> January), and down again
-    when it jumps ahead by more than half a year (January -> December). Smaller steps either way
-    are out-of-order lines. Going back down matters for central syslog at New Year, where hosts
-    whose clocks differ by a little interleave December and January lines (and for a garbled date
-    amid good ones): counting only the falls, every such flip added a year.
+    the year goes up when the date falls back by more than half a year (December -> January), and
+    down again when it jumps ahead by more than eleven months, that is, when it is less than about
+    a month before the date before it in the previous year (a line from 31 December after one from
+    1 January). Going back down matters for central syslog at New Year, where hosts whose clocks
+    differ by a little interleave December and January lines: counting only the falls, every such
+    flip added a year. Any other jump ahead stays in the year (a sparse log, such as the lines of
+    one address picked out of a year of logs, may go from March to October).
     ``state`` carries the year and the last (month, day) across batches.
     """
     m = months.to_numpy(zero_copy_only=False)
@@ -318,15 +322,20 @@ def infer_years(months: pa.Array, days: pa.Array, state: dict, year: int | None,
     out = np.full(len(m), -1, dtype=np.int64)
     if not valid.any():
         return pa.nulls(len(m), pa.int32())
+    # a day that no year has in its month (30 February, 31 April: a garbled line) takes no part
+    d_all = days.to_numpy(zero_copy_only=False)
+    d_all = np.nan_to_num(d_all.astype(np.float64), nan=1.0).astype(np.int64) if d_all.dtype.kind == "f" \
+        else d_all.astype(np.int64)
+    valid &= (d_all >= 1) & (d_all <= _LONGEST[np.clip(np.nan_to_num(m, nan=1).astype(np.int64), 1, 12)])
+    if not valid.any():
+        return pa.nulls(len(m), pa.int32())
     mv = m[valid].astype(np.int64)
-    dv = days.filter(pa.array(valid)).to_numpy(zero_copy_only=False)
-    dv = np.nan_to_num(dv.astype(np.float64), nan=1.0).astype(np.int64) if dv.dtype.kind == "f" else dv.astype(np.int64)
+    dv = d_all[valid]
     if "year" not in state:
         if year is None:
             ref = datetime.fromtimestamp(reference_time, timezone.utc) if reference_time else datetime.now(timezone.utc)
             ref = ref.astimezone(resolve_tz(tz))
-            d = days.filter(pa.array(valid)).to_numpy(zero_copy_only=False)
-            first_day = int(d[0]) if len(d) and d[0] == d[0] else 1
+            first_day = int(dv[0])
             year = ref.year
             if (int(mv[0]), first_day) > (ref.month, ref.day + 1):
                 year -= 1
@@ -334,8 +343,7 @@ def infer_years(months: pa.Array, days: pa.Array, state: dict, year: int | None,
         state["last_day"] = int(mv[0]) * 32 + int(dv[0])
     here = mv * 32 + dv                          # (month, day) as one ordinal: ~32 a month
     prev = np.concatenate([[state["last_day"]], here[:-1]])
-    half = 6 * 32
-    step = (prev - here > half).astype(np.int64) - (here - prev > half).astype(np.int64)
+    step = (prev - here > 6 * 32).astype(np.int64) - (here - prev > 11 * 32).astype(np.int64)
     years = state["year"] + np.cumsum(step)
     out[valid] = years
     state["year"] = int(years[-1])
