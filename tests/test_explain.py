@@ -528,3 +528,10 @@ def test_terms_of_todays_logs():
     assert a["kind"] == "term" and "2323" in text_of([a]) and "factory passwords" in text_of([a])
     (b,) = explain("brute force")
     assert b["kind"] == "term" and b["short"].startswith("password guessing:")
+
+
+def test_ipv4_mapped_address_is_shown_with_its_ipv4_part_dotted():
+    # RFC 5952 section 5: the answer showed "::ffff:a00:1" for the "::ffff:10.0.0.1" asked about
+    for q in ("::ffff:10.0.0.1", "::ffff:a00:1"):
+        (a,) = explain(q)
+        assert a["short"].startswith("::ffff:10.0.0.1: private address (IPv4-mapped Private-Use"), a["short"]

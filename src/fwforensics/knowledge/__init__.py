@@ -362,7 +362,8 @@ class KnowledgeBase:
         if ip.version == 6 and ip.ipv4_mapped is not None:
             inner = self.address(str(ip.ipv4_mapped))
             if inner:
-                return AddrInfo(str(ip), 6, inner.category, "IPv4-mapped " + inner.name, inner.bogon,
+                # (shown as RFC 5952 writes it, with the IPv4 part dotted: ::ffff:10.0.0.1, not ::ffff:a00:1)
+                return AddrInfo(f"::ffff:{ip.ipv4_mapped}", 6, inner.category, "IPv4-mapped " + inner.name, inner.bogon,
                                 "An IPv4 address written in IPv6 form (::ffff:a.b.c.d). " + inner.text,
                                 "::ffff:0:0/96", "RFC 4291", inner.dated, is_net)
         for blk, r in self._blocks:
