@@ -28,7 +28,7 @@ TUNABLES = ("AIMED_MIN_SEVERITY",)
 BACKGROUND = {
     "netbios.nbstat": "NetBIOS name lookups", "trojan.probe": "trojan port probes",
     "dialup.leftover": "leftover traffic for a previous address holder", "worm.slammer": "SQL Slammer",
-    "worm.mssql": "MS SQL worms", "worm.fileshare": "file-sharing worms", "worm.http": "web worms",
+    "worm.mssql": "MS SQL worms", "worm.telnet": "telnet worms (Mirai)", "worm.fileshare": "file-sharing worms", "worm.http": "web worms",
     "proxy.scan": "open-proxy hunting", "scan.horizontal": "sweeps of one port", "ping.sweep": "ping sweeps",
     "icmp.unreach_backscatter": "backscatter from attacks on others", "dns.stale": "late DNS answers",
     "broadcast.local": "neighbours' broadcasts", "broadcast.directed": "broadcast probing",
@@ -199,7 +199,7 @@ def detect(ctx):
                 continue
             if len(todo) >= 6:
                 break
-            what = (OWN_SCANNER if id(f) in scans_inside else (f.advice or f.summary).split('. ')[0].rstrip('.'))
+            what = (OWN_SCANNER if id(f) in mine else (f.advice or f.summary).split('. ')[0].rstrip('.'))
             todo.append(f"{f.id}{' (' + f.src + ')' if f.src else ''}: {what}")
         advice = "; ".join(todo) + "."
     else:

@@ -1,33 +1,36 @@
-"""worm.slammer and worm.mssql: the SQL Server worms.
+"""worm.slammer, worm.mssql and worm.telnet: the SQL Server worms and today's telnet worms.
 
 SQL Slammer (January 2003) is one UDP datagram to port 1434 carrying 376 bytes of code
 (UDP length 384, IP length 404), sent as fast as the infected machine can. Other packets to
 UDP 1434 (e.g. a 1-byte SQL Browser ping from a scanner) are not Slammer. TCP 1433 sweeps come
-from worms and bots that try default or weak SQL Server passwords.
+from worms and bots that try default or weak SQL Server passwords. TCP 23 and 2323 attempts
+(worm.telnet, after the FAQ) come from Mirai (2016) and the bots built from its source, which log
+in to cameras, recorders and routers with their factory passwords; Mirai tries 2323 about once in
+ten. Both are a source whose attempts are mostly on those ports (PORT_WORM_MIN_SHARE).
 """
 from __future__ import annotations
 
 from . import _misc as m
 
-IDS = ("worm.slammer", "worm.mssql")
+IDS = ("worm.slammer", "worm.mssql", "worm.telnet")
 ORDER = 50
 
 # Tunables
 SLAMMER_IP_LEN = 404      # IP total length of a Slammer datagram
 SLAMMER_UDP_LEN = 384     # its UDP length
 SLAMMER_PAYLOAD = 376     # its payload
-MSSQL_MIN_SHARE = 0.5     # share of a source's (non-accepted) destination ports that must be 1433;
-                          # lower it to report 1433 inside broad scans as well
-MSSQL_MIN_RECORDS = 1     # 1433 attempts per source; raise to report only real sweeps
+PORT_WORM_MIN_SHARE = 0.5  # share of a source's (non-accepted) destination ports that must be the worm's
+                           # (1433; 23 and 2323): lower it to report them inside broad scans as well
+PORT_WORM_MIN_RECORDS = 1  # attempts on the worm's port(s) per source; raise to report only real sweeps
 MAX_SOURCES = m.MAX_SOURCES  # more sources than this for one id: the rest share one aggregate finding
 TOP_SOURCES = m.TOP_SOURCES  # busiest sources that keep their own finding then (see _misc.py);
                              # sources inside the home nets always keep their own (infected hosts)
-TUNABLES = ("SLAMMER_IP_LEN", "SLAMMER_UDP_LEN", "SLAMMER_PAYLOAD", "MSSQL_MIN_SHARE",
-            "MSSQL_MIN_RECORDS") + m.AGG_TUNABLES
+TUNABLES = ("SLAMMER_IP_LEN", "SLAMMER_UDP_LEN", "SLAMMER_PAYLOAD", "PORT_WORM_MIN_SHARE",
+            "PORT_WORM_MIN_RECORDS") + m.AGG_TUNABLES
 
 
 def detect(ctx):
-    return _slammer(ctx) + _mssql(ctx)
+    return _slammer(ctx) + _port_worms(ctx)
 
 
 def _slammer(ctx):
@@ -85,45 +88,65 @@ def _slammer_findings(ctx, me, base, size, unknown, rows, rest):
     return out
 
 
-def _mssql(ctx):
+# the worms that sweep one service's port(s): (finding id, ports, what an attempt is, who sends them)
+PORT_WORMS = (
+    ("worm.mssql", (1433,), "MS SQL Server (TCP 1433)", "worms and bots hunting for weak SQL Server logins",
+     "a worm or bot hunting for weak SQL Server logins"),
+    ("worm.telnet", (23, 2323), "telnet (TCP 23/2323)",
+     "Mirai-family bots hunting for devices that still have their factory passwords",
+     "a Mirai-family bot hunting for devices that still have their factory passwords"),
+)
+
+
+def _port_worms(ctx):
+    out = []
+    for fid, ports, what, many, one in PORT_WORMS:
+        out += _port_worm(ctx, fid, ports, what, many, one)
+    return out
+
+
+def _port_worm(ctx, fid, ports, what, many, one):
     me = m.short(__name__)
     t = ctx.table
     base = f"proto = 'tcp' AND src_ip IS NOT NULL AND dst_port IS NOT NULL AND {m.SYN_ONLY} AND {m.NOT_ACCEPTED}"
+    mine = f"dst_port IN ({', '.join(str(p) for p in ports)})"
     groups = f"""
         WITH s AS (
             SELECT src_ip, count(DISTINCT dst_port) AS all_ports,
-                   sum(CASE WHEN dst_port = 1433 THEN 1 ELSE 0 END) AS n,
-                   count(DISTINCT CASE WHEN dst_port = 1433 THEN dst_ip END) AS hosts
-            FROM {t} WHERE {base} AND src_ip IN {m.src_set(ctx, f"SELECT src_ip FROM {t} WHERE {base} AND dst_port = 1433")}
+                   count(DISTINCT CASE WHEN {mine} THEN dst_port END) AS own_ports,
+                   sum(CASE WHEN {mine} THEN 1 ELSE 0 END) AS n,
+                   {", ".join(f"sum(CASE WHEN dst_port = {p} THEN 1 ELSE 0 END) AS n_{p}" for p in ports)},
+                   count(DISTINCT CASE WHEN {mine} THEN dst_ip END) AS hosts
+            FROM {t} WHERE {base} AND src_ip IN {m.src_set(ctx, f"SELECT src_ip FROM {t} WHERE {base} AND {mine}")}
             GROUP BY src_ip)
-        SELECT * FROM s WHERE n >= {int(ctx.tun(me, 'MSSQL_MIN_RECORDS'))} AND n > 0
-          AND 1 >= {float(ctx.tun(me, 'MSSQL_MIN_SHARE'))} * all_ports"""
+        SELECT * FROM s WHERE n >= {int(ctx.tun(me, 'PORT_WORM_MIN_RECORDS'))} AND n > 0
+          AND own_ports >= {float(ctx.tun(me, 'PORT_WORM_MIN_SHARE'))} * all_ports"""
     rows = ctx.query(groups + """
         ORDER BY src_ip""")
     rows, rest = m.split_sources(ctx, me, rows)
-    with m.narrowed(ctx, f"{base} AND dst_port = 1433" if rest else None):
-        return _mssql_findings(ctx, base, groups, rows, rest)
+    with m.narrowed(ctx, f"{base} AND {mine}" if rest else None):
+        return _port_worm_findings(ctx, fid, ports, what, many, one, f"{base} AND {mine}", groups, rows, rest)
 
 
-def _mssql_findings(ctx, base, groups, rows, rest):
+def _port_worm_findings(ctx, fid, ports, what, many, one, pred, groups, rows, rest):
     out = []
     scope = m.own_scope(ctx, rows, rest)
     if rest:
-        where = m.rest_where(ctx, f"{base} AND dst_port = 1433", rows, groups)
+        where = m.rest_where(ctx, pred, rows, groups)
         details = m.rest_details(rest)
         out.append(ctx.finding(
-            "worm.mssql", None, where, targets=m.targets(ctx, where), ports=[1433], details=details,
+            fid, None, where, targets=m.targets(ctx, where), ports=list(ports), details=details,
             evidence=m.evidence(ctx, where),
-            summary=f"{m.plural(details['records'], 'MS SQL Server (TCP 1433) attempt')} from {m.more_sources(rest)}: "
-                    f"worms and bots hunting for weak SQL Server logins"))
+            summary=f"{m.plural(details['records'], what + ' attempt')} from {m.more_sources(rest)}: {many}"))
     with m.sources_only(ctx, [r["src_ip"] for r in rows]):   # their records only
         for r in rows:
             src = r["src_ip"]
-            where = f"{base} AND dst_port = 1433{scope} AND src_ip = {ctx.lit(src)}"
+            where = f"{pred}{scope} AND src_ip = {ctx.lit(src)}"
             hosts = int(r["hosts"])
             out.append(ctx.finding(
-                "worm.mssql", src, where,
-                summary=f"{src} tried MS SQL Server (TCP 1433) on {m.plural(hosts, 'host')}"
-                        + (" (a sweep)" if hosts > 1 else "") + ": a worm or bot hunting for weak SQL Server logins",
-                targets=m.targets(ctx, where), ports=[1433], details={"hosts": hosts, "attempts": int(r["n"])}))
+                fid, src, where,
+                summary=f"{src} tried {what} on {m.plural(hosts, 'host')}"
+                        + (" (a sweep)" if hosts > 1 else "") + f": {one}",
+                targets=m.targets(ctx, where), ports=[p for p in ports if r[f"n_{p}"]],
+                details={"hosts": hosts, "attempts": int(r["n"])}))
     return out
