@@ -535,3 +535,9 @@ def test_ipv4_mapped_address_is_shown_with_its_ipv4_part_dotted():
     for q in ("::ffff:10.0.0.1", "::ffff:a00:1"):
         (a,) = explain(q)
         assert a["short"].startswith("::ffff:10.0.0.1: private address (IPv4-mapped Private-Use"), a["short"]
+
+
+def test_log_line_telnet_attempt_is_the_telnet_worm():
+    line = (CORPUS / "psad" / "mirai_default_credentials_scan").read_text().splitlines()[0]
+    (a,) = explain(line)
+    assert a["data"]["finding"] == "worm.telnet" and "mirai-family bot" in text_of([a])

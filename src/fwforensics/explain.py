@@ -665,6 +665,9 @@ def _record_verdict(k, rec, proto, sa, da, dinfo, sinfo, icmp, inner) -> tuple[s
             return f"{attempt} from {src} for {dinfo.service}: most likely meant for a previous user of this address.", "dialup.leftover"
         if dport == 1433:
             return f"{attempt} from {src} to MS SQL Server: a worm or password-guessing bot.", "worm.mssql"
+        if proto == "tcp" and dport in (23, 2323):
+            return (f"{attempt} from {src} to telnet ({dport}/tcp): most likely a Mirai-family bot trying factory "
+                    f"passwords of cameras and routers.", "worm.telnet")
         return f"{attempt} from {src} to {dport}/{proto} ({dinfo.service}). {dinfo.summary}", None
     if sinfo is not None and sinfo.category not in ("dynamic",):
         return f"Traffic from {src} source port {sport} ({sinfo.service}) to port {dport}: " + _first_sentence(sinfo.summary), None
