@@ -189,12 +189,17 @@ def split_sources(ctx, module: str, rows: list[dict], n_key: str = "n") -> tuple
     return [r for r in rows if r["src_ip"] in keep], [r for r in rows if r["src_ip"] not in keep]
 
 
-def rest_where(ctx, pred: str, own: list[dict], groups_sql: str | None = None) -> str:
+def rest_where(ctx, pred: str, own: list[dict], groups_sql: str | None = None,
+               rest: list[dict] | None = None) -> str:
     """The records of the aggregated sources: ``pred`` minus the sources with their own finding.
     ``groups_sql`` (a query with a ``src_ip`` column) restricts to the sources it returns, for
-    detectors whose per-source query drops some sources (HAVING count(*) >= MIN_RECORDS > 1)."""
+    detectors whose per-source query drops some sources (HAVING count(*) >= MIN_RECORDS > 1).
+    On DuckDB, ``rest`` (those rows, already at hand) gives the sources instead of running that
+    query again (a grouped query over the whole log: ~0.2 s at 1 M lines)."""
     w = f"({pred})"
-    if groups_sql:
+    if groups_sql and rest is not None and is_duckdb(ctx):
+        w += f" AND src_ip IN {_value_set(ctx, [r['src_ip'] for r in rest])}"
+    elif groups_sql:
         w += f" AND src_ip IN {src_set(ctx, groups_sql)}"
     if own:
         w += f" AND src_ip NOT IN {ctx.lit([r['src_ip'] for r in own])}"
@@ -484,6 +489,19 @@ def evidence(ctx, where: str, samples: int = 3):
 
 
 _TEMP_TABLES = itertools.count(1)
+
+
+def _value_set(ctx, values: list) -> str:
+    """``(SELECT src_ip FROM <a temporary table of values>)`` on DuckDB (the values given as an
+    Arrow column, not as SQL text: thousands of addresses)."""
+    import pyarrow as pa
+    name = _temp_name("fwf_vals")
+    ctx.con.register("fwf_values", pa.table({"src_ip": pa.array(sorted(set(values)), pa.string())}))
+    try:
+        ctx.con.execute(f"CREATE TEMP TABLE {name} AS SELECT src_ip FROM fwf_values")
+    finally:
+        ctx.con.unregister("fwf_values")
+    return f"(SELECT src_ip FROM {name})"
 
 
 def _temp_name(prefix: str) -> str:

@@ -132,7 +132,7 @@ def _port_worm_findings(ctx, fid, ports, what, many, one, pred, groups, rows, re
     out = []
     scope = m.own_scope(ctx, rows, rest)
     if rest:
-        where = m.rest_where(ctx, pred, rows, groups)
+        where = m.rest_where(ctx, pred, rows, groups, rest)
         details = m.rest_details(rest)
         out.append(ctx.finding(
             fid, None, where, targets=m.targets(ctx, where), ports=list(ports), details=details,
