@@ -48,11 +48,21 @@ def test_findings_are_deterministic():
     assert a == b
 
 
-def test_verdict_counts_each_record_once_across_overlapping_findings():
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("merge_at,piece", [(None, None), (1, 1), (3, 5)])
+def test_verdict_counts_each_record_once_across_overlapping_findings(monkeypatch, merge_at, piece):
     """The verdict's count of records behind findings (kept as integer arrays, summed with numpy)
     equals the size of the union of every finding's line ranges, on random overlapping spans in
-    two files, with single lines, nested, touching and repeated spans."""
+    two files, with single lines, nested, touching and repeated spans; also when a file's spans are
+    merged into disjoint ones as they come and the texts are parsed in pieces (``MERGE_SPANS``,
+    ``PIECE_CHARS``, which bound memory on big logs)."""
     import random
+    from fwforensics.detectors import verdict
+    if merge_at is not None:   # (and each ranges text parsed a few characters at a time)
+        monkeypatch.setattr(verdict, "MERGE_SPANS", merge_at)
+        monkeypatch.setattr(verdict, "PIECE_CHARS", piece)
     from fwforensics.detectors.verdict import _distinct_records
     from fwforensics.findings import Evidence, Finding, compress_lines
     rnd = random.Random(8)

@@ -20,6 +20,7 @@ import io
 import itertools
 import lzma
 import os
+import re
 import sys
 from array import array
 from dataclasses import dataclass, field
@@ -506,7 +507,6 @@ def _timeless_note(stats: FileStats) -> None:
     """Say in the file's note how many records were kept without a time, and where the first is."""
     if not stats.timeless or stats.timeless_first is None:
         return
-    import re
     line, text = stats.timeless_first
     hint = ("; a kernel uptime, seconds since boot" if re.fullmatch(r"\[\s*\d+(\.\d+)?\]", text.strip()) else
             "; 29 February in a year guessed as a common year: give --year" if re.search(r"Feb\s+29\b", text) else "")

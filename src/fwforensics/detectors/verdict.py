@@ -140,7 +140,6 @@ def detect(ctx):
                      f"It reaches every address and says nothing about you.")
     amp = [f for f in aimed if f.id in ("smurf", "fraggle")]
     aimed = [f for f in aimed if f.id not in ("smurf", "fraggle")]
-    aimed_records = 0
     if amp:
         parts.append(f"Your network was used as an amplifier (smurf/fraggle) against "
                      f"{', '.join(sorted({f.src for f in amp if f.src}))}: the victims are those addresses, "
@@ -148,11 +147,12 @@ def detect(ctx):
     if aimed:
         kinds = ", ".join(f"{k} ({v})" for k, v in _kinds(aimed, AIMED)[:6])
         whose = "" if ctx.home_nets else " (which of them are yours is not known)"
-        # (a record is often of several kinds: a SYN scan's records are also its port scan's)
-        aimed_records = min(_distinct_records(aimed), n_all)
-        several = aimed_records < sum(f.count for f in aimed)
-        parts.append(f"Aimed at {site}{whose}: "
-                     f"{m.plural(aimed_records, 'record') + ', some of several kinds: ' if several else ''}"
+        # (a record is often of several kinds: a SYN scan's records are also its port scan's. They
+        # are not counted once here: over a big log the union of the scans' line ranges is tens of
+        # megabytes, which would set the run's peak memory)
+        several = len({AIMED.get(f.id, f.id) for f in aimed}) > 1
+        parts.append(f"Aimed at {site}{whose}"
+                     f"{' (records counted in each of their kinds)' if several else ''}: "
                      f"{kinds}"
                      + (f", from {', '.join(aimed_srcs[:5])}{' and others' if len(aimed_srcs) > 5 else ''}"
                         if aimed_srcs else " (from many sources, in findings that group them)")
@@ -215,7 +215,7 @@ def detect(ctx):
         targets=len(aimed_srcs), ports=[], first_seen=total["a"], last_seen=total["b"], count=n_all,
         evidence=ev,
         details={"background_records": bg_records, "background": dict(_kinds(background, BACKGROUND)),
-                 "aimed": dict(_kinds(aimed, AIMED)), "aimed_records": aimed_records, "aimed_sources": aimed_srcs,
+                 "aimed": dict(_kinds(aimed, AIMED)), "aimed_sources": aimed_srcs,
                  "needs_action": [{"id": f.id, "src": f.src, "severity": f.severity}
                                   for f in sorted(action, key=Finding.sort_key)],
                  "infected_inside": sorted({f.src for f in infected}),
@@ -254,15 +254,20 @@ def _distinct_records(fs) -> int:
     packed as ``start << 32 | end`` and sorted in place: 8 bytes a span, no tuple, no index array
     (the background findings of a 10 M-line log hold ~0.5 M spans)."""
     packed: dict[str, array] = {}
+    limit: dict[str, int] = {}   # merge a file's spans again past this many (twice the last union)
     wide: dict[str, list[tuple[int, int]]] = {}   # (line numbers of 2**31 and over: kept apart)
     for f in fs:
         for file, ranges in f.evidence.files.items():
-            lo, hi = _spans(ranges)
-            out = packed.setdefault(file, array("q"))
-            small = hi < 1 << 31
-            out.frombytes(((lo[small] << 32) | hi[small]).tobytes())
-            if not small.all():
-                wide.setdefault(file, []).extend(zip(lo[~small].tolist(), hi[~small].tolist()))
+            for piece in _pieces(ranges):
+                lo, hi = _spans(piece)
+                out = packed.setdefault(file, array("q"))
+                small = hi < 1 << 31
+                out.frombytes(((lo[small] << 32) | hi[small]).tobytes())
+                if not small.all():
+                    wide.setdefault(file, []).extend(zip(lo[~small].tolist(), hi[~small].tolist()))
+                if len(out) > limit.get(file, MERGE_SPANS):   # (the scans of a 10 M-line log list millions)
+                    packed[file] = out = _merged(out)
+                    limit[file] = max(MERGE_SPANS, 2 * len(out))
     total = 0
     for file, out in packed.items():
         v = np.frombuffer(out, np.int64) if out else np.empty(0, np.int64)
@@ -270,6 +275,40 @@ def _distinct_records(fs) -> int:
     for extra in wide.values():
         total += _union_length(np.empty(0, np.int64), extra)
     return total
+
+
+MERGE_SPANS = 1 << 19   # a file's collected spans are merged into disjoint ones past this many
+                        # (8 bytes each: 4 MB), so that memory follows the union, not the findings
+
+
+PIECE_CHARS = 1 << 16   # a ranges text is parsed this many characters at a time (its parse holds
+                        # ~12 bytes a character: one finding of a 10 M-line log lists megabytes;
+                        # with pieces of 1 MB the background's union over it peaked at 39 MB, 8 MB now)
+
+
+def _pieces(ranges: str):
+    """``ranges`` cut at commas into pieces of about PIECE_CHARS characters."""
+    pos, n = 0, len(ranges)
+    while pos < n:
+        cut = ranges.find(",", pos + PIECE_CHARS) if n - pos > PIECE_CHARS else -1
+        yield ranges[pos:cut if cut >= 0 else n]
+        pos = cut + 1 if cut >= 0 else n
+
+
+def _merged(out: array) -> array:
+    """The packed spans ``out`` as the fewest disjoint packed spans covering the same lines."""
+    v = np.frombuffer(out, np.int64).copy()
+    v.sort()
+    a = v >> 32
+    b = np.maximum.accumulate(v & 0xFFFFFFFF)
+    new = np.empty(len(v), bool)
+    new[0] = True
+    new[1:] = a[1:] > b[:-1] + 1            # a span that starts past every line before (and not next to it)
+    starts = a[new]
+    ends = b[np.append(np.flatnonzero(new)[1:] - 1, len(v) - 1)]
+    merged = array("q")
+    merged.frombytes(((starts << 32) | ends).tobytes())
+    return merged
 
 
 def _spans(ranges: str):

@@ -110,19 +110,28 @@ def _port_worm(ctx, fid, ports, what, many, one):
     t = ctx.table
     base = f"proto = 'tcp' AND src_ip IS NOT NULL AND dst_port IS NOT NULL AND {m.SYN_ONLY} AND {m.NOT_ACCEPTED}"
     mine = f"dst_port IN ({', '.join(str(p) for p in ports)})"
+    # grouped rows first, no DISTINCT aggregate: DuckDB can spill a grouping to disk but not a
+    # DISTINCT aggregate (over a 10 M-line log's ~60 k telnet sources it ran out of memory)
     groups = f"""
-        WITH s AS (
-            SELECT src_ip, count(DISTINCT dst_port) AS all_ports,
-                   count(DISTINCT CASE WHEN {mine} THEN dst_port END) AS own_ports,
-                   sum(CASE WHEN {mine} THEN 1 ELSE 0 END) AS n,
-                   {", ".join(f"sum(CASE WHEN dst_port = {p} THEN 1 ELSE 0 END) AS n_{p}" for p in ports)},
-                   count(DISTINCT CASE WHEN {mine} THEN dst_ip END) AS hosts
-            FROM {t} WHERE {base} AND src_ip IN {m.src_set(ctx, f"SELECT src_ip FROM {t} WHERE {base} AND {mine}")}
-            GROUP BY src_ip)
-        SELECT * FROM s WHERE n >= {int(ctx.tun(me, 'PORT_WORM_MIN_RECORDS'))} AND n > 0
-          AND own_ports >= {float(ctx.tun(me, 'PORT_WORM_MIN_SHARE'))} * all_ports"""
+        WITH p AS (
+            SELECT src_ip, dst_port, count(*) AS n FROM {t}
+            WHERE {base} AND src_ip IN {m.src_set(ctx, f"SELECT src_ip FROM {t} WHERE {base} AND {mine}")}
+            GROUP BY src_ip, dst_port),
+        h AS (
+            SELECT src_ip, count(*) AS hosts
+            FROM (SELECT src_ip, dst_ip FROM {t} WHERE {base} AND {mine} GROUP BY src_ip, dst_ip) d
+            GROUP BY src_ip),
+        s AS (
+            SELECT src_ip, count(*) AS all_ports,
+                   sum(CASE WHEN {mine} THEN 1 ELSE 0 END) AS own_ports,
+                   sum(CASE WHEN {mine} THEN n ELSE 0 END) AS n,
+                   {", ".join(f"sum(CASE WHEN dst_port = {p} THEN n ELSE 0 END) AS n_{p}" for p in ports)}
+            FROM p GROUP BY src_ip)
+        SELECT s.*, h.hosts FROM s JOIN h ON h.src_ip = s.src_ip
+        WHERE s.n >= {int(ctx.tun(me, 'PORT_WORM_MIN_RECORDS'))} AND s.n > 0
+          AND s.own_ports >= {float(ctx.tun(me, 'PORT_WORM_MIN_SHARE'))} * s.all_ports"""
     rows = ctx.query(groups + """
-        ORDER BY src_ip""")
+        ORDER BY s.src_ip""")
     rows, rest = m.split_sources(ctx, me, rows)
     with m.narrowed(ctx, f"{base} AND {mine}" if rest else None):
         return _port_worm_findings(ctx, fid, ports, what, many, one, f"{base} AND {mine}", groups, rows, rest)
