@@ -92,7 +92,7 @@ def _findings(ctx, p, gsql, rows, rest, prompt):
     out = []
     scope = m.own_scope(ctx, rows, rest)
     if rest:
-        where = m.rest_where(ctx, p, rows, gsql)
+        where = m.rest_where(ctx, p, rows, rest, gsql)
         details = m.rest_details(rest, matched_questions=sum(int(r["matched"] or 0) for r in rest))
         out.append(ctx.finding(
             "dns.stale", None, where, evidence=m.evidence(ctx, where), targets=m.targets(ctx, where), ports=m.ports(ctx, where), details=details,

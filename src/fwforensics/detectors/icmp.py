@@ -99,7 +99,7 @@ def _simple_findings(ctx, fid, pred, what, gsql, mn, rows, rest):
     scope = m.own_scope(ctx, rows, rest)
     out = []
     if rest:
-        where = m.rest_where(ctx, f"{pred} AND src_ip IS NOT NULL", rows, gsql if mn > 1 else None)
+        where = m.rest_where(ctx, f"{pred} AND src_ip IS NOT NULL", rows, rest, gsql if mn > 1 else None)
         details = m.rest_details(rest)
         if fid == "icmp.frag_needed":
             mtus = sorted({r["mtu"] for r in rest if r["mtu"]})
@@ -154,7 +154,7 @@ def _echo_findings(ctx, me, lonely):
     scope = m.own_scope(ctx, rows, rest)
     out = []
     if rest:
-        where = m.rest_where(ctx, lonely, rows, gsql if mn > 1 else None)
+        where = m.rest_where(ctx, lonely, rows, rest, gsql if mn > 1 else None)
         details = m.rest_details(rest)
         out.append(ctx.finding(
             "icmp.echo_reply_unsolicited", None, where, evidence=m.evidence(ctx, where), targets=m.targets(ctx, where), details=details,
@@ -210,7 +210,7 @@ def _backscatter_findings(ctx, me, lonely):
     scope = m.own_scope(ctx, rows, rest)
     out = []
     if rest:
-        where = m.rest_where(ctx, lonely, rows, gsql if mn > 1 else None)
+        where = m.rest_where(ctx, lonely, rows, rest, gsql if mn > 1 else None)
         reasons: dict[str, int] = {}
         for r in rest:
             reason = _reason(ctx, r)[0]

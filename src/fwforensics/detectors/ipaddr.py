@@ -74,7 +74,7 @@ def _source_route_findings(ctx, pred, rows, rest):
     scope = m.own_scope(ctx, rows, rest)
     if rest:
         mn = int(ctx.tun(m.short(__name__), 'MIN_RECORDS'))
-        where = m.rest_where(ctx, f"{pred} AND src_ip IS NOT NULL", rows, _by_src_sql(ctx, pred) if mn > 1 else None)
+        where = m.rest_where(ctx, f"{pred} AND src_ip IS NOT NULL", rows, rest, _by_src_sql(ctx, pred) if mn > 1 else None)
         opts = list(ctx.distinct(where, "ip_options", 5))
         out.append(ctx.finding(
             "source_route", None, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where),
@@ -162,6 +162,7 @@ def _bogons(ctx):
 
 def _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged):
     out = []
+    amplified = _amplified_by_src(ctx)   # a smurf's forged source (rsmurf6 forges ff02::1) is said there
     for src in judged:
         cat = kinds[src]
         extra = ""
@@ -174,9 +175,8 @@ def _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged):
             where += f" AND NOT coalesce({DHCP} OR {NO_ADDRESS_YET}, FALSE)"
         elif cat == "loopback":
             where += f" AND NOT coalesce({HOST_TO_ITSELF}, FALSE)"
-        amplified = _amplified(ctx, src)   # a smurf's forged source (rsmurf6 forges ff02::1) is said there
-        if amplified:
-            where += f" AND NOT {amplified}"
+        if src in amplified:
+            where += f" AND NOT {_any(amplified[src])}"
         n = ctx.count(where)
         if not n:
             continue
@@ -261,7 +261,7 @@ def _directed(ctx):
     bc, guessed = m.broadcast_pred(ctx)
     # (ARP asks by Ethernet broadcast as a matter of course: not a directed broadcast)
     pred = f"({bc} AND dst_ip <> '255.255.255.255' AND dst_ip NOT LIKE '%:%' AND coalesce(proto, '') <> 'arp')"
-    skip = _amplified(ctx)
+    skip = _any([p for preds in _amplified_by_src(ctx).values() for p in preds])
     if skip:
         pred = f"{pred} AND NOT {skip}"
     out = []
@@ -287,18 +287,25 @@ def _directed(ctx):
     return out
 
 
-def _amplified(ctx, src: str | None = None) -> str:
-    """SQL predicate for the records already reported as smurf/fraggle (of the source ``src`` only,
-    when given), or "" when there are none: their forged source is the victim, said there."""
+def _amplified_by_src(ctx) -> dict[str, list[str]]:
+    """SQL predicates for the records already reported as smurf/fraggle, by their (forged) source:
+    their victim, said there. Empty when smurf.py is missing or changed (nothing is left out)."""
     try:
         from . import smurf
         preds = smurf.predicates(ctx)
-    except Exception:   # smurf.py missing or changed: leave nothing out
-        return ""
-    skip = [f"({preds[f.id]} AND src_ip = {ctx.lit(f.src)})" for f in ctx.findings
-            if f.id in preds and f.src and (src is None or f.src == src)]
-    # (coalesce: a record the predicate cannot judge, a field being unknown, is not left out)
-    return f"coalesce({' OR '.join(skip)}, FALSE)" if skip else ""
+    except Exception:
+        return {}
+    out: dict[str, list[str]] = {}
+    for f in ctx.findings:
+        if f.id in preds and f.src:
+            out.setdefault(f.src, []).append(f"({preds[f.id]} AND src_ip = {ctx.lit(f.src)})")
+    return out
+
+
+def _any(preds: list[str]) -> str:
+    """``preds`` or-ed, or "" for none (coalesce: a record a predicate cannot judge, a field being
+    unknown, is not left out)."""
+    return f"coalesce({' OR '.join(preds)}, FALSE)" if preds else ""
 
 
 def _same_subnet(ctx, src: str, bcast: str) -> bool:

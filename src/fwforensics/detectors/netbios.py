@@ -80,7 +80,7 @@ def _lookups(ctx, look: str):
     rows, rest = m.split_sources(ctx, me, rows)
     scope = m.scope(ctx, [r["src_ip"] for r in rows])
     if rest:
-        where = m.rest_where(ctx, look, rows, gsql if mn > 1 else None)
+        where = m.rest_where(ctx, look, rows, rest, gsql if mn > 1 else None)
         flavours: dict[str, int] = {}
         for r in rest:
             fl = _flavour(r)[0]

@@ -57,6 +57,8 @@ SCANS = {"scan.vertical", "scan.block", "scan.horizontal", "scan.fin", "scan.nul
 OWN_SCANNER = ("find the machine with that address, check it for malware and who uses it, and hold its "
                "outgoing traffic until it is clean")
 SILENT = {"verdict", "host.link", "traceroute.from_inside", "dns.unexpected_source"}
+# a smurf's or fraggle's source is its forged victim: it aimed nothing at us
+AMPLIFIED = ("smurf", "fraggle")
 # the SYN or UDP finding of a one-port sweep holds the records of its scan.horizontal finding,
 # which is background: it follows it (stealth flavours of a sweep stay aimed: nobody sends those
 # by accident)
@@ -97,7 +99,7 @@ def detect(ctx):
              and not (f.id in TRACES and not ctx.home_nets and f.src in own_traces)]
     other = [f for f in fs if f.id not in BACKGROUND and f.id not in AIMED and f.id not in ACTION]
     # an impossible source that scanned us is that scan's forged address, not background radiation
-    aimers = {f.src for f in aimed if f.src and f.id not in ("smurf", "fraggle")}
+    aimers = {f.src for f in aimed if f.src and f.id not in AMPLIFIED}
     forged = sorted({f.src for f in background if f.id == "bogon.source" and f.src in aimers})
     background = [f for f in background if not (f.id == "bogon.source" and f.src in aimers)]
     action = [f for f in fs if f.id in ACTION or f in infected or id(f) in scans_inside
@@ -105,10 +107,9 @@ def detect(ctx):
               or (f.id == "trojan.probe" and f.details.get("passed"))]
     bg_records = min(_distinct_records(background), n_all)
     site = "this site" if ctx.home_nets else "hosts in this log"   # (no home net: which side is ours is unknown)
-    # (a smurf's or fraggle's source is its forged victim, which aimed nothing at us; so is a decoy
-    # that a decoy scan's real sender forged, unless it did something else of its own)
+    # (nor did a decoy that a decoy scan's real sender forged, unless it did something of its own)
     decoys = _decoys(aimed)
-    aimed_srcs = sorted({f.src for f in aimed if f.src and f.id not in ("smurf", "fraggle")} - decoys.keys())
+    aimed_srcs = sorted(aimers - decoys.keys())
 
     if own_traces and not (action or aimed or background):
         summary = ("Nothing aimed at you: the records recognised answer traceroutes run from your side."
@@ -138,8 +139,8 @@ def detect(ctx):
             share = "Under 1%"
         parts.append(f"{share} of the records ({bg_records}) are internet background radiation: {kinds}. "
                      f"It reaches every address and says nothing about you.")
-    amp = [f for f in aimed if f.id in ("smurf", "fraggle")]
-    aimed = [f for f in aimed if f.id not in ("smurf", "fraggle")]
+    amp = [f for f in aimed if f.id in AMPLIFIED]
+    aimed = [f for f in aimed if f.id not in AMPLIFIED]
     if amp:
         parts.append(f"Your network was used as an amplifier (smurf/fraggle) against "
                      f"{', '.join(sorted({f.src for f in amp if f.src}))}: the victims are those addresses, "
@@ -239,7 +240,7 @@ def _decoys(aimed) -> dict[str, str]:
     real sender is named: source -> that sender."""
     real: dict[str, str | None] = {}
     for f in aimed:
-        if not f.src or f.id in ("smurf", "fraggle", "scan.decoy"):
+        if not f.src or f.id in AMPLIFIED or f.id == "scan.decoy":
             continue
         g = f.details.get("decoy_group") or {}
         mine = g.get("real_source") if g.get("role") == "decoy" else None
@@ -297,8 +298,8 @@ def _pieces(ranges: str):
 
 def _merged(out: array) -> array:
     """The packed spans ``out`` as the fewest disjoint packed spans covering the same lines."""
-    v = np.frombuffer(out, np.int64).copy()
-    v.sort()
+    v = np.frombuffer(out, np.int64)
+    v.sort()   # (in place: ``out`` is replaced by the result)
     a = v >> 32
     b = np.maximum.accumulate(v & 0xFFFFFFFF)
     new = np.empty(len(v), bool)

@@ -58,7 +58,7 @@ def _slammer_findings(ctx, me, base, size, unknown, rows, rest):
     out = []
     scope = m.own_scope(ctx, rows, rest)
     if rest:
-        where = m.rest_where(ctx, f"{base} AND ({size} OR {unknown})", rows)
+        where = m.rest_where(ctx, f"{base} AND ({size} OR {unknown})", rows, rest)
         sized = sum(1 for r in rest if r["sized"])
         details = m.rest_details(rest, slammer_sized_sources=sized)
         out.append(ctx.finding(
@@ -141,7 +141,7 @@ def _port_worm_findings(ctx, fid, ports, what, many, one, pred, groups, rows, re
     out = []
     scope = m.own_scope(ctx, rows, rest)
     if rest:
-        where = m.rest_where(ctx, pred, rows, groups, rest)
+        where = m.rest_where(ctx, pred, rows, rest, groups)
         details = m.rest_details(rest)
         out.append(ctx.finding(
             fid, None, where, targets=m.targets(ctx, where), ports=list(ports), details=details,

@@ -93,15 +93,15 @@ def draft(rep: dict[str, Any], con, src: str, contact: dict | None = None, conta
     elif contact:
         out.append(f"Abuse contact from RDAP ({'cached' if contact.get('cached') else 'live'}): "
                    f"{clean(contact.get('handle') or '')} {clean(contact.get('range') or '')}".rstrip())
-    forgers = sorted({g["real_source"] for f in fs for g in [(f.get("details") or {}).get("decoy_group") or {}]
-                      if g.get("role") == "decoy" and g.get("real_source")})
-    if forgers:
-        out.insert(0, f"NOTE (not part of the report): {src} looks like a decoy, forged by "
-                      f"{clean(', '.join(forgers))} in a decoy scan (see scan.decoy): its owner most likely sent "
-                      f"nothing, and this report would reach the wrong people. Write about "
-                      f"{clean(', '.join(forgers))} instead.\n")
+    # what the verdict found about this source: a forged decoy, or a host of our own
     verdict = next((f for f in rep.get("findings") or [] if f.get("id") == "verdict"), None)
     vd = (verdict or {}).get("details") or {}
+    forger = (vd.get("forged_decoys") or {}).get(src)
+    if forger:
+        out.insert(0, f"NOTE (not part of the report): {src} looks like a decoy, forged by "
+                      f"{clean(forger)} in a decoy scan (see scan.decoy): its owner most likely sent "
+                      f"nothing, and this report would reach the wrong people. Write about "
+                      f"{clean(forger)} instead.\n")
     if src in (vd.get("scanning_inside") or []) or src in (vd.get("infected_inside") or []):
         out.insert(0, f"NOTE (not part of the report): {src} is a host of your own network (see the verdict): "
                       "it scanned others or behaved like a worm. Check that machine for malware and who uses it "
