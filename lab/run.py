@@ -161,7 +161,8 @@ def markdown_table(directory: Path) -> str:
                     tools.append(name)
         with (directory / t["pcap"]).open("rb") as f:
             packets = sum(1 for _ in dpkt.pcap.Reader(f))
-        exp = ", ".join(f"{e['id']} ({e['src'] or 'no single source: %d candidates' % len(e.get('candidates', []))})"
+        exp = ", ".join(f"{e['id']} ({e['src'] or 'no single source: %d candidates' % len(e.get('candidates', []))}"
+                        f"{', capture only' if e.get('capture_only') else ''})"
                         for e in t["expected"]) or (
             "none; must not report " + "/".join(sorted({i.split('.')[0] for i in t["forbidden"]}))
             if t["forbidden"] else "none (Packet Zen input)")

@@ -371,6 +371,15 @@ def scenarios(workdir: Path) -> list[Scenario]:
              OUTSIDE_BCAST, "--dport", "137", "--payload", "nbname", "--count", "2")],
         [exp("broadcast.local", NEIGHBOUR_IP), exp("broadcast.directed", NEIGHBOUR_IP)],
         batch=2))
+    sc.append(Scenario(
+        "arp_sweep", "the neighbour's nmap host discovery of 203.0.113.0/26 on its own segment (ARP), "
+        "then a SYN probe of two ports of the firewall it found", NEIGHBOUR_IP,
+        [run(NEIGHBOUR, "nmap", "-n", "-sn", "-T4", "--max-retries", "1", "203.0.113.0/26", timeout=60),
+         run(NEIGHBOUR, "nmap", *NMAP_FAST, "-sS", "-p", "22,443", FW_OUT_IP, timeout=60)],
+        [exp("ping.sweep", NEIGHBOUR_IP, method="arp", capture_only=True)], batch=2,
+        notes="on its own Ethernet segment nmap finds hosts with ARP requests, which no firewall "
+              "logs: the sweep is in the capture only (capture_only); the firewall's log holds the "
+              "two probes that followed"))
     z_src = a["portzero"]
     sc.append(Scenario(
         "port_zero", "TCP and UDP to port 0", z_src,

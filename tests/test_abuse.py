@@ -102,3 +102,13 @@ def test_who_offline_facts():
     p = lookup("192.168.10.55")
     assert p["class"] == "private" and p["bogon"] and p["country"] is None
     assert "rdns" not in g  # reverse DNS only when asked
+
+
+def test_abuse_draft_about_an_arp_sweeper_says_it_shares_the_segment(tmp_path):
+    # the lab's neighbour swept the firewall's outside segment with ARP (in the capture only): it is
+    # not a host of the home net, but it is on that segment, so nobody far away is to be written to
+    pcap = ROOT / "tests" / "fixtures" / "lab" / "arp_sweep.pcap"
+    r = _run(["203.0.113.77", str(pcap), "--home-net", "192.0.2.0/24"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "203.0.113.77 swept the network segment the capture was taken on" in r.stdout
+    assert "host of your own network" not in r.stdout

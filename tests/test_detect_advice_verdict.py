@@ -94,7 +94,7 @@ def test_an_inside_host_scanning_others_needs_action_not_aimed_at_us():
     assert v["details"]["scanning_inside"] == ["172.16.9.5"]
     assert "172.16.9.5" not in v["details"]["aimed_sources"] and not v["details"]["aimed"]
     assert {(a["id"], a["src"]) for a in v["details"]["needs_action"]} >= {("scan.block", "172.16.9.5")}
-    assert "Hosts of your own network scan others: 172.16.9.5" in v["explanation"]
+    assert "Hosts of your own network (172.16.9.5) scan others" in v["explanation"]
     assert "check it for malware" in v["advice"]
     # the same kind of scan from outside stays aimed at us, and needs no action by itself
     (v,) = ids(lab("nmap_syn"), "verdict")

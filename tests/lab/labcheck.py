@@ -111,10 +111,21 @@ def pcap_sources(packets) -> set[str]:
     return out
 
 
+def in_log(expected: dict) -> bool:
+    """Can the firewall's log show this expected finding? Not one that only the capture holds
+    (``capture_only``: an ARP sweep, which no firewall logs)."""
+    return not expected.get("capture_only")
+
+
+def log_expected(truth: dict) -> list[dict]:
+    """The expected findings of a scenario that its log must give."""
+    return [e for e in truth["expected"] if in_log(e)]
+
+
 def must_appear(truth: dict) -> set[str]:
     """Addresses that the log must contain: every expected src, and the real source unless
     every packet of the scenario carried a forged address."""
-    out = {e["src"] for e in truth["expected"] if e["src"] is not None}
+    out = {e["src"] for e in log_expected(truth) if e["src"] is not None}
     if not truth.get("extra", {}).get("victim") and truth["scenario"] != "bogon_source":
         out.add(truth["real_src"])
     return out

@@ -67,7 +67,7 @@ EXPECTED = [pytest.param(name, i, e, id=f"{name}-{e['id']}-{e['src']}",
                          marks=[] if e["id"] in DETECTOR_IDS else
                          [pytest.mark.xfail(strict=False,
                                             reason=f"no detector declares {e['id']} yet")])
-            for name in NAMES for i, e in enumerate(_truth(name)["expected"])]
+            for name in NAMES for i, e in enumerate(lc.log_expected(_truth(name)))]
 
 
 @pytest.mark.parametrize("name,index,expected", EXPECTED)

@@ -17,7 +17,11 @@ SEVERITY_CHOICE = click.Choice(["info", "low", "medium", "high"])
 @click.option("--tz", metavar="ZONE", help="Time zone of timestamps that carry none (default UTC).")
 @click.option("--online", is_flag=True, help="Look up the abuse contact by RDAP (cached on disk).")
 @click.option("--from", "reporter", default="", metavar="NAME", help="Your name/contact for the signature.")
-def abuse_cmd(src, logs, case_path, fmt, year, tz, online, reporter):
+@click.option("--home-net", multiple=True, metavar="CIDR",
+              help="A network that is 'us' (repeatable), as for analyze. Inferred when not given.")
+@click.option("--outside-if", multiple=True, metavar="NAME", help="An interface facing the Internet (repeatable).")
+@click.option("--config", metavar="FILE", help="TOML config, as for analyze (default ~/.config/fwforensics/config.toml).")
+def abuse_cmd(src, logs, case_path, fmt, year, tz, online, reporter, home_net, outside_if, config):
     """Draft a polite abuse report about SRC from LOGS (or --case)."""
     import ipaddress
 
@@ -30,7 +34,8 @@ def abuse_cmd(src, logs, case_path, fmt, year, tz, online, reporter):
         raise click.UsageError(f"{src!r} is not an IP address") from None
     if not logs and not case_path:
         raise click.UsageError("give the log files that show SRC, or --case CASE.duckdb")
-    opts = analysis.Options(fmt=fmt, year=year, tz=tz)
+    from ..cli import _options   # (the same options, config file and checks as analyze)
+    opts = _options(fmt, year, tz, home_net, outside_if, config, (), False)
     if case_path:
         from ..store import Case
         case = Case(case_path, read_only=not logs)

@@ -56,6 +56,9 @@ SCANS = {"scan.vertical", "scan.block", "scan.horizontal", "scan.fin", "scan.nul
          "scan.udp", "scan.syn", "scan.decoy", "ping.sweep", "proxy.scan", "sscan"}
 OWN_SCANNER = ("find the machine with that address, check it for malware and who uses it, and hold its "
                "outgoing traffic until it is clean")
+NEAR_SCANNER = ("that machine shares the capture's network segment: if it is yours, check it for malware and "
+                "who uses it; if the segment is shared (the outside one, a provider's, a hotel's), tell whoever "
+                "runs it")
 SILENT = {"verdict", "host.link", "traceroute.from_inside", "dns.unexpected_source"}
 # a smurf's or fraggle's source is its forged victim: it aimed nothing at us
 AMPLIFIED = ("smurf", "fraggle")
@@ -87,7 +90,9 @@ def detect(ctx):
     total = ctx.query(f"SELECT count(*) AS n, min(ts) AS a, max(ts) AS b FROM {t}")[0]
     n_all = int(total["n"] or 0)
     floor = SEVERITY_RANK.get(str(ctx.tun(me, "AIMED_MIN_SEVERITY")), 2)
-    inside = lambda f: bool(f.src and ctx.home_nets and m.home_ip(ctx, f.src))   # noqa: E731
+    # (a finding whose sender must share the capture's segment, an ARP sweep, is from inside whatever
+    # the home net)
+    inside = lambda f: bool(f.src and (f.details.get("local") or (ctx.home_nets and m.home_ip(ctx, f.src))))   # noqa: E731
     # an inside host scanning others is not aimed at us: it is infected or misused (below)
     scanning = [f for f in fs if f.id in SCANS and inside(f)]
     scans_inside = {id(f) for f in scanning}   # (by identity: no field-by-field comparison per finding)
@@ -171,11 +176,17 @@ def detect(ctx):
             "do not report them.")
     if infected:
         parts.append(f"Hosts of your own network behave like worms: {', '.join(sorted({f.src for f in infected}))}.")
+    home = {f.src for f in scanning if ctx.home_nets and m.home_ip(ctx, f.src)}
     if scanning:
         kinds = ", ".join(f"{k} ({v})" for k, v in _kinds(scanning, {**AIMED, **BACKGROUND})[:4])
-        parts.append(f"Hosts of your own network scan others: {', '.join(sorted({f.src for f in scanning}))} "
-                     f"({kinds}). A machine that does this is infected or misused; the targets and ports in "
-                     f"the findings say what it is after.")
+        # (an ARP sweep's sender shares the capture's segment: ours when inside the home net, else a
+        # neighbour on the segment, such as the outside one a firewall shares with its provider)
+        near = sorted({f.src for f in scanning} - home)
+        who = " and ".join(x for x in (f"hosts of your own network ({', '.join(sorted(home))})" if home else "",
+                                       f"hosts on the capture's own network segment ({', '.join(near)})"
+                                       if near else "") if x)
+        parts.append(f"{who[0].upper()}{who[1:]} scan others ({kinds}). A machine that does this is infected "
+                     f"or misused; the targets and ports in the findings say what it is after.")
     if own_traces:
         who = f"{', '.join(own_traces[:5])}{' and others' if len(own_traces) > 5 else ''}"
         parts.append(f"Traceroutes run from your side: {who}; the routers' and targets' answers were logged, "
@@ -200,7 +211,8 @@ def detect(ctx):
                 continue
             if len(todo) >= 6:
                 break
-            what = (OWN_SCANNER if id(f) in mine else (f.advice or f.summary).split('. ')[0].rstrip('.'))
+            what = ((OWN_SCANNER if f.src in home else NEAR_SCANNER) if id(f) in scans_inside else OWN_SCANNER
+                    if id(f) in mine else (f.advice or f.summary).split('. ')[0].rstrip('.'))
             todo.append(f"{f.id}{' (' + f.src + ')' if f.src else ''}: {what}")
         advice = "; ".join(todo) + "."
     else:
@@ -221,6 +233,9 @@ def detect(ctx):
                                   for f in sorted(action, key=Finding.sort_key)],
                  "infected_inside": sorted({f.src for f in infected}),
                  "scanning_inside": sorted({f.src for f in scanning}),
+                 # (of those, the ones known only to share the capture's segment: ARP sweepers outside
+                 # the home net, or with no home net known)
+                 "scanning_segment": sorted({f.src for f in scanning} - home),
                  "forged_decoys": dict(sorted(decoys.items()))})]
 
 

@@ -102,7 +102,11 @@ def draft(rep: dict[str, Any], con, src: str, contact: dict | None = None, conta
                       f"{clean(forger)} in a decoy scan (see scan.decoy): its owner most likely sent "
                       f"nothing, and this report would reach the wrong people. Write about "
                       f"{clean(forger)} instead.\n")
-    if src in (vd.get("scanning_inside") or []) or src in (vd.get("infected_inside") or []):
+    if src in (vd.get("scanning_segment") or []):
+        out.insert(0, f"NOTE (not part of the report): {src} swept the network segment the capture was taken "
+                      "on (see the verdict), so it is on that segment: a machine of yours, or a neighbour's on a "
+                      "shared segment. Find out which before writing to anyone; its provider is likely yours.\n")
+    elif src in (vd.get("scanning_inside") or []) or src in (vd.get("infected_inside") or []):
         out.insert(0, f"NOTE (not part of the report): {src} is a host of your own network (see the verdict): "
                       "it scanned others or behaved like a worm. Check that machine for malware and who uses it "
                       "before writing to anyone.\n")
