@@ -10,7 +10,7 @@ import pytest
 
 from fwforensics.analysis import Options, analyze
 
-from _detect_util import ids, one, run
+from _detect_util import LAB, LAB_HOME, ids, one, run
 from _shared import CORPUS
 
 NMAP_VSN = CORPUS / "zeek-testing-pcaps" / "Traces" / "nmap-vsn.pcap"
@@ -36,13 +36,33 @@ def test_nmap_arp_sweep_in_a_real_capture():
     assert "ARP" in f["explanation"] and "--suppress id=ping.sweep" in f["advice"]
     # the evidence is the requests themselves
     assert all("who-has" in s["raw"] for s in f["evidence"]["samples"])
-    # ARP never passes a router: the verdict counts the sender as a scanner inside, even without a
-    # home net, and asks for action rather than calling it background radiation
+    # nothing was dropped, and 192.168.1.0/24 both sent and received: that is the home net, so the
+    # sweeper is a host of our own, which needs action rather than being background radiation
+    assert any(a.startswith("Home network(s) assumed to be 192.168.1.0/24: no record was dropped")
+               for a in rep["assumptions"])
     v = one(rep["findings"], "verdict", None)
-    assert v["details"]["scanning_inside"] == ["192.168.1.71"]
+    assert v["details"]["scanning_inside"] == ["192.168.1.71"] and v["details"]["scanning_segment"] == []
     assert {"id": "ping.sweep", "src": "192.168.1.71", "severity": "medium"} in v["details"]["needs_action"]
     assert "ping sweeps" not in v["details"]["background"]
-    assert "capture's own network segment" in v["explanation"]
+    assert "Hosts of your own network (192.168.1.71) scan others" in v["explanation"]
+
+
+def test_arp_sweep_from_outside_the_home_net_is_a_neighbour():
+    # the lab: the neighbour on the firewall's outside segment swept it with real nmap (-sn). The
+    # sender is not ours, but ARP never passes a router, so it shares the capture's segment
+    pcap = LAB / "arp_sweep.pcap"
+    for home in (True, False):   # (without a home net: a capture of public addresses gets none)
+        rep = analyze([str(pcap)], Options(**(LAB_HOME if home else {})))
+        f = one(rep["findings"], "ping.sweep", "203.0.113.77")
+        assert f["details"]["method"] == "arp" and f["details"]["hosts"] >= 60
+        assert f["details"]["unanswered"] >= f["details"]["hosts"] - 2   # the firewall (and router) answer
+        v = one(rep["findings"], "verdict", None)
+        assert v["details"]["scanning_segment"] == ["203.0.113.77"] == v["details"]["scanning_inside"]
+        assert "Hosts on the capture's own network segment (203.0.113.77) scan others" in v["explanation"]
+        assert "if the segment is shared" in v["advice"]
+        assert home or any("No home network could be inferred" in a for a in rep["assumptions"])
+    # the firewall's log of the same run holds only the two probes that followed
+    assert not ids(run(LAB / "arp_sweep.log"), "ping.sweep")
 
 
 def test_tunables_apply():

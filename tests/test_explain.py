@@ -528,6 +528,10 @@ def test_terms_of_todays_logs():
     assert a["kind"] == "term" and "2323" in text_of([a]) and "factory passwords" in text_of([a])
     (b,) = explain("brute force")
     assert b["kind"] == "term" and b["short"].startswith("password guessing:")
+    for q in ("arp sweep", "arp-scan", "netdiscover"):
+        (c,) = explain(q)
+        assert c["kind"] == "term" and c["short"].startswith("ARP sweep: Host discovery on the local segment")
+        assert "ping.sweep" in text_of([c]) or "ping.sweep" in str(c["data"])
 
 
 def test_ipv4_mapped_address_is_shown_with_its_ipv4_part_dotted():

@@ -242,3 +242,24 @@ def test_compact_geo_copy_answers_as_geoip2fast_and_is_cached(tmp_path, monkeypa
     assert isinstance(plain, GeoIP2Fast) and seen(plain.lookup("8.8.8.8"))[0]
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")   # never a copy under the working directory
     assert who._compact_path(who.__file__) is None and isinstance(who._load_geo(), GeoIP2Fast)
+
+
+def test_evidence_of_a_capture_counts_packets_in_every_report():
+    # a capture's records are numbered by packet: its evidence says "packet(s)", a log's "line(s)"
+    import io
+
+    from rich.console import Console
+
+    from fwforensics.reports import html, terminal
+    cap = CORPUS / "zeek-testing-pcaps" / "Traces" / "nmap-vsn.pcap"
+    log = Path(__file__).parent / "fixtures" / "lab" / "ping_sweep.log"
+    rep = analysis.analyze([str(cap), str(log)], analysis.Options(home_nets=["192.0.2.0/24"]))
+    md = export.markdown(rep)
+    assert f"Evidence: {export.md(str(cap))} packet(s) 2-10," in md
+    assert f"Evidence: {export.md(str(log))} line(s) 1-" in md
+    buf = io.StringIO()
+    terminal.render(rep, Console(file=buf, width=400, color_system=None), verbose=True)
+    out = buf.getvalue()
+    assert f"Evidence: {cap} packet(s) 2-10," in out and f"Evidence: {log} line(s) 1-" in out
+    page = html.render_html(rep, None)
+    assert "</code> packet(s) 2-10," in page and "</code> line(s) 1-" in page

@@ -218,3 +218,46 @@ def test_loopback_is_never_a_home_net():
     rep = analysis.analyze([str(CORPUS / "loghub" / "Proxifier_2k.log")], analysis.Options())
     home = [a for a in rep["assumptions"] if a.startswith("Home network")]
     assert home and "127.0.0.0/24" not in home[0]
+
+
+def test_a_capture_without_drops_takes_the_private_networks_that_talk_as_home(tmp_path):
+    # behind NAT: a LAN host 192.168.7.20 and its resolver 192.168.7.1 talk to public servers, and
+    # a forged 10.0.0.0/8 source sends a SYN that nobody answers. Written with dpkt
+    import socket
+
+    import dpkt
+
+    def frame(src, dst, sport, dport, flags=dpkt.tcp.TH_SYN, udp=False):
+        l4 = (dpkt.udp.UDP(sport=sport, dport=dport, data=b"x") if udp else
+              dpkt.tcp.TCP(sport=sport, dport=dport, flags=flags, seq=1))
+        ip = dpkt.ip.IP(src=socket.inet_aton(src), dst=socket.inet_aton(dst), ttl=64, id=1,
+                        p=dpkt.ip.IP_PROTO_UDP if udp else dpkt.ip.IP_PROTO_TCP, data=l4)
+        ip.len = len(bytes(ip))
+        return bytes(dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x04" * 6, type=dpkt.ethernet.ETH_TYPE_IP, data=ip))
+    frames = []
+    for i in range(20):
+        frames.append(frame("192.168.7.20", "192.168.7.1", 40000 + i, 53, udp=True))
+        frames.append(frame("192.168.7.1", "192.168.7.20", 53, 40000 + i, udp=True))
+        frames.append(frame("192.168.7.20", "203.0.113.80", 41000 + i, 443))
+        frames.append(frame("203.0.113.80", "192.168.7.20", 443, 41000 + i, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK))
+    frames.append(frame("10.9.9.9", "198.51.100.5", 1234, 80))
+    p = tmp_path / "nat.pcap"
+    with open(p, "wb") as fh:
+        w = dpkt.pcap.Writer(fh)
+        for i, fr in enumerate(frames):
+            w.writepkt(fr, ts=1_700_000_000 + i * 0.01)
+    out = analysis.analyze([str(p)], analysis.Options())
+    assert out["records_read"] == len(frames)
+    assert any(a.startswith("Home network(s) assumed to be 192.168.7.0/24: no record was dropped")
+               for a in out["assumptions"]), out["assumptions"]
+    # a home net given is never overridden
+    given = analysis.analyze([str(p)], analysis.Options(home_nets=["198.51.100.0/24"]))
+    assert not any(a.startswith("Home network(s) assumed") for a in given["assumptions"])
+
+
+def test_forged_private_sources_and_public_captures_make_no_home_net():
+    # the lab's bogon capture: 10.99.0.7 only sends (forged), every other address is public
+    for name in ("bogon_source", "nmap_syn"):
+        out = analysis.analyze([str(LAB / f"{name}.pcap")], analysis.Options())
+        assert any(a.startswith("No home network could be inferred (no record was dropped")
+                   for a in out["assumptions"]), (name, out["assumptions"])

@@ -9,7 +9,10 @@ to correct it (``--home-net``, ``--outside-if`` or the config file).
   ``HOME_SHARE`` of the drops (at most ``MAX_NETS``) are taken as ours, except a group whose drops
   all came from the groups already taken (our own hosts' connections out, dropped). When most
   drops went from private to public addresses (``EGRESS_SHARE``: a Zeek sensor's failed
-  connections out, a firewall's blocked egress), the groups are those of the drops' sources.
+  connections out, a firewall's blocked egress), the groups are those of the drops' sources. When
+  nothing was dropped (a packet capture, a log of accepted traffic), the home networks are the
+  busiest private /24s (/64s) that both sent and received records: a capture inside a LAN or
+  behind NAT (forged private sources only send). A capture of public addresses only gets none.
 * Outside interface: the input interface carrying most drops from public (non-bogon) sources;
   when every source is private or reserved (a lab, or a firewall inside a larger network), the
   interface carrying most drops. An interface whose name says so (wan, ppp, outside, untrust,
@@ -124,6 +127,37 @@ def _from_private(ctx, drops: str, dsts: list[str], net) -> bool:
     return bool(got) and sum(r["n"] for r in got if private(r["src_ip"])) >= EGRESS_SHARE * sum(r["n"] for r in got)
 
 
+def _private_nets(ctx) -> list | None:
+    """For a log without drops: the /24s (/64s) of private addresses (PRIVATE_KINDS) that both sent
+    and received records, the busiest first until they hold HOME_SHARE of those nets' records (at
+    most MAX_NETS). A private network that only sent (forged sources, bogons from outside) or only
+    received is not taken. None when there is none."""
+    t = ctx.table
+    rows = ctx.query(f"""SELECT ip, sum(s) AS sent, sum(r) AS rcvd, sum(s + r) AS n FROM (
+                             SELECT src_ip AS ip, count(*) AS s, 0 AS r FROM {t}
+                             WHERE src_ip IS NOT NULL AND {_private('src_ip')} GROUP BY src_ip
+                             UNION ALL
+                             SELECT dst_ip AS ip, 0 AS s, count(*) AS r FROM {t}
+                             WHERE dst_ip IS NOT NULL AND {_private('dst_ip')} GROUP BY dst_ip) x
+                         GROUP BY ip ORDER BY n DESC, ip LIMIT 5000""")
+    sent: dict = {}
+    got: dict = {}
+    for r in rows:
+        n = _net(r["ip"])
+        if n is not None:
+            sent[n] = sent.get(n, 0) + int(r["sent"] or 0)
+            got[n] = got.get(n, 0) + int(r["rcvd"] or 0)
+    both = {n: sent[n] + got[n] for n in sent if sent[n] and got[n]}
+    total = sum(both.values())
+    chosen, acc = [], 0
+    for n, c in sorted(both.items(), key=lambda kv: (-kv[1], str(kv[0]))):
+        if acc >= HOME_SHARE * total or len(chosen) >= MAX_NETS:
+            break
+        chosen.append(n)
+        acc += c
+    return sorted(chosen, key=lambda n: (n.version, n)) or None
+
+
 def infer(ctx) -> None:
     t = ctx.table
     drops = "action IN ('drop', 'reject')"
@@ -169,6 +203,15 @@ def infer(ctx) -> None:
                 "Home network(s) assumed to be " + ", ".join(str(n) for n in ctx.home_nets)
                 + f": {'the one dropped record was' if total == 1 else f'{acc} of the {total} dropped records were'}"
                   f" addressed there (give --home-net to set them).")
+        elif not rows and (pn := _private_nets(ctx)):
+            # nothing dropped (a capture, a log of accepted traffic): the private networks that both sent
+            # and received records are ours
+            ctx.home_nets = pn
+            ctx.assumptions.append(
+                "Home network(s) assumed to be " + ", ".join(str(n) for n in ctx.home_nets)
+                + ": no record was dropped or rejected (a packet capture, or a log of accepted traffic), and "
+                  "these are the busiest private networks that both sent and received records "
+                  "(give --home-net to set them).")
         else:
             why = ("no record was dropped or rejected: a packet capture, or a log of accepted traffic" if not rows
                    else "the dropped records were addressed to broadcast or multicast addresses only")

@@ -153,6 +153,16 @@ def zen_text(zen: Any, full: bool = False) -> str:
     return "; ".join(str(p) for p in parts)
 
 
+# formats whose records are numbered by packet, not by line (evidence "packet(s) 2-10")
+PACKET_FORMATS = ("pcap",)
+
+
+def evidence_units(rep: dict[str, Any]) -> dict[str, str]:
+    """What each input's evidence numbers count: "packet(s)" for a capture, else "line(s)" (the
+    default for a path not listed)."""
+    return {f.get("path"): "packet(s)" for f in rep.get("files") or [] if f.get("format") in PACKET_FORMATS}
+
+
 def split_findings(rep: dict[str, Any]) -> tuple[list[dict], list[dict]]:
     """(verdict findings, other findings)."""
     fs = rep.get("findings") or []

@@ -127,6 +127,7 @@ def markdown(rep: dict[str, Any]) -> str:
     s = rep.get("summary") or {}
     verdicts, findings = C.split_findings(rep)
     who = rep.get("who") or {}
+    units = C.evidence_units(rep)
     out = [f"## fwforensics report: {len(findings)} finding(s)", ""]
     if verdicts:
         for v in verdicts:
@@ -173,7 +174,7 @@ def markdown(rep: dict[str, Any]) -> str:
                         out.append(f"- {label}: {md(f[key])}")
                 ev = f.get("evidence") or {}
                 for path, lines in (ev.get("files") or {}).items():
-                    out.append(f"- Evidence: {md(path)} line(s) {md(lines, 300)}")
+                    out.append(f"- Evidence: {md(path)} {units.get(path, 'line(s)')} {md(lines, 300)}")
                 samples = [f"{smp.get('line')}: {clean(smp.get('raw'), 500)}" for smp in ev.get("samples") or []]
                 if samples:
                     out += ["", _fence("\n".join(samples))]

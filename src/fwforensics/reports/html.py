@@ -168,6 +168,7 @@ def render_html(rep: dict[str, Any], con=None) -> str:
         "geo": (rep.get("who_sources") or {}).get("geo"),
         "nonce": secrets.token_urlsafe(16),
         "samples": SAMPLES,
+        "units": C.evidence_units(rep),
     }
     return _env().get_template("report.html.j2").render(**ctx)
 

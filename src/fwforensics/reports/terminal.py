@@ -42,6 +42,7 @@ def render(rep: dict[str, Any], console: Console, verbose: bool = False) -> None
         except Exception:
             who = {}
     who = who or {}
+    units = C.evidence_units(rep)
 
     # -- header ----------------------------------------------------------------------
     head = Text(f"fwforensics {rep.get('version', '')}", style="bold")
@@ -83,7 +84,7 @@ def render(rep: dict[str, Any], console: Console, verbose: bool = False) -> None
             console.print(Text(f"── {sev.upper()} ({len(group)}) ", style=SEV_STYLE.get(sev, "")) + Text("─" * 20,
                                                                                                     style="dim"))
             for f in group:
-                _finding(console, f, who, verbose)
+                _finding(console, f, who, verbose, units)
     elif rep.get("records_read"):
         console.print(Text("No findings.", style="dim"))
         if rep.get("suppressed"):
@@ -143,7 +144,7 @@ def _who_short(who: dict, ip: str | None) -> str:
     return short(who.get(ip))
 
 
-def _finding(console: Console, f: dict, who: dict, verbose: bool) -> None:
+def _finding(console: Console, f: dict, who: dict, verbose: bool, units: dict[str, str] | None = None) -> None:
     out: list = []   # printed at once: each console.print costs Rich a layout pass (1 k findings: ~1 s)
     sev = f.get("severity", "")
     title = Text(f"{f.get('id')}", style="bold " + SEV_STYLE.get(sev, ""))
@@ -172,7 +173,8 @@ def _finding(console: Console, f: dict, who: dict, verbose: bool) -> None:
                 out.append(_indent(_kv(label, clean(f[key])), 4))
         ev = f.get("evidence") or {}
         for path, lines in (ev.get("files") or {}).items():
-            out.append(_indent(_kv("Evidence:", f"{clean(path)} line(s) {clean(lines, 200)}"), 4))
+            unit = (units or {}).get(path, "line(s)")
+            out.append(_indent(_kv("Evidence:", f"{clean(path)} {unit} {clean(lines, 200)}"), 4))
         for smp in (ev.get("samples") or [])[:SAMPLES_SHOWN]:
             out.append(_indent(Text(f"{smp.get('line', '?')}: {clean(smp.get('raw'), 300)}", style="dim"), 6))
     console.print(Group(*out, Text()))
