@@ -328,3 +328,61 @@ def test_a_scan_within_one_second_says_so():
     (f,) = [f for f in by_id(rep, "scan.syn") if f["src"] == "198.51.100.33"]
     assert f["summary"].endswith("with TCP SYN packets within a second"), f["summary"]
     assert not [f["summary"] for f in rep["findings"] if "over 0s" in f["summary"]]
+
+
+# --- what the scanned hosts answered (captures hold the answers) ------------------------------
+def test_a_capture_tells_which_probed_port_answered_open():
+    # the lab's nmap SYN scan of ports 1-300 of the LAN host, whose web server on 80 answered
+    # with a SYN-ACK (in the capture: the firewall passed it and logged nothing)
+    rep = run(LAB / "nmap_syn.pcap", home_nets=["192.0.2.0/24"])
+    for fid in ("scan.syn", "scan.vertical"):
+        f = one(rep, fid, "198.51.100.66")
+        assert f["details"]["answers"] == {"open": ["192.0.2.10:80"], "open_count": 1, "closed": 0}
+        assert f["summary"].endswith("; 1 port answered open (192.0.2.10:80)")
+    v = one(rep, "verdict", None)
+    assert v["details"]["open_answers"] == ["192.0.2.10:80"]
+    assert "answered as open on 192.0.2.10:80" in v["explanation"]
+    assert v["advice"].startswith("Check that the service that answered the scans (192.0.2.10:80)")
+    # the firewall's log of the same run holds no answer: nothing is claimed
+    log = run(LAB / "nmap_syn.log", home_nets=["192.0.2.0/24"])
+    assert "answers" not in one(log, "scan.syn", "198.51.100.66")["details"]
+    assert one(log, "verdict", None)["details"]["open_answers"] == []
+    assert one(log, "verdict", None)["advice"].startswith("Nothing needs doing")
+
+
+def _tcp_frame(src, dst, sport, dport, flags):
+    import socket
+
+    import dpkt
+    tcp = dpkt.tcp.TCP(sport=sport, dport=dport, flags=flags, seq=1, win=1024)
+    ip = dpkt.ip.IP(src=socket.inet_aton(src), dst=socket.inet_aton(dst), ttl=50, id=7,
+                    p=dpkt.ip.IP_PROTO_TCP, data=tcp)
+    ip.len = len(bytes(ip))
+    return bytes(dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x04" * 6, type=dpkt.ethernet.ETH_TYPE_IP, data=ip))
+
+
+def test_open_and_closed_answers_within_the_wait(tmp_path):
+    import dpkt
+    scanner, host = "198.51.100.70", "192.0.2.30"
+    SYN, RST, ACK = dpkt.tcp.TH_SYN, dpkt.tcp.TH_RST, dpkt.tcp.TH_ACK
+    frames = []   # (seconds, frame)
+    for i, port in enumerate(range(20, 40)):   # 20 ports probed in 2 s
+        t = i * 0.1
+        frames.append((t, _tcp_frame(scanner, host, 50000, port, SYN)))
+        if port in (22, 25):
+            frames.append((t + 0.01, _tcp_frame(host, scanner, port, 50000, SYN | ACK)))
+        elif port != 39:
+            frames.append((t + 0.01, _tcp_frame(host, scanner, port, 50000, RST | ACK)))
+    frames.append((1.0, _tcp_frame(host, scanner, 8080, 50000, SYN | ACK)))   # a port never probed
+    frames.append((300.0, _tcp_frame(host, scanner, 39, 50000, SYN | ACK)))   # five minutes later
+    p = tmp_path / "answers.pcap"
+    with open(p, "wb") as fh:
+        w = dpkt.pcap.Writer(fh)
+        for t, fr in frames:
+            w.writepkt(fr, ts=1_700_000_000 + t)
+    rep = run(p, home_nets=["192.0.2.0/24"])
+    f = one(rep, "scan.vertical", scanner)
+    assert f["details"]["answers"] == {"open": ["192.0.2.30:22", "192.0.2.30:25"], "open_count": 2, "closed": 17}
+    assert "2 ports answered open (192.0.2.30:22, 192.0.2.30:25) and 17 closed" in f["summary"]
+    late = run(p, home_nets=["192.0.2.0/24"], cfg={"scans": {"ANSWER_WAIT": 400}})
+    assert one(late, "scan.vertical", scanner)["details"]["answers"]["open_count"] == 3

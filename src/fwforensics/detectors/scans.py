@@ -54,8 +54,10 @@ SWEEP_MIN_HOSTS = 8        # distinct hosts pinged in a session to call it a pin
 COUNT_ACCEPTED = False     # count records the firewall accepted as probes; turn on for captures or
                            # logs whose "accept" lines are pre-connection probes
 TARGETS_LISTED = 64        # at most this many target addresses are listed (above: the count)
+ANSWER_WAIT = 30           # seconds after a scan's last probe in which a SYN-ACK or reset from a probed
+                           # port still counts as its answer (captures hold the answers; most logs do not)
 TUNABLES = ("SESSION_GAP", "VERTICAL_MIN_PORTS", "HORIZONTAL_MIN_HOSTS", "BLOCK_MIN_HOSTS",
-            "BLOCK_MIN_SWEPT", "SWEEP_MIN_HOSTS", "COUNT_ACCEPTED", "TARGETS_LISTED")
+            "BLOCK_MIN_SWEPT", "SWEEP_MIN_HOSTS", "COUNT_ACCEPTED", "TARGETS_LISTED", "ANSWER_WAIT")
 
 TRACEROUTE_PORTS = (33434, 33600)
 FLAVOUR_IDS = {"syn": "scan.syn", "fin": "scan.fin", "null": "scan.null", "xmas": "scan.xmas",
@@ -283,7 +285,73 @@ def _detect(ctx, defs: str, s: str, grouped: bool):
     prof = zen.profile(ctx)
     if hasattr(prof, "prefetch"):
         prof.prefetch(r["src_ip"] for _, r, _, _ in specs)
-    return [_finding(ctx, fid, r, shape, counts, listed, pre) for fid, r, shape, counts in specs]
+    found = [_finding(ctx, fid, r, shape, counts, listed, pre) for fid, r, shape, counts in specs]
+    _answers(ctx, found)
+    return found
+
+
+# TCP findings whose probes a SYN-ACK (open) or a reset (closed) answers
+ANSWERED_IDS = ("scan.vertical", "scan.horizontal", "scan.block", "scan.syn")
+OPEN_LISTED = 50   # open (host, port) pairs listed in details.answers.open
+# inputs whose records are packets, so that a SYN-ACK or reset is the packet itself (a Zeek connection
+# record's reset may end a connection the other side opened, an IDS alert is no answer)
+ANSWER_FORMATS = ("pcap",)
+
+
+def _answers(ctx, found) -> None:
+    """What the scanned hosts answered, where the input holds it (a packet capture): SYN-ACKs to the scanner from a probed port are open ports, resets closed ones, within
+    the scan's time and ANSWER_WAIT seconds after. Goes into ``details.answers`` (``open``: host:port,
+    at most OPEN_LISTED; ``open_count``, ``closed``) and the summary. A SYN, FIN, NULL or XMAS probe
+    of a closed port gets a reset, so resets are counted for the shape findings and SYN scans only
+    when their probes were SYNs."""
+    fs = [f for f in found if f.id in ANSWERED_IDS and f.src and f.details.get("scan_type") == "syn"]
+    if not fs:
+        return
+    packets = f"format IN {ctx.lit(list(ANSWER_FORMATS))}"
+    if not ctx.query(f"SELECT 1 AS x FROM {ctx.table} WHERE {packets} LIMIT 1"):
+        return   # (no capture among the inputs: the usual firewall log costs one short look)
+    wait = max(int(ctx.tun(_m(), "ANSWER_WAIT")), 0)
+    srcs = sorted({f.src for f in fs})
+    scanners = _misc._value_set(ctx, srcs) if _misc.is_duckdb(ctx) and len(srcs) > 1000 else ctx.lit(srcs)
+    rows = ctx.query(f"""
+        SELECT dst_ip AS scanner, src_ip AS host, src_port AS port,
+               CASE WHEN {BITS} % 32 >= 16 AND {BITS} % 4 >= 2 THEN 'open' ELSE 'closed' END AS kind,
+               min(ts) AS a, max(ts) AS b
+        FROM {ctx.table}
+        WHERE {packets} AND proto = 'tcp' AND src_port IS NOT NULL
+          AND ts IS NOT NULL AND src_ip IS NOT NULL
+          AND ((({BITS} % 32 >= 16) AND ({BITS} % 4 >= 2)) OR {BITS} % 8 >= 4)
+          AND dst_ip IN {scanners}
+        GROUP BY dst_ip, src_ip, src_port, kind""")
+    if not rows:
+        return
+    by_scanner: dict[str, list[dict]] = {}
+    for r in rows:
+        by_scanner.setdefault(r["scanner"], []).append(r)
+    from datetime import timedelta
+    for f in fs:
+        got = by_scanner.get(f.src)
+        if not got or f.first_seen is None or f.last_seen is None:
+            continue
+        until = f.last_seen + timedelta(seconds=wait)
+        hosts = set(f.targets) if isinstance(f.targets, list) else None
+        opened, closed = set(), set()
+        for r in got:
+            if r["b"] < f.first_seen or r["a"] > until or r["port"] not in f.ports:
+                continue
+            if hosts is not None and r["host"] not in hosts:
+                continue
+            (opened if r["kind"] == "open" else closed).add((r["host"], int(r["port"])))
+        closed -= opened   # (a port that answered both ways: its reset ended a connection)
+        if not opened and not closed:
+            continue
+        listed = [f"{h}:{p}" if ":" not in h else f"[{h}]:{p}" for h, p in sorted(opened, key=lambda x: (x[1], x[0]))]
+        f.details["answers"] = {"open": listed[:OPEN_LISTED], "open_count": len(opened), "closed": len(closed)}
+        if opened:
+            f.summary += (f"; {_misc.plural(len(opened), 'port')} answered open ({', '.join(listed[:5])}"
+                          f"{', ...' if len(listed) > 5 else ''})" + (f" and {len(closed)} closed" if closed else ""))
+        else:
+            f.summary += f"; {_misc.plural(len(closed), 'port')} answered closed, none open"
 
 
 def _flavours_sql(ag0: str) -> str:

@@ -166,6 +166,11 @@ def detect(ctx):
                      f"dropped them did its job."
                      + (f" {', '.join(forged)} cannot be a real sender there (see bogon.source): the scan's "
                         f"source address was forged, and its answers went nowhere." if forged else ""))
+    # what the scanned hosts answered, where the input holds it (a capture): what the scanners learned
+    opened = sorted({x for f in fs for x in (f.details.get("answers") or {}).get("open", [])})
+    if opened:
+        parts.append(f"The scanned hosts answered as open on {', '.join(opened[:8])}"
+                     f"{' and others' if len(opened) > 8 else ''}: the scanners now know of those services.")
     if decoys:
         by_real: dict[str, list[str]] = {}
         for d, real in sorted(decoys.items()):
@@ -215,6 +220,11 @@ def detect(ctx):
                     if id(f) in mine else (f.advice or f.summary).split('. ')[0].rstrip('.'))
             todo.append(f"{f.id}{' (' + f.src + ')' if f.src else ''}: {what}")
         advice = "; ".join(todo) + "."
+    elif opened:
+        advice = (f"Check that {'the service that' if len(opened) == 1 else 'each service that'} answered the "
+                  f"scans ({', '.join(opened[:5])}{' and others' if len(opened) > 5 else ''}) is meant to be "
+                  "reachable from where the scans came, and read its log; beyond that, do not chase or retaliate "
+                  "against the sources, which are mostly infected or forged machines.")
     else:
         advice = ("Nothing needs doing. Keep the firewall dropping unsolicited traffic; do not chase or "
                   "retaliate against the sources, which are mostly infected or forged machines.")
@@ -236,7 +246,8 @@ def detect(ctx):
                  # (of those, the ones known only to share the capture's segment: ARP sweepers outside
                  # the home net, or with no home net known)
                  "scanning_segment": sorted({f.src for f in scanning} - home),
-                 "forged_decoys": dict(sorted(decoys.items()))})]
+                 "forged_decoys": dict(sorted(decoys.items())),
+                 "open_answers": opened})]
 
 
 def _sweep_flavour(f) -> bool:
