@@ -7,6 +7,7 @@ reported (used by the background-noise scenario).
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -273,6 +274,17 @@ def scenarios(workdir: Path) -> list[Scenario]:
         "worm_mssql", "TCP 1433 sweep of 192.0.2.32/28", m_src,
         [actor_nmap("worm", "-sS", "-p", "1433", "192.0.2.32/28")],
         [exp("worm.mssql", m_src), exp("scan.horizontal", m_src)], batch=2))
+    mirai = a["mirai"]
+    mirai_dsts = ("192.0.2.50", "192.0.2.51", "192.0.2.52", "192.0.2.53")
+    # (Mirai's scanner puts the destination address in the SYN's sequence number: hping3 -M sets it)
+    sc.append(Scenario(
+        "mirai_telnet", "telnet SYNs (23, one 2323) to 192.0.2.50-53, each with the destination "
+        "address as its sequence number, as Mirai's scanner sends them", mirai,
+        [hping("-S", "-a", mirai, "-p", str(port), "-M", str(int(ipaddress.ip_address(d))), "-c", "1", d)
+         for d, port in [(d, 23) for d in mirai_dsts] + [(mirai_dsts[0], 2323)]],
+        [exp("worm.telnet", mirai)], batch=2,
+        notes="the firewall's log has no sequence numbers (its LOG rule has no --log-tcp-sequence); "
+              "the capture has them, and its worm.telnet finding names Mirai's scanner code"))
     f_src = a["nbt_samba"]
     fs_steps = []
     for dst in ("192.0.2.40", "192.0.2.41", "192.0.2.42"):

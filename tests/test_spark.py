@@ -42,9 +42,11 @@ def _inputs():
     yield pytest.param([os.path.join(HERE, "fixtures", "lab", n + ".pcap")
                         for n in ("nmap_decoy", "traceroute_udp", "block_scan")], None, id="lab-pcap")
     # answers in time left out of dns.stale by a set of records (a sub-query on Spark), a late one
-    # kept; and an ARP sweep (its sessions by a window over fractions of a second)
+    # kept; an ARP sweep (its sessions by a window over fractions of a second); Mirai's sequence
+    # numbers (the destination address as a number)
     yield pytest.param([os.path.join(HERE, "fixtures", "lab", n + ".pcap")
-                        for n in ("background_noise", "dns_stale", "arp_sweep")], None, id="lab-pcap-dns")
+                        for n in ("background_noise", "dns_stale", "arp_sweep", "mirai_telnet")], None,
+                       id="lab-pcap-dns")
     if CORPUS:
         yield pytest.param([os.path.join(CORPUS, "psad", "syn_scan_1000_1500"),
                             os.path.join(CORPUS, "elastic-integrations", "iptables", "test-iptables-raw.log")],

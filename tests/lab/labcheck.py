@@ -30,8 +30,13 @@ TRUTH_KEYS = {"truth_version", "scenario", "description", "real_src", "expected"
               "commands", "log", "pcap", "records", "lab"}
 
 
+# ids the project added to signatures.md's (which allows new ones): its own catalogue lists them
+PROJECT_SIGNATURES = REPO / "src" / "fwforensics" / "knowledge" / "data" / "signatures.toml"
+
+
 def signature_ids() -> set[str] | None:
-    """The finding ids of signatures.md (None when the file is not on this machine)."""
+    """The finding ids of signatures.md (None when the file is not on this machine), and those the
+    project's own catalogue adds (worm.telnet, config.advice)."""
     for p in SIGNATURES:
         if p.is_file():
             ids = set()
@@ -39,6 +44,8 @@ def signature_ids() -> set[str] | None:
                 m = re.match(r"^\| ([a-z0-9_.]+(?: / [a-z0-9_.]+)*) \|", line)
                 if m and m.group(1) != "id":
                     ids.update(part.strip() for part in m.group(1).split(" / "))
+            if PROJECT_SIGNATURES.is_file():
+                ids.update(re.findall(r'^id = "([a-z0-9_.]+)"', PROJECT_SIGNATURES.read_text(), re.M))
             return ids
     return None
 

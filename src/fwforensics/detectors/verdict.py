@@ -167,7 +167,9 @@ def detect(ctx):
                      + (f" {', '.join(forged)} cannot be a real sender there (see bogon.source): the scan's "
                         f"source address was forged, and its answers went nowhere." if forged else ""))
     # what the scanned hosts answered, where the input holds it (a capture): what the scanners learned
-    opened = sorted({x for f in fs for x in (f.details.get("answers") or {}).get("open", [])})
+    # (scans' details.answers; dns.stale's "answers" is a count of something else)
+    opened = sorted({x for f in fs if f.id in SCANS and isinstance(f.details.get("answers"), dict)
+                     for x in f.details["answers"].get("open", [])})
     if opened:
         parts.append(f"The scanned hosts answered as open on {', '.join(opened[:8])}"
                      f"{' and others' if len(opened) > 8 else ''}: the scanners now know of those services.")

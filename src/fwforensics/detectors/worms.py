@@ -22,11 +22,13 @@ SLAMMER_PAYLOAD = 376     # its payload
 PORT_WORM_MIN_SHARE = 0.5  # share of a source's (non-accepted) destination ports that must be the worm's
                            # (1433; 23 and 2323): lower it to report them inside broad scans as well
 PORT_WORM_MIN_RECORDS = 1  # attempts on the worm's port(s) per source; raise to report only real sweeps
+MIRAI_SEQ_SHARE = 0.9      # of a telnet worm's SYNs with a logged sequence number, the share that must be
+                           # the destination address for its summary to name Mirai's scanner code
 MAX_SOURCES = m.MAX_SOURCES  # more sources than this for one id: the rest share one aggregate finding
 TOP_SOURCES = m.TOP_SOURCES  # busiest sources that keep their own finding then (see _misc.py);
                              # sources inside the home nets always keep their own (infected hosts)
 TUNABLES = ("SLAMMER_IP_LEN", "SLAMMER_UDP_LEN", "SLAMMER_PAYLOAD", "PORT_WORM_MIN_SHARE",
-            "PORT_WORM_MIN_RECORDS") + m.AGG_TUNABLES
+            "PORT_WORM_MIN_RECORDS", "MIRAI_SEQ_SHARE") + m.AGG_TUNABLES
 
 
 def detect(ctx):
@@ -134,7 +136,41 @@ def _port_worm(ctx, fid, ports, what, many, one):
         ORDER BY s.src_ip""")
     rows, rest = m.split_sources(ctx, me, rows)
     with m.narrowed(ctx, f"{base} AND {mine}" if rest else None):
-        return _port_worm_findings(ctx, fid, ports, what, many, one, f"{base} AND {mine}", groups, rows, rest)
+        out = _port_worm_findings(ctx, fid, ports, what, many, one, f"{base} AND {mine}", groups, rows, rest)
+    if fid == "worm.telnet":
+        _mirai_seq(ctx, f"{base} AND {mine}", out)
+    return out
+
+
+# Mirai's scanner sets each SYN's sequence number to the destination address (in its published
+# source: the 32 bits of the address, in the same byte order). Where the input holds sequence
+# numbers (captures; netfilter's --log-tcp-sequence) the telnet finding says how many of its SYNs
+# carry that fingerprint, which no other scanner leaves by chance (1 in 2^32 per packet).
+def _mirai_seq(ctx, pred: str, out) -> None:
+    own = [f for f in out if f.src]
+    if not out or not ctx.query(f"SELECT 1 AS x FROM {ctx.table} WHERE {pred} AND tcp_seq IS NOT NULL LIMIT 1"):
+        return
+    ip = " + ".join(f"TRY_CAST(split_part(dst_ip, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4))
+    rows = ctx.query(f"""SELECT src_ip, count(*) AS n, sum(CASE WHEN tcp_seq = {ip} THEN 1 ELSE 0 END) AS k
+                         FROM {ctx.table} WHERE {pred} AND tcp_seq IS NOT NULL AND dst_ip NOT LIKE '%:%'
+                         GROUP BY src_ip""")
+    got = {r["src_ip"]: (int(r["n"]), int(r["k"] or 0)) for r in rows}
+    share = float(ctx.tun(m.short(__name__), "MIRAI_SEQ_SHARE"))
+    for f in own:
+        n, k = got.get(f.src, (0, 0))
+        if not n:
+            continue
+        f.details["seq_logged"], f.details["seq_is_destination"] = n, k
+        if k >= share * n:
+            f.summary += (f"; {'its SYN carries' if n == 1 else f'{k} of its {n} SYNs carry'} the destination "
+                          f"address as sequence number: Mirai's own scanner code")
+    agg = [f for f in out if not f.src]
+    if agg:
+        own_srcs = {f.src for f in own}
+        rest = [v for s_, v in got.items() if s_ not in own_srcs]
+        n, k = sum(v[0] for v in rest), sum(v[1] for v in rest)
+        if n:
+            agg[0].details["seq_logged"], agg[0].details["seq_is_destination"] = n, k
 
 
 def _port_worm_findings(ctx, fid, ports, what, many, one, pred, groups, rows, rest):
