@@ -136,3 +136,36 @@ def test_a_record_without_protocol_is_still_judged():
     fs = run(CORPUS / "elastic-integrations" / "cisco_asa" / "test-sample.log", home=False)
     f = one(fs, "bogon.source", "0.0.0.0")
     assert f["count"] == 8
+
+
+def test_capture_without_interface_names_and_an_outside_interface_given(tmp_path):
+    # a classic pcap names no interface. With --outside-if given its records are taken as inbound
+    # as when none is known: impossible sources always, private ones only towards the home nets
+    # (a capture behind NAT is full of private sources going out). Written with dpkt.
+    import socket
+
+    import dpkt
+
+    def syn(src, dst):
+        tcp = dpkt.tcp.TCP(sport=40000, dport=80, flags=dpkt.tcp.TH_SYN, seq=1)
+        ip = dpkt.ip.IP(src=socket.inet_aton(src), dst=socket.inet_aton(dst), ttl=50, id=1,
+                        p=dpkt.ip.IP_PROTO_TCP, data=tcp)
+        ip.len = len(bytes(ip))
+        return bytes(dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x04" * 6, type=dpkt.ethernet.ETH_TYPE_IP, data=ip))
+    frames = [syn("192.168.7.20", "203.0.113.80"),   # our LAN host going out: normal
+              syn("10.9.9.9", "198.51.100.5"),        # someone else's private address, not towards us
+              syn("10.9.9.9", "192.0.2.10"),          # a private source towards our public address
+              syn("127.0.0.1", "192.0.2.10")]         # never a real sender from the wire
+    p = tmp_path / "noif.pcap"
+    with open(p, "wb") as fh:
+        w = dpkt.pcap.Writer(fh)
+        for i, fr in enumerate(frames):
+            w.writepkt(fr, ts=1_700_000_000 + i)
+    fs = run(p, home=False, home_nets=["192.0.2.0/24", "192.168.7.0/24"], outside_ifs=["eth0"])
+    got = {f["src"]: f for f in ids(fs, "bogon.source")}
+    assert set(got) == {"10.9.9.9", "127.0.0.1"}
+    assert got["10.9.9.9"]["count"] == 1 and got["10.9.9.9"]["targets"] == ["192.0.2.10"]
+    assert all("names no interface" in f["details"]["assumption"] for f in got.values())
+    # the lab's capture of forged sources, with the lab's outside interface given (was a known gap)
+    lab_fs = run(LAB / "bogon_source.pcap")
+    assert {f["src"] for f in ids(lab_fs, "bogon.source")} == {"10.99.0.7", "127.0.0.1", "169.254.10.20", "0.0.0.0"}

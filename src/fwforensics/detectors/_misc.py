@@ -103,11 +103,19 @@ def broadcast_pred(ctx, col: str = "dst_ip") -> tuple[str, bool]:
     return "(" + " OR ".join(parts) + ")", not bool(bc)
 
 
+# a capture's record that names no interface (a classic pcap has none): with an outside interface
+# given, it is taken as inbound as when none is known (private-like sources only towards the home nets)
+NO_IF_CAPTURED = "(in_if IS NULL AND format IN (" + ", ".join(f"'{f}'" for f in CAPTURE_FORMATS) + "))"
+NO_IF_NOTE = ("records of a capture that names no interface were taken as arriving from outside (private, "
+              "shared and documentation sources only towards the home nets)")
+
+
 def outside_pred(ctx) -> tuple[str, str | None]:
     """SQL predicate for records that came in on an outside interface, and a note when the
-    outside interface had to be guessed."""
+    outside interface had to be guessed. With outside interfaces given, a capture's records that
+    name no interface are inbound too (NO_IF_CAPTURED)."""
     if ctx.outside_ifs:
-        return f"in_if IN {ctx.lit(list(ctx.outside_ifs))}", None
+        return f"(in_if IN {ctx.lit(list(ctx.outside_ifs))} OR {NO_IF_CAPTURED})", None
     return ("(in_if IS NULL OR (in_if <> '' AND in_if <> 'lo'))",
             "no outside interface known: every inbound record (any interface except loopback) "
             "was treated as arriving from outside; give --outside-if to narrow this")

@@ -118,7 +118,8 @@ def _bogons(ctx):
     # so then only destinations inside the home nets count.
     local_kinds = {"multicast", "broadcast", "link-local"}
     home = m.in_home(ctx, "dst_ip") if ctx.home_nets else "FALSE"
-    scope = "TRUE" if ctx.outside_ifs else home
+    # (with an outside interface given, a capture's records without one: as if none were known)
+    scope = f"(NOT {m.NO_IF_CAPTURED} OR {home})" if ctx.outside_ifs else home
     kinds: dict[str, str] = {}          # the sources judged: their address kind
     dst_ok: dict[str, list[str]] = {}   # judged by their destinations: those destinations
     said = False
@@ -162,6 +163,8 @@ def _bogons(ctx):
 
 def _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged):
     out = []
+    # (are there a capture's records without interface names, taken as inbound? asked once)
+    no_if = bool(ctx.outside_ifs) and bool(ctx.query(f"SELECT 1 AS x FROM {ctx.table} WHERE {m.NO_IF_CAPTURED} LIMIT 1"))
     amplified = _amplified_by_src(ctx)   # a smurf's forged source (rsmurf6 forges ff02::1) is said there
     for src in judged:
         cat = kinds[src]
@@ -182,9 +185,12 @@ def _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged):
             continue
         a = k.address(src)
         details = {"category": cat, "range": a.cidr, "name": a.name}
-        if note:
-            details["assumption"] = note
-            m.note_once(ctx, note)
+        said = note
+        if said is None and no_if and ctx.count(f"{where} AND {m.NO_IF_CAPTURED}"):
+            said = m.NO_IF_NOTE   # (this finding rests on records of a capture without interface names)
+        if said:
+            details["assumption"] = said
+            m.note_once(ctx, said)
         out.append(ctx.finding(
             "bogon.source", src, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where),
             summary=f"{m.plural(int(n), 'packet')} from {src} ({a.name}, {a.cidr}) arrived from outside: "
