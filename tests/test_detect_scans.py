@@ -341,6 +341,7 @@ def test_a_capture_tells_which_probed_port_answered_open():
         assert f["summary"].endswith("; 1 port answered open (192.0.2.10:80)")
     v = one(rep, "verdict", None)
     assert v["details"]["open_answers"] == ["192.0.2.10:80"]
+    assert v["summary"].startswith("Someone looked at this site on purpose (1 source) and found 1 open service,")
     assert "answered as open on 192.0.2.10:80" in v["explanation"]
     assert v["advice"].startswith("Check that the service that answered the scans (192.0.2.10:80)")
     # the firewall's log of the same run holds no answer: nothing is claimed
@@ -386,3 +387,17 @@ def test_open_and_closed_answers_within_the_wait(tmp_path):
     assert "2 ports answered open (192.0.2.30:22, 192.0.2.30:25) and 17 closed" in f["summary"]
     late = run(p, home_nets=["192.0.2.0/24"], cfg={"scans": {"ANSWER_WAIT": 400}})
     assert one(late, "scan.vertical", scanner)["details"]["answers"]["open_count"] == 3
+
+
+def test_a_zeek_log_tells_which_connections_of_a_scan_were_established():
+    # the Trickbot capture's Zeek conn.log: the infected 172.16.9.5 tried 10 ports on 21 hosts; the
+    # connections Zeek saw established (SF, S1, S3, RSTO, RSTR) reached open ports, REJ closed ones
+    rep = run(CORPUS / "zeek-trickbot-tsv" / "conn.log")
+    f = one(rep, "scan.syn", "172.16.9.5")
+    a = f["details"]["answers"]
+    assert (a["open_count"], a["closed"]) == (14, 2)
+    assert {"190.145.74.84:449", "78.47.139.102:443", "172.16.9.1:445"} <= set(a["open"])
+    assert "14 ports answered open" in f["summary"]
+    # a host of ours scanning out: what it reached is said in its finding, not as our open services
+    v = one(rep, "verdict", None)
+    assert v["details"]["open_answers"] == [] and "answered the scans" not in v["advice"]

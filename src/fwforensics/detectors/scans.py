@@ -296,10 +296,15 @@ OPEN_LISTED = 50   # open (host, port) pairs listed in details.answers.open
 # inputs whose records are packets, so that a SYN-ACK or reset is the packet itself (a Zeek connection
 # record's reset may end a connection the other side opened, an IDS alert is no answer)
 ANSWER_FORMATS = ("pcap",)
+# inputs whose records of the scanner's own connections say how they ended: a Zeek connection that
+# was established (action accept: S1, SF, S2, S3, RSTO, RSTR) reached an open port, one rejected
+# (REJ: a reset answered the SYN) a closed one
+OUTCOME_FORMATS = ("zeek_conn",)
 
 
 def _answers(ctx, found) -> None:
-    """What the scanned hosts answered, where the input holds it (a packet capture): SYN-ACKs to the scanner from a probed port are open ports, resets closed ones, within
+    """What the scanned hosts answered, where the input holds it (a packet capture; a Zeek
+    connection log, whose records say whether each connection was established or rejected): SYN-ACKs to the scanner from a probed port are open ports, resets closed ones, within
     the scan's time and ANSWER_WAIT seconds after. Goes into ``details.answers`` (``open``: host:port,
     at most OPEN_LISTED; ``open_count``, ``closed``) and the summary. A SYN, FIN, NULL or XMAS probe
     of a closed port gets a reset, so resets are counted for the shape findings and SYN scans only
@@ -308,21 +313,35 @@ def _answers(ctx, found) -> None:
     if not fs:
         return
     packets = f"format IN {ctx.lit(list(ANSWER_FORMATS))}"
-    if not ctx.query(f"SELECT 1 AS x FROM {ctx.table} WHERE {packets} LIMIT 1"):
-        return   # (no capture among the inputs: the usual firewall log costs one short look)
+    outcomes = f"format IN {ctx.lit(list(OUTCOME_FORMATS))}"
+    has = {r["format"] for r in ctx.query(
+        f"SELECT DISTINCT format FROM {ctx.table} WHERE {packets} OR {outcomes}")}
+    if not has:
+        return   # (no capture or Zeek log among the inputs: the usual firewall log costs one short look)
     wait = max(int(ctx.tun(_m(), "ANSWER_WAIT")), 0)
     srcs = sorted({f.src for f in fs})
     scanners = _misc._value_set(ctx, srcs) if _misc.is_duckdb(ctx) and len(srcs) > 1000 else ctx.lit(srcs)
-    rows = ctx.query(f"""
-        SELECT dst_ip AS scanner, src_ip AS host, src_port AS port,
-               CASE WHEN {BITS} % 32 >= 16 AND {BITS} % 4 >= 2 THEN 'open' ELSE 'closed' END AS kind,
-               min(ts) AS a, max(ts) AS b
-        FROM {ctx.table}
-        WHERE {packets} AND proto = 'tcp' AND src_port IS NOT NULL
-          AND ts IS NOT NULL AND src_ip IS NOT NULL
-          AND ((({BITS} % 32 >= 16) AND ({BITS} % 4 >= 2)) OR {BITS} % 8 >= 4)
-          AND dst_ip IN {scanners}
-        GROUP BY dst_ip, src_ip, src_port, kind""")
+    rows = []
+    if has & set(ANSWER_FORMATS):
+        rows += ctx.query(f"""
+            SELECT dst_ip AS scanner, src_ip AS host, src_port AS port,
+                   CASE WHEN {BITS} % 32 >= 16 AND {BITS} % 4 >= 2 THEN 'open' ELSE 'closed' END AS kind,
+                   min(ts) AS a, max(ts) AS b
+            FROM {ctx.table}
+            WHERE {packets} AND proto = 'tcp' AND src_port IS NOT NULL
+              AND ts IS NOT NULL AND src_ip IS NOT NULL
+              AND ((({BITS} % 32 >= 16) AND ({BITS} % 4 >= 2)) OR {BITS} % 8 >= 4)
+              AND dst_ip IN {scanners}
+            GROUP BY dst_ip, src_ip, src_port, kind""")
+    if has & set(OUTCOME_FORMATS):
+        rows += ctx.query(f"""
+            SELECT src_ip AS scanner, dst_ip AS host, dst_port AS port,
+                   CASE WHEN action = 'accept' THEN 'open' ELSE 'closed' END AS kind,
+                   min(ts) AS a, max(ts) AS b
+            FROM {ctx.table}
+            WHERE {outcomes} AND proto = 'tcp' AND action IN ('accept', 'reject') AND dst_port IS NOT NULL
+              AND ts IS NOT NULL AND dst_ip IS NOT NULL AND src_ip IN {scanners}
+            GROUP BY src_ip, dst_ip, dst_port, kind""")
     if not rows:
         return
     by_scanner: dict[str, list[dict]] = {}

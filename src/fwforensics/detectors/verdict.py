@@ -116,6 +116,14 @@ def detect(ctx):
     decoys = _decoys(aimed)
     aimed_srcs = sorted(aimers - decoys.keys())
 
+    # (scans' details.answers; dns.stale's "answers" is a count of something else). Only scans from
+    # outside, and only hosts of ours when the home nets are known: what a host of ours reached
+    # when it scanned out is said in its own finding
+    def ours(hp: str) -> bool:
+        return not ctx.home_nets or m.home_ip(ctx, hp.rsplit(":", 1)[0].strip("[]"))
+    opened = sorted({x for f in fs if f.id in SCANS and id(f) not in scans_inside
+                     and isinstance(f.details.get("answers"), dict)
+                     for x in f.details["answers"].get("open", []) if ours(x)})
     if own_traces and not (action or aimed or background):
         summary = ("Nothing aimed at you: the records recognised answer traceroutes run from your side."
                    if ctx.home_nets else "Only traceroutes and the routers' answers to them were recognised; "
@@ -128,8 +136,9 @@ def detect(ctx):
                    + (f"; {_share_of(bg_records, n_all)} everyday internet background noise."
                       if bg_records else "."))
     elif aimed:
-        summary = (f"Someone looked at {site} on purpose ({m.plural(len(aimed_srcs), 'source')}), but nothing "
-                   f"got in that the log shows" + ("; the rest is background noise." if bg_records else "."))
+        found = f" and found {m.plural(len(opened), 'open service')}" if opened else ""
+        summary = (f"Someone looked at {site} on purpose ({m.plural(len(aimed_srcs), 'source')}){found}, but "
+                   f"nothing got in that the log shows" + ("; the rest is background noise." if bg_records else "."))
     elif background:
         summary = ("Only internet background radiation was recognised: what every address receives, "
                    "not an attack on you.")
@@ -167,9 +176,6 @@ def detect(ctx):
                      + (f" {', '.join(forged)} cannot be a real sender there (see bogon.source): the scan's "
                         f"source address was forged, and its answers went nowhere." if forged else ""))
     # what the scanned hosts answered, where the input holds it (a capture): what the scanners learned
-    # (scans' details.answers; dns.stale's "answers" is a count of something else)
-    opened = sorted({x for f in fs if f.id in SCANS and isinstance(f.details.get("answers"), dict)
-                     for x in f.details["answers"].get("open", [])})
     if opened:
         parts.append(f"The scanned hosts answered as open on {', '.join(opened[:8])}"
                      f"{' and others' if len(opened) > 8 else ''}: the scanners now know of those services.")
