@@ -344,6 +344,10 @@ def test_a_capture_tells_which_probed_port_answered_open():
     assert v["summary"].startswith("Someone looked at this site on purpose (1 source) and found 1 open service,")
     assert "answered as open on 192.0.2.10:80" in v["explanation"]
     assert v["advice"].startswith("Check that the service that answered the scans (192.0.2.10:80)")
+    # when other findings need action, the open services are added to their advice
+    ss = one(run(LAB / "sscan.pcap", home_nets=["192.0.2.0/24"]), "verdict", None)
+    assert ss["details"]["needs_action"] and ss["advice"].endswith(
+        "Also check that the services that answered the scans (192.0.2.10:80) are meant to be reachable.")
     # the firewall's log of the same run holds no answer: nothing is claimed
     log = run(LAB / "nmap_syn.log", home_nets=["192.0.2.0/24"])
     assert "answers" not in one(log, "scan.syn", "198.51.100.66")["details"]

@@ -228,6 +228,9 @@ def detect(ctx):
                     if id(f) in mine else (f.advice or f.summary).split('. ')[0].rstrip('.'))
             todo.append(f"{f.id}{' (' + f.src + ')' if f.src else ''}: {what}")
         advice = "; ".join(todo) + "."
+        if opened:
+            advice += (f" Also check that the services that answered the scans ({', '.join(opened[:5])}"
+                       f"{' and others' if len(opened) > 5 else ''}) are meant to be reachable.")
     elif opened:
         advice = (f"Check that {'the service that' if len(opened) == 1 else 'each service that'} answered the "
                   f"scans ({', '.join(opened[:5])}{' and others' if len(opened) > 5 else ''}) is meant to be "
