@@ -172,3 +172,28 @@ def test_html_option_writes_a_self_contained_report(tmp_path):
     page = out.read_text()
     assert page.count("<svg") >= 3 and "smurf" in page
     assert "http://" not in page.split("<body", 1)[0] and "<script src=" not in page
+
+
+def test_tunables_from_set_and_config_are_checked(tmp_path):
+    # a typo in a tunable's module or name, or a value of the wrong type, is an error that names
+    # what exists, not a setting ignored in silence (or a Python error from inside a detector)
+    lab = os.path.join(HERE, "fixtures", "lab", "nmap_syn.log")
+    for sets, words in ((["scan.VERTICAL_MIN_PORTS=5"], ["no detector 'scan'", "scans"]),
+                        (["scans.VERTICAL_MIN_PORT=5"], ["no tunable 'VERTICAL_MIN_PORT'", "VERTICAL_MIN_PORTS"]),
+                        (["scans.VERTICAL_MIN_PORTS=abc"], ["wants a whole number (default 10)", "'abc'"]),
+                        (["proxy.PROXY_PORTS=80"], ["wants a list"]),
+                        (["scans.COUNT_ACCEPTED=1"], ["wants true or false"])):
+        p = fwf("analyze", lab, *[x for s in sets for x in ("--set", s)], check=False)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+        assert p.stderr.strip().count("\n") == 0 and all(w in p.stderr for w in words), p.stderr
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[detectors.scans]\nVERTICAL_MIN_PORT = 400\n")
+    p = fwf("analyze", "--config", str(cfg), lab, check=False)
+    assert p.returncode == 2 and "no tunable 'VERTICAL_MIN_PORT'" in p.stderr
+    # right ones take effect: 300 ports probed, a vertical scan needs 400 now; a float takes an int
+    ids = lambda p: {f["id"] for f in json.loads(p.stdout)["findings"]}   # noqa: E731
+    assert "scan.vertical" in ids(fwf("analyze", "--json", lab))
+    cfg.write_text("[detectors.scans]\nVERTICAL_MIN_PORTS = 400\n[detectors.arp]\nUNANSWERED_SHARE = 1\n")
+    assert "scan.vertical" not in ids(fwf("analyze", "--json", "--config", str(cfg), lab))
+    assert "scan.vertical" not in ids(fwf("analyze", "--json", "--set", "scans.VERTICAL_MIN_PORTS=400",
+                                          "--set", "proxy.PROXY_PORTS=[80, 3128]", lab))

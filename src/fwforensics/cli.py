@@ -78,6 +78,12 @@ def _options(fmt, year, tz, home_net, outside_if, config, sets, progress, map_fi
     det = {k: dict(v) for k, v in cfg.get("detectors", {}).items()}
     for mod, vals in _parse_sets(sets).items():
         det.setdefault(mod, {}).update(vals)
+    if det:
+        from .detectors import checked_tunables
+        try:
+            det = checked_tunables(det)
+        except ValueError as e:
+            raise InputError(f"{e} (from --set or the config file)") from None
     return Options(fmt=fmt, year=year, tz=tz or cfg.get("tz"),
                    home_nets=list(home_net) or list(cfg.get("home_net", [])),
                    outside_ifs=list(outside_if) or list(cfg.get("outside_if", [])),

@@ -74,6 +74,34 @@ def tunables() -> dict[str, dict[str, Any]]:
     return out
 
 
+def checked_tunables(cfg: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``cfg`` ({module: {NAME: value}}, from --set or a config file) checked against the detectors'
+    tunables: a module or name that does not exist, or a value of another type than the default's,
+    raises ValueError with a message for the user (a typo must not be ignored in silence). Values
+    come back in the default's type (a list for a tuple, an integer for a float)."""
+    known = tunables()
+    out: dict[str, dict[str, Any]] = {}
+    for mod, vals in cfg.items():
+        if mod not in known:
+            raise ValueError(f"no detector {mod!r} (detectors: {', '.join(sorted(known))})")
+        for name, v in (vals or {}).items():
+            if name not in known[mod]:
+                raise ValueError(f"detector {mod} has no tunable {name!r} "
+                                 f"(its tunables: {', '.join(known[mod]) or 'none'})")
+            default = known[mod][name]
+            want = type(default)
+            ok = (isinstance(v, bool) if want is bool else
+                  isinstance(v, int) and not isinstance(v, bool) if want is int else
+                  isinstance(v, (int, float)) and not isinstance(v, bool) if want is float else
+                  isinstance(v, (list, tuple)) if want is tuple else isinstance(v, want))
+            if not ok:
+                kind = {bool: "true or false", int: "a whole number", float: "a number",
+                        tuple: "a list such as [1, 2]", str: "a text"}.get(want, want.__name__)
+                raise ValueError(f"{mod}.{name} wants {kind} (default {default!r}); got {v!r}")
+            out.setdefault(mod, {})[name] = float(v) if want is float else tuple(v) if want is tuple else v
+    return out
+
+
 @dataclass
 class Context:
     con: Any                                   # DuckDB connection (or an engine adapter with .query)
