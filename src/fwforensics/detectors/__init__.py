@@ -145,6 +145,16 @@ class Context:
             got = self.shared[key] = (one, r[0]["f"] if one and r else None)
         return got
 
+    def formats(self) -> frozenset[str]:
+        """The formats of the table's records (reader names); asked once per table and run, so that
+        detectors whose extra look-ups concern captures or Zeek logs only skip them cheaply."""
+        key = ("formats", self.table)
+        got = self.shared.get(key)
+        if got is None:
+            got = self.shared[key] = frozenset(
+                r["format"] for r in self.query(f"SELECT DISTINCT format FROM {self.table} WHERE format IS NOT NULL"))
+        return got
+
     def no_raw(self) -> bool:
         """True when no record of the table carries its text (``analyze`` reads the samples' lines
         back from the input afterwards): the samples' queries then take file and line only instead

@@ -23,11 +23,16 @@ CAPTURE_FORMATS = ("pcap",)
 IDS_FORMATS = ("snort", "suricata_eve")
 
 
+def format_in(formats) -> str:
+    """SQL: the record is of one of ``formats`` (names of our readers, so safe to write as text)."""
+    return "format IN (" + ", ".join(f"'{f}'" for f in formats) + ")"
+
+
 def no_verdict(formats) -> str:
     """SQL: a record of one of ``formats`` without a verdict: the sensor saw the packet, not what a
     firewall did with it (a pflog capture, whose header gives pf's verdict, and an IDS's own drops
     have one)."""
-    return "(format IN (" + ", ".join(f"'{f}'" for f in formats) + ") AND coalesce(action, 'other') = 'other')"
+    return f"({format_in(formats)} AND coalesce(action, 'other') = 'other')"
 
 
 FATE_UNKNOWN = no_verdict(CAPTURE_FORMATS + IDS_FORMATS)
@@ -105,7 +110,7 @@ def broadcast_pred(ctx, col: str = "dst_ip") -> tuple[str, bool]:
 
 # a capture's record that names no interface (a classic pcap has none): with an outside interface
 # given, it is taken as inbound as when none is known (private-like sources only towards the home nets)
-NO_IF_CAPTURED = "(in_if IS NULL AND format IN (" + ", ".join(f"'{f}'" for f in CAPTURE_FORMATS) + "))"
+NO_IF_CAPTURED = f"(in_if IS NULL AND {format_in(CAPTURE_FORMATS)})"
 NO_IF_NOTE = ("records of a capture that names no interface were taken as arriving from outside (private, "
               "shared and documentation sources only towards the home nets)")
 

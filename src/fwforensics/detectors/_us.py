@@ -127,6 +127,23 @@ def _from_private(ctx, drops: str, dsts: list[str], net) -> bool:
     return bool(got) and sum(r["n"] for r in got if private(r["src_ip"])) >= EGRESS_SHARE * sum(r["n"] for r in got)
 
 
+def _busiest(nets: dict, skip=None) -> tuple[list, int, int]:
+    """The busiest of ``nets`` (net -> records) until they hold HOME_SHARE of the records (at most
+    MAX_NETS): (those nets, their records, all records). ``skip(net, taken)`` true: a net after the
+    first that is not ours; its records leave the total."""
+    total = sum(nets.values())
+    chosen, acc = [], 0
+    for n, c in sorted(nets.items(), key=lambda kv: (-kv[1], str(kv[0]))):
+        if acc >= HOME_SHARE * total or len(chosen) >= MAX_NETS:
+            break
+        if chosen and skip is not None and skip(n, chosen):
+            total -= c
+            continue
+        chosen.append(n)
+        acc += c
+    return chosen, acc, total
+
+
 def _private_nets(ctx) -> list | None:
     """For a log without drops: the /24s (/64s) of private addresses (PRIVATE_KINDS) that both sent
     and received records, the busiest first until they hold HOME_SHARE of those nets' records (at
@@ -147,14 +164,7 @@ def _private_nets(ctx) -> list | None:
         if n is not None:
             sent[n] = sent.get(n, 0) + int(r["sent"] or 0)
             got[n] = got.get(n, 0) + int(r["rcvd"] or 0)
-    both = {n: sent[n] + got[n] for n in sent if sent[n] and got[n]}
-    total = sum(both.values())
-    chosen, acc = [], 0
-    for n, c in sorted(both.items(), key=lambda kv: (-kv[1], str(kv[0]))):
-        if acc >= HOME_SHARE * total or len(chosen) >= MAX_NETS:
-            break
-        chosen.append(n)
-        acc += c
+    chosen = _busiest({n: sent[n] + got[n] for n in sent if sent[n] and got[n]})[0]
     return sorted(chosen, key=lambda n: (n.version, n)) or None
 
 
@@ -181,16 +191,10 @@ def infer(ctx) -> None:
             rows = ctx.query(f"""SELECT src_ip AS dst_ip, count(*) AS n FROM {t} WHERE {which} AND src_ip IS NOT NULL
                                  GROUP BY src_ip ORDER BY n DESC, src_ip LIMIT 5000""")
             nets, members = _nets(rows)
-        total = sum(nets.values())
-        chosen, acc = [], 0
-        for n, c in sorted(nets.items(), key=lambda kv: (-kv[1], str(kv[0]))):
-            if acc >= HOME_SHARE * total or len(chosen) >= MAX_NETS:
-                break
-            if chosen and not out and _only_from(ctx, drops, members[n], chosen):
-                total -= c   # our own traffic out, dropped: not drops addressed to us
-                continue
-            chosen.append(n)
-            acc += c
+        # (a net whose drops all came from the nets already taken is our own traffic out, dropped:
+        # not drops addressed to us)
+        chosen, acc, total = _busiest(nets, None if out else
+                                      lambda n, taken: _only_from(ctx, drops, members[n], taken))
         if chosen and out:
             ctx.home_nets = sorted(chosen, key=lambda n: (n.version, n))
             ctx.assumptions.append(

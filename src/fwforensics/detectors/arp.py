@@ -16,9 +16,8 @@ conflict detection (sender 0.0.0.0) and gratuitous ARP (sender = target).
 """
 from __future__ import annotations
 
-import ipaddress
-
 from . import _misc as m
+from ._us import _net
 
 IDS = ("ping.sweep",)
 ORDER = 35   # after scans (20) and decoys (30): the decoy detector reads only the scans' findings
@@ -40,14 +39,13 @@ REPLIES = "proto = 'arp' AND app_detail LIKE '% is-at %' AND src_ip IS NOT NULL"
 
 
 def _nets(addrs: list[str]) -> list[str]:
-    """The /24s (IPv4) the addresses fall in, busiest first, as text."""
+    """The /24s (IPv4) the addresses fall in (``_us._net``: a broadcast-like .255 counts for none),
+    busiest first, as text."""
     counts: dict[str, int] = {}
     for a in addrs:
-        try:
-            n = ipaddress.ip_network(f"{a}/24", strict=False)
-        except ValueError:
-            continue
-        counts[str(n)] = counts.get(str(n), 0) + 1
+        n = _net(a)
+        if n is not None:
+            counts[str(n)] = counts.get(str(n), 0) + 1
     return [n for n, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 

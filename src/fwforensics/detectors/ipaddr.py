@@ -164,7 +164,7 @@ def _bogons(ctx):
 def _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged):
     out = []
     # (are there a capture's records without interface names, taken as inbound? asked once)
-    no_if = bool(ctx.outside_ifs) and bool(ctx.query(f"SELECT 1 AS x FROM {ctx.table} WHERE {m.NO_IF_CAPTURED} LIMIT 1"))
+    no_if = bool(ctx.outside_ifs) and bool(ctx.formats() & set(m.CAPTURE_FORMATS))
     amplified = _amplified_by_src(ctx)   # a smurf's forged source (rsmurf6 forges ff02::1) is said there
     for src in judged:
         cat = kinds[src]

@@ -28,6 +28,7 @@ one or two ports), a client retrying one port, a resolver's answers.
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 from typing import Any
 
 from ..findings import compress_lines, port_forms
@@ -293,53 +294,51 @@ def _detect(ctx, defs: str, s: str, grouped: bool):
 # TCP findings whose probes a SYN-ACK (open) or a reset (closed) answers
 ANSWERED_IDS = ("scan.vertical", "scan.horizontal", "scan.block", "scan.syn")
 OPEN_LISTED = 50   # open (host, port) pairs listed in details.answers.open
-# inputs whose records are packets, so that a SYN-ACK or reset is the packet itself (a Zeek connection
-# record's reset may end a connection the other side opened, an IDS alert is no answer)
-ANSWER_FORMATS = ("pcap",)
-# inputs whose records of the scanner's own connections say how they ended: a Zeek connection that
-# was established (action accept: S1, SF, S2, S3, RSTO, RSTR) reached an open port, one rejected
-# (REJ: a reset answered the SYN) a closed one
+# Captures (_misc.CAPTURE_FORMATS) hold the answering SYN-ACK or reset itself (a Zeek connection
+# record's reset may end a connection the other side opened; an IDS alert is no answer). These
+# inputs instead say how the scanner's own connections ended: a Zeek connection that was
+# established (action accept: S1, SF, S2, S3, RSTO, RSTR) reached an open port, one rejected (REJ:
+# a reset answered the SYN) a closed one
 OUTCOME_FORMATS = ("zeek_conn",)
 
 
 def _answers(ctx, found) -> None:
     """What the scanned hosts answered, where the input holds it (a packet capture; a Zeek
-    connection log, whose records say whether each connection was established or rejected): SYN-ACKs to the scanner from a probed port are open ports, resets closed ones, within
-    the scan's time and ANSWER_WAIT seconds after. Goes into ``details.answers`` (``open``: host:port,
+    connection log, whose records say whether each connection was established or rejected):
+    SYN-ACKs to the scanner from a probed port are open ports, resets closed ones, within the
+    scan's time and ANSWER_WAIT seconds after. Goes into ``details.answers`` (``open``: host:port,
     at most OPEN_LISTED; ``open_count``, ``closed``) and the summary. A SYN, FIN, NULL or XMAS probe
     of a closed port gets a reset, so resets are counted for the shape findings and SYN scans only
     when their probes were SYNs."""
     fs = [f for f in found if f.id in ANSWERED_IDS and f.src and f.details.get("scan_type") == "syn"]
     if not fs:
         return
-    packets = f"format IN {ctx.lit(list(ANSWER_FORMATS))}"
-    outcomes = f"format IN {ctx.lit(list(OUTCOME_FORMATS))}"
-    has = {r["format"] for r in ctx.query(
-        f"SELECT DISTINCT format FROM {ctx.table} WHERE {packets} OR {outcomes}")}
-    if not has:
-        return   # (no capture or Zeek log among the inputs: the usual firewall log costs one short look)
+    has = ctx.formats()
+    captured, outcome = has & set(_misc.CAPTURE_FORMATS), has & set(OUTCOME_FORMATS)
+    if not captured and not outcome:
+        return   # (no capture or Zeek log among the inputs: the usual firewall log)
     wait = max(int(ctx.tun(_m(), "ANSWER_WAIT")), 0)
     srcs = sorted({f.src for f in fs})
     scanners = _misc._value_set(ctx, srcs) if _misc.is_duckdb(ctx) and len(srcs) > 1000 else ctx.lit(srcs)
     rows = []
-    if has & set(ANSWER_FORMATS):
+    if captured:
         rows += ctx.query(f"""
             SELECT dst_ip AS scanner, src_ip AS host, src_port AS port,
                    CASE WHEN {BITS} % 32 >= 16 AND {BITS} % 4 >= 2 THEN 'open' ELSE 'closed' END AS kind,
                    min(ts) AS a, max(ts) AS b
             FROM {ctx.table}
-            WHERE {packets} AND proto = 'tcp' AND src_port IS NOT NULL
+            WHERE {_misc.format_in(sorted(captured))} AND proto = 'tcp' AND src_port IS NOT NULL
               AND ts IS NOT NULL AND src_ip IS NOT NULL
               AND ((({BITS} % 32 >= 16) AND ({BITS} % 4 >= 2)) OR {BITS} % 8 >= 4)
               AND dst_ip IN {scanners}
             GROUP BY dst_ip, src_ip, src_port, kind""")
-    if has & set(OUTCOME_FORMATS):
+    if outcome:
         rows += ctx.query(f"""
             SELECT src_ip AS scanner, dst_ip AS host, dst_port AS port,
                    CASE WHEN action = 'accept' THEN 'open' ELSE 'closed' END AS kind,
                    min(ts) AS a, max(ts) AS b
             FROM {ctx.table}
-            WHERE {outcomes} AND proto = 'tcp' AND action IN ('accept', 'reject') AND dst_port IS NOT NULL
+            WHERE {_misc.format_in(sorted(outcome))} AND proto = 'tcp' AND action IN ('accept', 'reject') AND dst_port IS NOT NULL
               AND ts IS NOT NULL AND dst_ip IS NOT NULL AND src_ip IN {scanners}
             GROUP BY src_ip, dst_ip, dst_port, kind""")
     if not rows:
@@ -347,7 +346,6 @@ def _answers(ctx, found) -> None:
     by_scanner: dict[str, list[dict]] = {}
     for r in rows:
         by_scanner.setdefault(r["scanner"], []).append(r)
-    from datetime import timedelta
     for f in fs:
         got = by_scanner.get(f.src)
         if not got or f.first_seen is None or f.last_seen is None:

@@ -190,11 +190,11 @@ def detect(ctx):
     if infected:
         parts.append(f"Hosts of your own network behave like worms: {', '.join(sorted({f.src for f in infected}))}.")
     home = {f.src for f in scanning if ctx.home_nets and m.home_ip(ctx, f.src)}
+    near = sorted({f.src for f in scanning} - home)   # (ARP sweepers not known to be ours)
     if scanning:
         kinds = ", ".join(f"{k} ({v})" for k, v in _kinds(scanning, {**AIMED, **BACKGROUND})[:4])
         # (an ARP sweep's sender shares the capture's segment: ours when inside the home net, else a
         # neighbour on the segment, such as the outside one a firewall shares with its provider)
-        near = sorted({f.src for f in scanning} - home)
         who = " and ".join(x for x in (f"hosts of your own network ({', '.join(sorted(home))})" if home else "",
                                        f"hosts on the capture's own network segment ({', '.join(near)})"
                                        if near else "") if x)
@@ -256,7 +256,7 @@ def detect(ctx):
                  "scanning_inside": sorted({f.src for f in scanning}),
                  # (of those, the ones known only to share the capture's segment: ARP sweepers outside
                  # the home net, or with no home net known)
-                 "scanning_segment": sorted({f.src for f in scanning} - home),
+                 "scanning_segment": near,
                  "forged_decoys": dict(sorted(decoys.items())),
                  "open_answers": opened})]
 

@@ -147,9 +147,9 @@ def _port_worm(ctx, fid, ports, what, many, one):
 # numbers (captures; netfilter's --log-tcp-sequence) the telnet finding says how many of its SYNs
 # carry that fingerprint, which no other scanner leaves by chance (1 in 2^32 per packet).
 def _mirai_seq(ctx, pred: str, out) -> None:
-    own = [f for f in out if f.src]
     if not out or not ctx.query(f"SELECT 1 AS x FROM {ctx.table} WHERE {pred} AND tcp_seq IS NOT NULL LIMIT 1"):
         return
+    own = [f for f in out if f.src]
     ip = " + ".join(f"TRY_CAST(split_part(dst_ip, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4))
     rows = ctx.query(f"""SELECT src_ip, count(*) AS n, sum(CASE WHEN tcp_seq = {ip} THEN 1 ELSE 0 END) AS k
                          FROM {ctx.table} WHERE {pred} AND tcp_seq IS NOT NULL AND dst_ip NOT LIKE '%:%'
