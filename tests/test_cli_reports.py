@@ -41,12 +41,12 @@ def test_commands_are_registered():
 
 
 def test_exports_of_a_large_input_read_the_temporary_database(tmp_path):
-    # Large inputs (FWF_SPILL_BYTES forces the path for a small one) are loaded into a temporary
-    # on-disk database that is dropped when the analysis ends: --html and --events-out must be
+    # Large inputs (FWF_SPILL_BYTES and FWF_MEMORY_TABLE_BYTES force the path for a small one) are
+    # loaded into a temporary on-disk database that is dropped when the analysis ends: --html and --events-out must be
     # written before that, and the report must be the one of the in-memory path.
     lab = ROOT / "tests" / "fixtures" / "lab"
     logs = [str(lab / "nmap_syn.log"), str(lab / "broadcasts.log")]
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), FWF_SPILL_BYTES="0")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), FWF_SPILL_BYTES="0", FWF_MEMORY_TABLE_BYTES="0")
     out = subprocess.run([sys.executable, "-m", "fwforensics", "analyze", *logs, "--json",
                           "--events-out", str(tmp_path / "ev.parquet"), "--html", str(tmp_path / "r.html")],
                          capture_output=True, text=True, env=env, timeout=300)

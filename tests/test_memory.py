@@ -358,3 +358,67 @@ def test_proxy_sessions_are_counted_within_a_small_duckdb_limit_on_two_threads(t
     from fwforensics.detectors import proxy
     with _generated_work_table(tmp_path, 3_000_000) as ctx:
         _same_findings_within(ctx, proxy, "50MB", 40)
+
+
+def _generated(tmp_path, lines: str, name: str = "big.log"):
+    log = tmp_path / name
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "bench", "generate.py"),
+                    "--lines", lines, "--out", str(log)], check=True, capture_output=True)
+    return log
+
+
+def test_the_estimate_counts_lines_and_the_text_a_reader_keeps(tmp_path):
+    import gzip
+    from fwforensics.reader import estimate, ESTIMATE_HEAD_BYTES
+    log = _generated(tmp_path, "3000")   # smaller than the head read: counted exactly
+    n = log.read_bytes().count(b"\n")
+    assert estimate([str(log)]) == (n, 0)          # netfilter: its lines are read back, not kept
+    assert estimate([str(log), str(log)]) == (2 * n, 0)
+    # a larger file: guessed from its head, close to the truth
+    body = log.read_bytes()
+    (tmp_path / "long.log").write_bytes(body * (3 * ESTIMATE_HEAD_BYTES // len(body) + 1))
+    long_n = (tmp_path / "long.log").read_bytes().count(b"\n")
+    got, kept = estimate([str(tmp_path / "long.log")])
+    assert kept == 0 and abs(got - long_n) <= 0.02 * long_n
+    # another format keeps each record's text: all its bytes count
+    web = tmp_path / "access.log"
+    web.write_text("".join(f'198.51.100.{i % 250} - - [10/Oct/2026:13:55:36 +0000] "GET /x{i} HTTP/1.1" 404 209 "-" "curl/8"\n'
+                           for i in range(500)))
+    assert estimate([str(web)]) == (500, web.stat().st_size)
+    assert estimate([str(web)], "netfilter") == (500, 0)   # --format says which reader
+    # what cannot be told without reading it whole
+    gz = tmp_path / "big.log.gz"
+    gz.write_bytes(gzip.compress(body))
+    assert estimate([str(gz)]) is None
+    assert estimate([str(log), str(gz)]) is None
+    assert estimate(["-"]) is None
+    pcap = os.path.join(os.path.dirname(__file__), "fixtures", "lab", "arp_sweep.pcap")
+    assert estimate([pcap]) is None
+    (tmp_path / "noise.txt").write_text("nothing any reader knows\n" * 50)
+    assert estimate([str(tmp_path / "noise.txt")]) is None
+
+
+def test_an_input_whose_table_fits_stays_in_memory_with_the_same_report(tmp_path, monkeypatch):
+    # a log larger than SPILL_BYTES: in memory when its estimate fits MEMORY_TABLE_BYTES, else on
+    # a temporary database file; the report is the same either way
+    from fwforensics import analysis
+    log = _generated(tmp_path, "20k")
+    monkeypatch.setattr(events, "SPILL_BYTES", 1 << 20)
+    assert log.stat().st_size > events.SPILL_BYTES
+
+    def run(table_bytes):
+        monkeypatch.setattr(events, "MEMORY_TABLE_BYTES", table_bytes)
+        where = []
+        rep = analysis.analyze([str(log)], analysis.Options(defer_raw=True, narrow=True),
+                               then=lambda rep, con: where.append(events.on_disk(con)))
+        return rep, where[0]
+    in_memory, on_disk = run(1 << 30), run(20_000 * events.MEMORY_ROW_BYTES - 1)
+    assert (in_memory[1], on_disk[1]) == (False, True)
+    assert in_memory[0]["findings"] and in_memory[0] == on_disk[0]
+
+
+def test_the_memory_estimate_is_bounded():
+    assert events.fits_memory((1000, 0)) and not events.fits_memory(None)
+    most = events.MEMORY_TABLE_BYTES // events.MEMORY_ROW_BYTES
+    assert events.fits_memory((most, 0)) and not events.fits_memory((most + 1, 0))
+    assert not events.fits_memory((most // 2, events.MEMORY_TABLE_BYTES))   # text kept counts too

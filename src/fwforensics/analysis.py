@@ -300,7 +300,10 @@ def analyze(inputs: list[str], opts: Options, con=None, then=None, size: int | N
     total bytes when the caller has already measured them (:func:`input_bytes`)."""
     con = con or events.connect()
     stats = ReadStats()
-    with events.work_database(con, size if size is not None else input_bytes(inputs)):
+    from .reader import estimate
+    size = size if size is not None else input_bytes(inputs)
+    guess = estimate(inputs, opts.fmt) if size is not None and size > events.SPILL_BYTES else None
+    with events.work_database(con, size, guess):
         with phase(opts.timings, "read and load"):
             load_inputs(con, inputs, opts, stats)
             events.loaded(con)

@@ -129,6 +129,38 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
     return out
 
 
+# How much of each input :func:`estimate` reads to guess its number of lines and its format.
+ESTIMATE_HEAD_BYTES = 1 << 20
+
+
+def estimate(inputs: Iterable[str], fmt_name: str | None = None) -> tuple[int, int] | None:
+    """About how many lines the inputs hold, and how many of their bytes a reader keeps as the
+    records' text (none for a format whose text is read back by line number, Format.raw_is_line):
+    from the first ESTIMATE_HEAD_BYTES of each input (exact for smaller files). None when that
+    cannot be told without reading them whole: standard input, a compressed or binary file (a
+    capture), an unreadable one, or one no reader recognises from its head."""
+    lines_total = kept = 0
+    try:
+        for p in expand_inputs(inputs):
+            if p == "-" or not os.path.isfile(p):
+                return None
+            size = os.path.getsize(p)
+            with open(p, "rb") as f:
+                head = f.read(ESTIMATE_HEAD_BYTES)
+            if any(head.startswith(magic) for magic, _ in _MAGIC) or b"\0" in head:
+                return None
+            fmt = formats.get(fmt_name) if fmt_name else \
+                formats.detect(head.decode("utf-8", "replace").splitlines()[:SNIFF_LINES])[0]
+            if fmt is None or fmt.binary:
+                return None
+            lines = head.count(b"\n") + (len(head) == size and bool(head) and not head.endswith(b"\n"))
+            lines_total += lines if len(head) >= size else -(-size * max(lines, 1) // len(head))
+            kept += 0 if fmt.raw_is_line else size
+    except Exception:   # (the reader reports unreadable inputs and unknown formats, not this guess)
+        return None
+    return lines_total, kept
+
+
 def open_binary(path: str) -> tuple[IO[bytes], Callable[[], int]]:
     """Open a path (or '-') as a decompressed byte stream; also return a function that
     tells how many raw bytes have been consumed (for progress)."""
