@@ -86,3 +86,40 @@ def test_timings_on_stderr_leave_the_report_alone(tmp_path):
     # (detectors may run on two threads at once: each is within the total, not their sum)
     assert max(took.values()) == took["total (start-up not included)"]
     assert "timings" not in run("analyze", LOG, "--json").stderr
+
+
+def test_a_detector_that_fails_costs_its_findings_not_the_report(tmp_path):
+    # An absurd tunable makes one detector's query fail in DuckDB (an interval out of range): the
+    # others' findings are all there, every form of the report says what is missing, exit status 3.
+    import jsonschema
+    lab = ROOT / "tests" / "fixtures" / "lab"
+    logs = [str(lab / "nmap_syn.log"), str(lab / "broadcasts.log"), str(lab / "block_scan.log")]
+    bad = ("--set", f"sscan.SESSION_GAP={10 ** 30}")
+    whole = json.loads(run("analyze", *logs, "--json").stdout)
+    r = run("analyze", *logs, "--json", *bad)
+    assert r.returncode == 3, r.stderr
+    rep = json.loads(r.stdout)
+    jsonschema.validate(rep, json.loads((ROOT / "docs" / "report.schema.json").read_text()))
+    from fwforensics.detectors import sscan
+    assert [(d["detector"], d["ids"]) for d in rep["detector_errors"]] == [("sscan", sorted(sscan.IDS))]
+    assert rep["detector_errors"][0]["error"].startswith("OutOfRangeException: ")
+    assert whole["detector_errors"] == []
+    kept = [f for f in whole["findings"] if f["id"] not in sscan.IDS and f["id"] != "verdict"]
+    assert kept and [f for f in rep["findings"] if f["id"] != "verdict"] == kept
+    verdict = next(f for f in rep["findings"] if f["id"] == "verdict")
+    assert "incomplete: the sscan detector failed" in verdict["explanation"]
+    said = "Incomplete: the sscan detector failed (OutOfRangeException"
+    term = run("analyze", *logs, "--no-progress", *bad)
+    assert term.returncode == 3 and said in term.stdout
+    md = run("analyze", *logs, "--markdown", *bad)
+    assert md.returncode == 3 and "**Incomplete:** the sscan detector failed" in md.stdout
+    nd = run("analyze", *logs, "--ndjson", *bad).stdout.splitlines()
+    assert json.loads(nd[0])["detector_error"] == rep["detector_errors"][0]
+    assert all("finding" in json.loads(x) for x in nd[1:])
+    html = tmp_path / "r.html"
+    assert run("analyze", *logs, "--html", str(html), "--no-progress", *bad).returncode == 3
+    assert said in html.read_text()
+    # --fail-on's 1 gives way to 3; --debug stops at the failure with its traceback
+    assert run("analyze", *logs, "--fail-on", "info", *bad).returncode == 3
+    dbg = run("--debug", "analyze", *logs, "--json", *bad)
+    assert dbg.returncode not in (0, 3) and "Traceback" in dbg.stderr and "OutOfRange" in dbg.stderr

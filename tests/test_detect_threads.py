@@ -147,8 +147,19 @@ def test_detector_reruns_with_more_memory_when_a_query_cannot_spill(tmp_path, mo
             threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
             assert threads > 1
             monkeypatch.setattr(detectors, "MEMORY_RETRIES", 0)
+            # without reruns, detectors fail: each is said once, in detector order, and the run goes on
+            starved = detectors.Context(con=con)
+            rest = detectors.run(starved)
+            names = [m.__name__.rsplit(".", 1)[-1] for m in detectors.modules()]
+            failed = [d["detector"] for d in starved.failures]
+            assert failed and failed == sorted(set(failed), key=names.index)
+            assert all(d["error"].startswith("OutOfMemoryException: ") and d["ids"] for d in starved.failures)
+            others = {i for m in detectors.modules() if m.__name__.rsplit(".", 1)[-1] not in failed for i in m.IDS}
+            assert not {f.id for f in rest} & ({i for d in starved.failures for i in d["ids"]} - others)
+            monkeypatch.setattr(detectors, "RAISE_FAILURES", True)   # (--debug)
             with pytest.raises(duckdb.OutOfMemoryException):
                 detectors.run(detectors.Context(con=con))
+            monkeypatch.setattr(detectors, "RAISE_FAILURES", False)
             monkeypatch.setattr(detectors, "MEMORY_RETRIES", 8)
             took: list = []
             out = [f.to_dict() for f in detectors.run(detectors.Context(con=con), timings=took)]

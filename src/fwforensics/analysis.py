@@ -288,6 +288,7 @@ def report(con, stats: ReadStats, opts: Options) -> dict[str, Any]:
         "files": [f.as_dict() for f in stats.files],
         "summary": summary,
         "assumptions": ctx.assumptions,
+        "detector_errors": ctx.failures,
         "findings": shown,
         "suppressed": n_found - len(shown),
     }

@@ -131,6 +131,9 @@ def _apply(opts):
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 def cli(debug: bool) -> None:
     """What am I seeing? Explains firewall logs and recognises the patterns behind them."""
+    if debug:   # a detector's failure stops the run with its traceback instead of being reported
+        from . import detectors
+        detectors.RAISE_FAILURES = True
 
 
 @cli.command()
@@ -153,7 +156,8 @@ def cli(debug: bool) -> None:
 @click.option("--html", "html_out", metavar="FILE", help="Also write a self-contained HTML report (charts, evidence).")
 @click.option("--events-out", metavar="FILE", help="Also write the normalised events: .parquet, or .ndjson/.json with ECS names.")
 @click.option("--fail-on", type=click.Choice(["info", "low", "medium", "high"]), metavar="SEVERITY",
-              help="Exit with status 1 when a finding of this severity or higher is shown.")
+              help="Exit with status 1 when a finding of this severity or higher is shown "
+                   "(3, whatever this says, when a detector failed: the report is incomplete).")
 @click.option("--resolve", is_flag=True, help="Look up reverse DNS names of the sources (tells their owners you looked).")
 @click.option("-v", "--verbose", is_flag=True, help="Explanations, advice and evidence for every finding.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -260,7 +264,7 @@ def _emit(rep, as_json, as_ndjson, as_markdown, fail_on, resolve, verbose, took=
         else:
             from .reports.terminal import render
             render(rep, _console(), verbose=verbose)
-    return export.fail_on_status(rep, fail_on)
+    return export.exit_status(rep, fail_on)
 
 
 @cli.command()

@@ -181,6 +181,7 @@ class Watcher:
         self._last_detect = 0.0
         self._last_window_save = time.monotonic()
         self._deleted = 0              # rows deleted from the window since it was last compacted
+        self._failures_said: set[str] = set()   # detector failures already written to stderr
         self.alerter = alerter or Alerter()
         self.events_out = events_out
         self.home_nets = [ipaddress.ip_network(n, strict=False) for n in home_nets or []]
@@ -314,8 +315,13 @@ class Watcher:
         try:
             found = detectors.run(ctx)
         except Exception as e:
-            sys.stderr.write(f"fwforensics watch: a detector failed: {type(e).__name__}: {e}\n")
+            sys.stderr.write(f"fwforensics watch: a detector failed: {clean(f'{type(e).__name__}: {e}')}\n")
             return
+        for fail in ctx.failures:   # (the others' findings still alert; each failure is said once)
+            said = f"{fail['detector']}: {fail['error']}"
+            if said not in self._failures_said:
+                self._failures_said.add(said)
+                sys.stderr.write(f"fwforensics watch: the detector {clean(said)} (its findings are missing)\n")
         from .findings import SEVERITY_RANK
         for f in found:
             if SEVERITY_RANK.get(f.severity, 0) < self.floor or not wanted(f.id, f.src):

@@ -119,6 +119,9 @@ class Context:
     # its count and time span are computed, not its line ranges and samples. The verdict counts the
     # records behind the other findings from their line ranges: with this set it undercounts.
     wanted: Callable[[str, str | None], bool] | None = None
+    # detectors that failed ({"detector", "ids", "error"}, see RAISE_FAILURES): their findings are
+    # missing; detectors that read earlier findings (the verdict) see this list too
+    failures: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.keyed = _keyed.KeyedCache(self.query) if self.batch_lookups else None
@@ -529,7 +532,14 @@ def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict
     else:
         for i, mod in enumerate(mods):
             t0 = time.perf_counter()
-            file(_detect_within_memory(ctx, mod))
+            try:
+                found = _detect_within_memory(ctx, mod)
+            except Exception as e:
+                if RAISE_FAILURES:
+                    raise
+                ctx.failures.append(failure(mod, e))
+                found = []
+            file(found)
             events.release_memory()
             took[i] = (time.perf_counter() - t0, peak_mb())
     reruns = ctx.shared.pop("memory_reruns", [])
@@ -549,7 +559,24 @@ def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict
 # peak of a large input down without making a rare heavy query fail. (Measured on 10 M lines:
 # proxy's windows now and then failed 100 MB on two threads and its rerun with 200 MB set the
 # run's peak, 471 MB instead of ~410.)
-MEMORY_RETRIES = 3
+MEMORY_RETRIES = int(os.environ.get("FWF_MEMORY_RETRIES", 3))
+
+
+# A detector that fails (a fault of ours met on some input, or a query still out of DuckDB memory
+# after MEMORY_RETRIES reruns) costs its own findings, not the run: the error is kept in
+# ``Context.failures``, the other detectors go on, and the report says what is missing (analyze
+# exits 3). FWF_DETECTOR_ERRORS=raise (set by ``--debug``) raises it instead, with its traceback.
+RAISE_FAILURES = os.environ.get("FWF_DETECTOR_ERRORS", "") == "raise"
+FAILURE_TEXT = 300   # characters of an error's message kept
+
+
+def failure(mod: ModuleType, e: BaseException) -> dict[str, Any]:
+    """What the report says of a detector that failed with ``e``."""
+    text = " ".join(str(e).split())
+    if len(text) > FAILURE_TEXT:
+        text = text[:FAILURE_TEXT - 1] + "…"
+    return {"detector": mod.__name__.rsplit(".", 1)[-1], "ids": sorted(getattr(mod, "IDS", ()) or ()),
+            "error": f"{type(e).__name__}: {text}" if text else type(e).__name__}
 
 
 def _rerun_said(ctx: Context, mod: ModuleType, t0: float, what: str) -> None:
@@ -678,8 +705,10 @@ def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[tuple[fl
     def file_ready() -> None:   # under cond
         while state["filed"] < n and results[state["filed"]] is not None:
             found, notes, err = results[state["filed"]]
-            if err is not None:
+            if err is not None and (RAISE_FAILURES or not isinstance(err, Exception)):
                 errors.append(err)
+            elif err is not None:
+                ctx.failures.append(failure(mods[state["filed"]], err))
             else:
                 for text in notes:
                     if text not in ctx.assumptions:

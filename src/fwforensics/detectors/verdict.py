@@ -214,6 +214,11 @@ def detect(ctx):
         parts.append("Also: " + ", ".join(sorted({f.id for f in other})) + ".")
     if not parts:
         parts.append("No finding stands out." if n_all else "Nothing was read.")
+    if ctx.failures:
+        failed = ", ".join(d["detector"] for d in ctx.failures)
+        parts.append(f"This reading is incomplete: the {failed} detector{'s' if len(ctx.failures) > 1 else ''} "
+                     f"failed, so what {'they look' if len(ctx.failures) > 1 else 'it looks'} for is not in it "
+                     "and it may understate what happened (the error is in the report; please report it).")
     explanation = " ".join(parts)
 
     if action:

@@ -209,3 +209,10 @@ def fallback_verdict(rep: dict[str, Any]) -> str:
     lead = {"high": "Needs attention", "medium": "Worth a look", "low": "Mostly routine",
             "info": "Routine"}.get(w or "", "Findings")
     return f"{lead}: {len(fs)} finding(s) ({counts}) in {n} record(s)."
+
+
+def failure_lines(rep: dict[str, Any]) -> list[str]:
+    """One line per detector that failed (``detector_errors``): the run went on without it."""
+    return [f"Incomplete: the {d.get('detector')} detector failed ({d.get('error')}); the findings it looks for "
+            f"({', '.join(d.get('ids') or []) or 'none listed'}) are missing from this report."
+            for d in rep.get("detector_errors") or []]

@@ -80,6 +80,8 @@ def write_json(rep: dict[str, Any], fh: IO[str]) -> None:
 def ndjson_lines(rep: dict[str, Any]):
     base = {"tool": rep.get("tool", "fwforensics"), "version": rep.get("version"),
             "report_schema_version": rep.get("report_schema_version")}
+    for fail in rep.get("detector_errors") or []:   # (before the findings: they are incomplete)
+        yield json.dumps(dict(base, detector_error=fail), default=_default, ensure_ascii=False)
     for f in rep.get("findings") or []:
         d = dict(base)
         d["finding"] = f
@@ -92,6 +94,15 @@ def write_ndjson(rep: dict[str, Any], fh: IO[str]) -> None:
 
 
 # ------------------------------------------------------------------------------ exit status
+# analyze's exit status when a detector failed (the report is printed all the same): above --fail-on's 1
+INCOMPLETE_STATUS = 3
+
+
+def exit_status(rep: dict[str, Any], severity: str | None) -> int:
+    """INCOMPLETE_STATUS when a detector failed, else :func:`fail_on_status`."""
+    return INCOMPLETE_STATUS if rep.get("detector_errors") else fail_on_status(rep, severity)
+
+
 def fail_on_status(rep: dict[str, Any], severity: str | None) -> int:
     """1 when a shown finding (not the verdict) has ``severity`` or worse, else 0."""
     if not severity:
@@ -136,6 +147,7 @@ def markdown(rep: dict[str, Any]) -> str:
                 out.append(f"**What to do:** {md(v['advice'])}")
     else:
         out.append(f"**Verdict:** {md(C.fallback_verdict(rep))}")
+    out += [f"**{md(line.split(':', 1)[0])}:** {md(line.split(':', 1)[1].strip())}" for line in C.failure_lines(rep)]
     out += ["", f"- Records: {rep.get('records_read', 0)} read, {rep.get('records_unreadable', 0)} unreadable, "
                 f"from {len(rep.get('files') or [])} input(s)",
             f"- Time span: {md(C.span(s.get('first_seen'), s.get('last_seen')))} (UTC)"]

@@ -156,6 +156,7 @@ def render_html(rep: dict[str, Any], con=None) -> str:
         "s": rep.get("summary") or {},
         "verdicts": verdicts,
         "verdict_line": None if verdicts else C.fallback_verdict(rep),
+        "failures": C.failure_lines(rep),
         "worst": C.worst(findings) or "info",
         "groups": C.grouped(findings),
         "counts": C.severity_counts(findings),

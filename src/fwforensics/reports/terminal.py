@@ -69,6 +69,8 @@ def render(rep: dict[str, Any], console: Console, verbose: bool = False) -> None
         w = C.worst(findings)
         console.print(Text("VERDICT ", style="bold reverse") + Text(" ")
                       + Text(C.fallback_verdict(rep), style=SEV_STYLE.get(w or "info", "")))
+    for line in C.failure_lines(rep):
+        console.print(_indent(Text(clean(line), style="bold red")))
     for a in rep.get("assumptions", []):
         console.print(_indent(Text("Assumed: " + clean(a), style="dim")))
 
