@@ -67,6 +67,16 @@ def test_readers_of_findings_wait_only_for_what_they_read():
     assert detectors._waits(sub) == [(0, frozenset())]
 
 
+def test_the_long_detectors_that_start_first_exist_and_wait_for_few():
+    # (START_FIRST is a start order only; that the findings are the same is the test above)
+    mods = {m.__name__.rsplit(".", 1)[-1]: m for m in detectors.modules()}
+    assert detectors.START_FIRST and len(set(detectors.START_FIRST)) == len(detectors.START_FIRST)
+    for name in detectors.START_FIRST:
+        # none waits for every detector before it (one that did could not start first)
+        m = mods[name]
+        assert not detectors._reads_findings(m) or getattr(m, "NEEDS", None) is not None
+
+
 def test_detectors_side_by_side_share_the_engine_threads(monkeypatch):
     """With two detectors running side by side, each query gets one of DuckDB's two threads (a core
     each), and the setting is put back afterwards; one after another, each query has both."""

@@ -496,6 +496,11 @@ def signature_info(id: str) -> dict[str, Any] | None:
 # table (a 1 M-line log's work database) keeps the threads: ~6% faster, the same peak.
 THREADS = max(1, min(int(os.environ.get("FWF_DETECT_THREADS", os.cpu_count() or 1)), 8))
 SHARE_ENGINE_THREADS = os.environ.get("FWF_SHARE_ENGINE_THREADS", "1") == "1"
+# On threads, these detectors (the longest over a large log, longest first) start before the others,
+# which then fill in around them: started in detector order, the last long one (worms) ran alone
+# at the end while the other thread idled (1 M netfilter lines: detectors 6.5 s, ~1.8 s of it on one
+# thread). The start order changes nothing else: findings are filed in detector order.
+START_FIRST = ("scans", "ipaddr", "worms", "netbios", "icmp", "proxy")
 
 
 def run(ctx: Context, only: Iterable[str] | None = None, suppress: Iterable[dict] | None = None,
@@ -691,12 +696,15 @@ def _run_threads(ctx: Context, mods: list[ModuleType], file, took: list[tuple[fl
     # running: detectors running now; alone: one is being rerun with more memory, by itself
     state = {"filed": 0, "running": 0, "alone": False, "gone": 0}   # gone: threads that could not start
 
+    first = {name: k for k, name in enumerate(START_FIRST)}
+    rank = [first.get(m.__name__.rsplit(".", 1)[-1], len(first)) for m in mods]
+
     def next_ready() -> int | None:
         """(Under cond.) The detector to start: the first one held back for findings that may start
         now (it has waited while later ones ran: the run's tail would otherwise be it alone), else
-        the first one not started that may start."""
+        the first of START_FIRST not started, else the first one not started that may start."""
         ready = [i for i in range(n) if not started[i] and state["filed"] >= waits[i][0]]
-        return next((i for i in ready if waits[i][0]), ready[0] if ready else None)
+        return next((i for i in ready if waits[i][0]), min(ready, key=lambda i: (rank[i], i)) if ready else None)
     db = ctx.con.execute("SELECT current_database()").fetchall()[0][0]
     tz = ctx.con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
     errors: list[BaseException] = []
