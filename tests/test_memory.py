@@ -98,6 +98,8 @@ def _as_duckdb_says(limit: str) -> str:
 
 
 def test_detectors_get_less_duckdb_memory_over_a_table_too_big_to_cache(tmp_path, monkeypatch):
+    # (both are 250 MB by default; FWF_MEMORY_LIMIT_BIG sets the second, as here)
+    monkeypatch.setattr(events, "WORK_MEMORY_BIG", "90MB")
     assert _as_duckdb_says(events.WORK_MEMORY_BIG) != _as_duckdb_says(events.WORK_MEMORY)
     # a small work database: WORK_MEMORY; one larger than BIG_TABLE_BYTES: WORK_MEMORY_BIG
     for big, want in ((1 << 40, events.WORK_MEMORY), (0, events.WORK_MEMORY_BIG)):
