@@ -11,8 +11,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netlab import (ACTORS, ATTACKER, ATTACKER_IP, FW_OUT_IP, LAN, LAN_HOST, NEIGHBOUR,
-                    NEIGHBOUR_IP, OUTSIDE_BCAST, ROUTER_SEG_IP)
+from netlab import (ACTORS, ATTACKER, ATTACKER_IP, FIREWALL, FW_OUT_IP, LAN, LAN_HOST, LOG_PREFIX,
+                    NEIGHBOUR, NEIGHBOUR_IP, OUTSIDE_BCAST, ROUTER_SEG_IP)
 
 HERE = Path(__file__).resolve().parent
 UDPSEND = str(HERE / "udpsend.py")
@@ -285,6 +285,25 @@ def scenarios(workdir: Path) -> list[Scenario]:
         [exp("worm.telnet", mirai)], batch=2,
         notes="the firewall's log has no sequence numbers (its LOG rule has no --log-tcp-sequence); "
               "the capture has them, and its worm.telnet finding names Mirai's scanner code"))
+    # The same SYNs logged by a firewall rule with --log-tcp-sequence (SEQ= in each record): for
+    # this scenario only, the firewall logs and drops the actor's telnet SYNs with a rule of its own
+    # ahead of the usual ones, and takes it out afterwards.
+    ms = a["mirai_seq"]
+    seq_rule = ["FORWARD", "-s", ms, "-p", "tcp", "-m", "multiport", "--dports", "23,2323"]
+    seq_log = ["-j", "LOG", "--log-prefix", LOG_PREFIX, "--log-level", "4", "--log-ip-options",
+               "--log-tcp-options", "--log-tcp-sequence"]
+    sc.append(Scenario(
+        "mirai_telnet_seq", "the mirai_telnet SYNs from another address, logged by a firewall rule "
+        "with --log-tcp-sequence", ms,
+        [run(FIREWALL, "iptables", "-I", *seq_rule, "-j", "DROP"),
+         run(FIREWALL, "iptables", "-I", *seq_rule, *seq_log)]
+        + [hping("-S", "-a", ms, "-p", str(port), "-M", str(int(ipaddress.ip_address(d))), "-c", "1", d)
+           for d, port in [(d, 23) for d in mirai_dsts] + [(mirai_dsts[0], 2323)]]
+        + [run(FIREWALL, "iptables", "-D", *seq_rule, *seq_log),
+           run(FIREWALL, "iptables", "-D", *seq_rule, "-j", "DROP")],
+        [exp("worm.telnet", ms)], batch=2,
+        notes="the firewall's records carry SEQ= (the destination address as a number): the log's "
+              "worm.telnet finding names Mirai's scanner code, as the capture's does"))
     f_src = a["nbt_samba"]
     fs_steps = []
     for dst in ("192.0.2.40", "192.0.2.41", "192.0.2.42"):

@@ -89,3 +89,13 @@ def test_mirai_fingerprint_in_the_lab_capture():
     g = one(run(LAB / "mirai_telnet.pcap"), "worm.telnet", "198.51.100.72")
     assert (g["details"]["seq_logged"], g["details"]["seq_is_destination"]) == (5, 5)
     assert "Mirai's own scanner code" in g["summary"]
+
+
+def test_mirai_fingerprint_in_a_firewall_log_with_sequence_numbers():
+    # the same real SYNs, logged by an iptables rule with --log-tcp-sequence: the log's records
+    # carry SEQ=, and its worm.telnet finding names Mirai's scanner code as the capture's does
+    text = (LAB / "mirai_telnet_seq.log").read_text()
+    assert text.count(" SEQ=") == 5
+    f = one(lab("mirai_telnet_seq"), "worm.telnet", "198.51.100.73")
+    assert (f["details"]["seq_logged"], f["details"]["seq_is_destination"]) == (5, 5)
+    assert "Mirai's own scanner code" in f["summary"]
