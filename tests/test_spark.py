@@ -35,8 +35,10 @@ def spark():
 
 
 def _inputs():
+    # (and a firewall log with sequence numbers: Mirai's fingerprint read from SEQ=)
     yield pytest.param([os.path.join(HERE, "fixtures", "lab", "background_noise.log"),
-                        os.path.join(HERE, "fixtures", "lab", "block_scan.log")], 2026, id="lab")
+                        os.path.join(HERE, "fixtures", "lab", "block_scan.log"),
+                        os.path.join(HERE, "fixtures", "lab", "mirai_telnet_seq.log")], 2026, id="lab")
     # captures: times with fractions of a second (decoy pairing, sessions and traceroute
     # windows read them through epoch())
     yield pytest.param([os.path.join(HERE, "fixtures", "lab", n + ".pcap")
