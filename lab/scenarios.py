@@ -276,12 +276,14 @@ def scenarios(workdir: Path) -> list[Scenario]:
         [exp("worm.mssql", m_src), exp("scan.horizontal", m_src)], batch=2))
     mirai = a["mirai"]
     mirai_dsts = ("192.0.2.50", "192.0.2.51", "192.0.2.52", "192.0.2.53")
-    # (Mirai's scanner puts the destination address in the SYN's sequence number: hping3 -M sets it)
+
+    def mirai_syns(src: str) -> list[Step]:
+        # (Mirai's scanner puts the destination address in the SYN's sequence number: hping3 -M sets it)
+        return [hping("-S", "-a", src, "-p", str(port), "-M", str(int(ipaddress.ip_address(d))), "-c", "1", d)
+                for d, port in [(d, 23) for d in mirai_dsts] + [(mirai_dsts[0], 2323)]]
     sc.append(Scenario(
         "mirai_telnet", "telnet SYNs (23, one 2323) to 192.0.2.50-53, each with the destination "
-        "address as its sequence number, as Mirai's scanner sends them", mirai,
-        [hping("-S", "-a", mirai, "-p", str(port), "-M", str(int(ipaddress.ip_address(d))), "-c", "1", d)
-         for d, port in [(d, 23) for d in mirai_dsts] + [(mirai_dsts[0], 2323)]],
+        "address as its sequence number, as Mirai's scanner sends them", mirai, mirai_syns(mirai),
         [exp("worm.telnet", mirai)], batch=2,
         notes="the firewall's log has no sequence numbers (its LOG rule has no --log-tcp-sequence); "
               "the capture has them, and its worm.telnet finding names Mirai's scanner code"))
@@ -297,8 +299,7 @@ def scenarios(workdir: Path) -> list[Scenario]:
         "with --log-tcp-sequence", ms,
         [run(FIREWALL, "iptables", "-I", *seq_rule, "-j", "DROP"),
          run(FIREWALL, "iptables", "-I", *seq_rule, *seq_log)]
-        + [hping("-S", "-a", ms, "-p", str(port), "-M", str(int(ipaddress.ip_address(d))), "-c", "1", d)
-           for d, port in [(d, 23) for d in mirai_dsts] + [(mirai_dsts[0], 2323)]]
+        + mirai_syns(ms)
         + [run(FIREWALL, "iptables", "-D", *seq_rule, *seq_log),
            run(FIREWALL, "iptables", "-D", *seq_rule, "-j", "DROP")],
         [exp("worm.telnet", ms)], batch=2,

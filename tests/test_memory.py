@@ -11,6 +11,15 @@ import pytest
 
 from fwforensics import events
 
+
+def _generated(tmp_path, lines, *more: str):
+    """bench/generate.py's log of ``lines`` lines (and options ``more``) in ``tmp_path``, made once."""
+    log = tmp_path / f"fw-{lines}{''.join(more)}.log"
+    if not log.exists():
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "bench", "generate.py"),
+                        "--lines", str(lines), *more, "--out", str(log)], check=True, capture_output=True)
+    return log
+
 PROBE = r"""
 import ctypes, sys
 from fwforensics import events
@@ -57,10 +66,7 @@ def _limit_of_a_load(tmp_path, monkeypatch, loaded: bool, **patch) -> str:
     ``events`` settings in ``patch``."""
     from fwforensics import analysis
     from fwforensics.reader import ReadStats
-    log = tmp_path / "fw.log"
-    if not log.exists():
-        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "bench", "generate.py"),
-                        "--lines", "5000", "--out", str(log)], check=True, capture_output=True)
+    log = _generated(tmp_path, 5000)
     for name, value in patch.items():
         monkeypatch.setattr(events, name, value)
     con = events.connect()
@@ -316,9 +322,7 @@ def _generated_work_table(tmp_path, lines: int):
     from fwforensics import analysis, detectors
     from fwforensics.detectors import _us
     from fwforensics.reader import ReadStats
-    log = tmp_path / "fw.log"
-    subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "bench", "generate.py"),
-                    "--lines", str(lines), "--seed", "7", "--out", str(log)], check=True, capture_output=True)
+    log = _generated(tmp_path, lines, "--seed", "7")
     con = events.connect()
     with events.work_database(con, 10 ** 8):
         analysis.load_inputs(con, [str(log)], analysis.Options(defer_raw=True, narrow=True), ReadStats())
@@ -362,19 +366,13 @@ def test_proxy_sessions_are_counted_within_a_small_duckdb_limit_on_two_threads(t
         _same_findings_within(ctx, proxy, "50MB", 40)
 
 
-def _generated(tmp_path, lines: str, name: str = "big.log"):
-    log = tmp_path / name
-    subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..", "bench", "generate.py"),
-                    "--lines", lines, "--out", str(log)], check=True, capture_output=True)
-    return log
-
-
 def test_the_estimate_counts_lines_and_the_text_a_reader_keeps(tmp_path):
     import gzip
     from fwforensics.reader import estimate, ESTIMATE_HEAD_BYTES
     log = _generated(tmp_path, "3000")   # smaller than the head read: counted exactly
     n = log.read_bytes().count(b"\n")
     assert estimate([str(log)]) == (n, 0)          # netfilter: its lines are read back, not kept
+    assert estimate([str(log)], defer_raw=False) == (n, log.stat().st_size)   # ... unless kept (--events-out)
     assert estimate([str(log), str(log)]) == (2 * n, 0)
     # a larger file: guessed from its head, close to the truth
     body = log.read_bytes()

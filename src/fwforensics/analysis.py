@@ -303,7 +303,9 @@ def analyze(inputs: list[str], opts: Options, con=None, then=None, size: int | N
     stats = ReadStats()
     from .reader import estimate
     size = size if size is not None else input_bytes(inputs)
-    guess = estimate(inputs, opts.fmt) if size is not None and size > events.SPILL_BYTES else None
+    # (MEMORY_ROW_BYTES is the narrow work table's cost: a table of every column goes to disk)
+    guess = estimate(inputs, opts.fmt, opts.defer_raw) \
+        if opts.narrow and size is not None and size > events.SPILL_BYTES else None
     with events.work_database(con, size, guess):
         with phase(opts.timings, "read and load"):
             load_inputs(con, inputs, opts, stats)

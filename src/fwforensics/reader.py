@@ -133,9 +133,10 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
 ESTIMATE_HEAD_BYTES = 1 << 20
 
 
-def estimate(inputs: Iterable[str], fmt_name: str | None = None) -> tuple[int, int] | None:
+def estimate(inputs: Iterable[str], fmt_name: str | None = None, defer_raw: bool = True) -> tuple[int, int] | None:
     """About how many lines the inputs hold, and how many of their bytes a reader keeps as the
-    records' text (none for a format whose text is read back by line number, Format.raw_is_line):
+    records' text (none for a format whose text is read back by line number, Format.raw_is_line,
+    when the caller reads it back: ``defer_raw``, as ``analysis.Options.defer_raw``):
     from the first ESTIMATE_HEAD_BYTES of each input (exact for smaller files). None when that
     cannot be told without reading them whole: standard input, a compressed or binary file (a
     capture), an unreadable one, or one no reader recognises from its head."""
@@ -155,7 +156,7 @@ def estimate(inputs: Iterable[str], fmt_name: str | None = None) -> tuple[int, i
                 return None
             lines = head.count(b"\n") + (len(head) == size and bool(head) and not head.endswith(b"\n"))
             lines_total += lines if len(head) >= size else -(-size * max(lines, 1) // len(head))
-            kept += 0 if fmt.raw_is_line else size
+            kept += 0 if defer_raw and fmt.raw_is_line else size
     except Exception:   # (the reader reports unreadable inputs and unknown formats, not this guess)
         return None
     return lines_total, kept

@@ -147,7 +147,7 @@ def markdown(rep: dict[str, Any]) -> str:
                 out.append(f"**What to do:** {md(v['advice'])}")
     else:
         out.append(f"**Verdict:** {md(C.fallback_verdict(rep))}")
-    out += [f"**{md(line.split(':', 1)[0])}:** {md(line.split(':', 1)[1].strip())}" for line in C.failure_lines(rep)]
+    out += [f"**Incomplete:** {md(line.removeprefix('Incomplete: '))}" for line in C.failure_lines(rep)]
     out += ["", f"- Records: {rep.get('records_read', 0)} read, {rep.get('records_unreadable', 0)} unreadable, "
                 f"from {len(rep.get('files') or [])} input(s)",
             f"- Time span: {md(C.span(s.get('first_seen'), s.get('last_seen')))} (UTC)"]
