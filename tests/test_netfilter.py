@@ -206,6 +206,31 @@ def test_year_not_counted_up_by_hosts_interleaving_at_new_year(tmp_path):
     assert [r["ts"].year if r["ts"] else None for r in recs] == [2025, None, 2025, 2025, 2026]
 
 
+@pytest.mark.parametrize("kernel", [True, False])
+def test_local_times_around_daylight_saving_changes(tmp_path, monkeypatch, kernel):
+    # --tz Europe/Berlin. The night summer time starts, 02:00-02:59 local does not exist: those
+    # records are read with the offset before the change (as zoneinfo reads them), so an hour of
+    # them keeps its spacing instead of collapsing onto the instant of the change; the night it
+    # ends, a repeated time is its first occurrence.
+    from zoneinfo import ZoneInfo
+    from fwforensics.formats import netfilter
+    monkeypatch.setattr(netfilter, "USE_KERNEL", kernel)
+    base = open(os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")).readline().split("kernel: ", 1)[1]
+    stamps = ["Mar 30 01:59:59", "Mar 30 02:00:00", "Mar 30 02:30:00.250000", "Mar 30 02:59:59", "Mar 30 03:00:00",
+              "Oct 26 02:30:00", "Jul  1 12:00:00"]
+    p = tmp_path / "dst.log"
+    p.write_text("".join(f"{s} gw kernel: {base}" for s in stamps))
+    recs, st = rows(str(p), year=2025, tz="Europe/Berlin")
+    assert st.files[0].records == len(stamps)
+    utc = [r["ts"].astimezone(timezone.utc).strftime("%m-%d %H:%M:%S.%f") for r in recs]
+    assert utc == ["03-30 00:59:59.000000", "03-30 01:00:00.000000", "03-30 01:30:00.250000", "03-30 01:59:59.000000",
+                   "03-30 01:00:00.000000", "10-26 00:30:00.000000", "07-01 10:00:00.000000"]
+    zone = ZoneInfo("Europe/Berlin")
+    for s, r in zip(stamps, recs):
+        local = datetime.strptime(f"2025 {s}", "%Y %b %d %H:%M:%S.%f" if "." in s else "%Y %b %d %H:%M:%S")
+        assert r["ts"].timestamp() == local.replace(tzinfo=zone, fold=0).timestamp()
+
+
 def test_records_without_a_placeable_time_are_counted_and_said(tmp_path):
     # 29 February in a year guessed as 2025 (the file's time) is no date: the record is kept, and
     # the file's note says so and where, instead of its time going missing in silence

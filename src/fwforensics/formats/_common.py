@@ -196,11 +196,28 @@ def tz_name(tz: tzinfo | str | None) -> str:
 
 
 def local_to_utc(naive: pa.Array, tz: tzinfo | str | None) -> pa.Array:
-    """Naive local timestamps -> UTC timestamps."""
+    """Naive local timestamps -> UTC timestamps.
+
+    A time repeated when the clocks go back is taken as its first occurrence. A time that does not
+    exist (skipped when the clocks go forward: 02:30 on the night summer time starts in Europe) is
+    read with the offset in force just before the change, as Python's ``zoneinfo`` reads it
+    (PEP 495, fold 0): the clock that wrote it had not moved yet. 02:30 then lands an hour after
+    01:30, and an hour of such records keeps its spacing and order instead of every one of them
+    becoming the instant of the change."""
     name = tz_name(tz)
     if name == "UTC":
         return pc.cast(naive, pa.timestamp("us", tz="UTC"))
-    return pc.assume_timezone(naive, name, ambiguous="earliest", nonexistent="latest")
+    naive = pc.cast(naive, pa.timestamp("us"))
+    before = pc.assume_timezone(naive, name, ambiguous="earliest", nonexistent="earliest")
+    after = pc.assume_timezone(naive, name, ambiguous="earliest", nonexistent="latest")
+    gap = pc.fill_null(pc.not_equal(before, after), False)
+    if not pc.any(gap).as_py():
+        return after
+    # `before` is the last instant before the change: its local time minus itself (as UTC wall
+    # time) is the offset in force before the change
+    offset = pc.subtract(pc.local_timestamp(before), pc.cast(before, pa.timestamp("us")))
+    shifted = pc.assume_timezone(pc.subtract(naive, offset), "UTC")
+    return pc.if_else(gap, pc.cast(shifted, after.type), after)
 
 
 def zone_offsets_us(zone: pa.Array) -> pa.Array:
