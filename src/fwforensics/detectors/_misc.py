@@ -493,7 +493,7 @@ def scope(ctx, srcs) -> str:
     Put in front of a per-source ``src_ip = ...`` predicate: the grouped look-ups then read those
     few sources' records only (a plain filter the engine applies first) instead of every source's."""
     srcs = sorted({s for s in srcs if s is not None})
-    return f" AND src_ip IN {ctx.lit(srcs)}" if srcs else " AND FALSE"
+    return f" AND src_ip IN {value_set(ctx, srcs)}" if srcs else " AND FALSE"
 
 
 def evidence(ctx, where: str, samples: int = 3):
@@ -502,6 +502,24 @@ def evidence(ctx, where: str, samples: int = 3):
 
 
 _TEMP_TABLES = itertools.count(1)
+
+
+# More values than this in a set that many predicates repeat (the sources a detector reports, the
+# (source, destination) pairs it judged): on DuckDB the set goes to a temporary table, named in the
+# predicates by a short sub-query, instead of into each predicate's text. A flood from forged random
+# sources gives thousands of sources: each finding's predicate held all of them, and reading those
+# predicates (the keyed look-ups split each one) grew with the square of their number (20 k lines of
+# such a flood: 36 s in bogon.source).
+LITERAL_SET_MAX = 200
+
+
+def value_set(ctx, values) -> str:
+    """The distinct ``values`` for ``x IN <this>``: a literal list, or on DuckDB past
+    LITERAL_SET_MAX values a sub-query over a temporary table (another engine: always the list)."""
+    vals = sorted(set(values))
+    if len(vals) <= LITERAL_SET_MAX or not is_duckdb(ctx):
+        return ctx.lit(vals)
+    return _value_set(ctx, vals)
 
 
 def _value_set(ctx, values: list) -> str:
@@ -639,4 +657,4 @@ def named_columns(module: str) -> frozenset[str] | None:
 def sources_only(ctx, srcs) -> narrowed:
     """:class:`narrowed` to the records of the given sources (nothing copied when there are none)."""
     srcs = sorted({s for s in srcs if s is not None})
-    return narrowed(ctx, f"src_ip IN {ctx.lit(srcs)}" if srcs else None)
+    return narrowed(ctx, f"src_ip IN {value_set(ctx, srcs)}" if srcs else None)

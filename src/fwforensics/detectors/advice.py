@@ -47,6 +47,8 @@ def detect(ctx):
     if ident:
         from . import identd
         servers = sorted({f.src for f in ident if f.src})
+        if any(f.details.get("aggregated") for f in ident):   # (many servers: the rest share one finding)
+            servers = sorted(r["src_ip"] for r in ctx.query(identd.rows_sql(ctx)))
         _tag(ident, "identd")
         out.append(ctx.finding(
             "config.advice", None, identd.PRED, evidence=m.evidence(ctx, identd.PRED), severity="medium",

@@ -20,7 +20,8 @@ from . import _misc as m
 
 IDS = ("source_route", "bogon.source", "broadcast.local", "broadcast.directed")
 ORDER = 55          # after smurf.py
-NEEDS = ("smurf",)  # reads smurf/fraggle findings, whose records broadcast.directed leaves out
+NEEDS = ("smurf", "flood")  # reads smurf/fraggle findings, whose records broadcast.directed leaves
+                            # out, and floods, whose forged sources bogon.source leaves out
 
 # Tunables
 ALWAYS_BOGON = ("loopback", "unspecified", "multicast", "link-local", "broadcast", "this-network",
@@ -103,6 +104,10 @@ def _bogons(ctx):
     always = set(ctx.tun(me, "ALWAYS_BOGON"))
     same_ok = set(ctx.tun(me, "SAME_KIND_OK"))
     inbound, note = m.outside_pred(ctx)
+    # a flood's forged sources are the flood's (see flood.py), not sources of their own
+    floods = _flooded(ctx)
+    if floods:
+        inbound = f"{inbound} AND NOT {_any(floods)}"
     # one row per distinct source (groups, not events); the address kind comes from the kb
     special = m.SpecialAddresses(k)
     wanted = always | same_ok
@@ -162,40 +167,77 @@ def _bogons(ctx):
 
 
 def _bogon_findings(ctx, k, inbound, note, kinds, dst_ok, judged):
+    me = m.short(__name__)
     out = []
     # (are there a capture's records without interface names, taken as inbound? asked once)
     no_if = bool(ctx.outside_ifs) and bool(ctx.formats() & set(m.CAPTURE_FORMATS))
     amplified = _amplified_by_src(ctx)   # a smurf's forged source (rsmurf6 forges ff02::1) is said there
-    for src in judged:
-        cat = kinds[src]
-        extra = ""
-        if src in dst_ok:
-            extra = f" AND dst_ip IN {ctx.lit(dst_ok[src])}"
-        # the base names every judged source, so grouped look-ups cover those sources only
-        where = f"{inbound} AND src_ip IN {ctx.lit(judged)} AND src_ip = {ctx.lit(src)}{extra}"
+    # the base names every judged source, so grouped look-ups cover those sources only; sources
+    # judged by their destinations keep the (source, destination) pairs that crossed kinds
+    judged_in = m.value_set(ctx, judged)
+    pairs = [f"{s}|{d}" for s in judged for d in dst_ok.get(s, ())]
+    crossed = f" AND concat(src_ip, '|', dst_ip) IN {m.value_set(ctx, pairs)}" if pairs else ""
+
+    def where_of(cat: str, srcs: str, crossing: bool, amp: list[str] | None) -> str:
+        w = f"{inbound} AND src_ip IN {judged_in}{srcs}{crossed if crossing else ''}"
         # (coalesce: a record whose protocol, interface or destination the log does not give is kept)
         if cat == "unspecified":
-            where += f" AND NOT coalesce({DHCP} OR {NO_ADDRESS_YET}, FALSE)"
+            w += f" AND NOT coalesce({DHCP} OR {NO_ADDRESS_YET}, FALSE)"
         elif cat == "loopback":
-            where += f" AND NOT coalesce({HOST_TO_ITSELF}, FALSE)"
-        if src in amplified:
-            where += f" AND NOT {_any(amplified[src])}"
-        n = ctx.count(where)
-        if not n:
-            continue
-        a = k.address(src)
-        details = {"category": cat, "range": a.cidr, "name": a.name}
+            w += f" AND NOT coalesce({HOST_TO_ITSELF}, FALSE)"
+        if amp:
+            w += f" AND NOT {_any(amp)}"
+        return w
+
+    def assumption(where: str, details: dict) -> None:
         said = note
         if said is None and no_if and ctx.count(f"{where} AND {m.NO_IF_CAPTURED}"):
             said = m.NO_IF_NOTE   # (this finding rests on records of a capture without interface names)
         if said:
             details["assumption"] = said
             m.note_once(ctx, said)
+
+    wheres = {src: where_of(kinds[src], f" AND src_ip = {ctx.lit(src)}", src in dst_ok, amplified.get(src))
+              for src in judged}
+    rows = []
+    for src in judged:
+        n = int(ctx.count(wheres[src]) or 0)
+        if n:
+            rows.append({"src_ip": src, "n": n})
+    # Many sources (a flood or a scan from forged random addresses): the busiest keep their own
+    # finding, the others share one per address kind. Smurf victims keep theirs (their where
+    # leaves out the records said there).
+    own, rest = m.split_sources(ctx, me, rows)
+    if rest and amplified:
+        own += [r for r in rest if r["src_ip"] in amplified]
+        rest = [r for r in rest if r["src_ip"] not in amplified]
+    for r in own:
+        src = r["src_ip"]
+        where = wheres[src]
+        a = k.address(src)
+        details = {"category": kinds[src], "range": a.cidr, "name": a.name}
+        assumption(where, details)
         out.append(ctx.finding(
             "bogon.source", src, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where),
-            summary=f"{m.plural(int(n), 'packet')} from {src} ({a.name}, {a.cidr}) arrived from outside: "
+            summary=f"{m.plural(int(r['n']), 'packet')} from {src} ({a.name}, {a.cidr}) arrived from outside: "
                     f"an address that cannot be a real sender there (forged, leaked from a neighbour's "
                     f"network, or a misconfigured host)",
+            details=details))
+    groups: dict[tuple[str, bool], list[dict]] = {}
+    for r in rest:
+        groups.setdefault((kinds[r["src_ip"]], r["src_ip"] in dst_ok), []).append(r)
+    for (cat, crossing), rs in sorted(groups.items()):
+        where = where_of(cat, "", crossing, None) + f" AND src_ip IN {m.value_set(ctx, [r['src_ip'] for r in rs])}"
+        details = m.rest_details(rs, category=cat)
+        named = [k.address(t["src"]) for t in details["top_sources"]]
+        details["ranges"] = sorted({f"{a.cidr} ({a.name})" for a in named if a is not None})
+        assumption(where, details)
+        out.append(ctx.finding(
+            "bogon.source", None, where, targets=m.targets(ctx, where), ports=m.ports(ctx, where),
+            summary=f"{m.plural(details['records'], 'packet')} from {m.more_sources(rs)} of {cat} address "
+                    f"space arrived from outside: addresses that cannot be real senders there. So many "
+                    f"different ones at once are forged, most likely picked at random (a flood, or a "
+                    f"scan hiding where it comes from)",
             details=details))
     return out
 
@@ -306,6 +348,15 @@ def _amplified_by_src(ctx) -> dict[str, list[str]]:
         if f.id in preds and f.src:
             out.setdefault(f.src, []).append(f"({preds[f.id]} AND src_ip = {ctx.lit(f.src)})")
     return out
+
+
+def _flooded(ctx) -> list[str]:
+    """Predicates for the records of the flood findings (empty when flood.py is missing)."""
+    try:
+        from . import flood
+        return flood.predicates(ctx)
+    except Exception:
+        return []
 
 
 def _any(preds: list[str]) -> str:

@@ -47,6 +47,7 @@ AIMED = {
     "icmp.source_quench": "source quench", "dns.axfr": "zone transfer attempts",
     "dns.version_query": "DNS version queries", "smtp.recon": "mail server reconnaissance",
     "smurf": "smurf attacks using you as amplifier", "fraggle": "fraggle attacks using you as amplifier",
+    "flood": "denial-of-service floods",
 }
 ACTION = {   # ids that need doing something whatever their severity
     "config.advice", "icmp.frag_needed", "identd.blocked", "smurf", "fraggle",
@@ -131,6 +132,10 @@ def detect(ctx):
     elif not fs:
         summary = (f"Nothing recognised in {m.plural(n_all, 'record')}: no scans, worms or misconfigurations stand out."
                    if n_all else "The log holds no records.")
+    elif any(f.id == "flood" for f in aimed):
+        hit = sorted({f.targets[0] for f in aimed if f.id == "flood" and f.targets})
+        summary = (f"A denial-of-service flood is aimed at {', '.join(hit[:3])}{' and others' if len(hit) > 3 else ''}"
+                   f"; {m.plural(len(action), 'finding')} {'needs' if len(action) == 1 else 'need'} action.")
     elif action:
         summary = (f"{m.plural(len(action), 'finding')} {'needs' if len(action) == 1 else 'need'} action"
                    + (f"; {_share_of(bg_records, n_all)} everyday internet background noise."
@@ -159,6 +164,16 @@ def detect(ctx):
         parts.append(f"Your network was used as an amplifier (smurf/fraggle) against "
                      f"{', '.join(sorted({f.src for f in amp if f.src}))}: the victims are those addresses, "
                      f"not you, but the attack needs your routers to pass directed broadcasts.")
+    floods = [f for f in aimed if f.id == "flood"]
+    aimed = [f for f in aimed if f.id != "flood"]
+    if floods:
+        hit = "; ".join(f"{f.targets[0]} ({f.details.get('proto') or 'IP'}"
+                        f"{' port ' + ', '.join(map(str, f.ports)) if f.ports else ''}, {f.count} packets at about "
+                        f"{f.details.get('packets_per_second', 0):.0f} a second from {f.details.get('sources', 0)} "
+                        f"{'forged ' if f.details.get('kind') == 'forged' else 'reflecting ' if f.details.get('kind') == 'reflected' else ''}sources)"
+                        for f in floods[:5]) + ("; and more" if len(floods) > 5 else "")
+        parts.append(f"Flooded (denial of service): {hit}. This is an attack on you; if it fills your line, "
+                     f"only your provider can filter it.")
     if aimed:
         kinds = ", ".join(f"{k} ({v})" for k, v in _kinds(aimed, AIMED)[:6])
         whose = "" if ctx.home_nets else " (which of them are yours is not known)"
