@@ -120,3 +120,15 @@ def test_consecutive_minutes_of_one_target_are_one_flood(tmp_path):
                                                                            home=False, **HOME), "flood"))
     assert got == [(1200, "12:30:00"), (3600, "12:00:00")]
     assert datetime.fromisoformat("2025-06-01T12:00:00+00:00").tzinfo == timezone.utc
+
+
+def test_a_flood_across_the_boundary_of_two_minutes_is_found(tmp_path):
+    # 1200 SYNs in 40 s from 12:00:40: 400 before the minute turns, 800 after; and a short burst
+    # at half the rate an hour later, which is no flood
+    rng = random.Random(13)
+    lines = [_line(T0 + timedelta(seconds=40 + i / 30), _random_v4(rng), "203.0.113.10", _syn(rng, 80))
+             for i in range(1200)]
+    lines += [_line(T0 + timedelta(hours=1, seconds=50 + i / 30), _random_v4(rng), "203.0.113.10", _syn(rng, 80))
+              for i in range(900)]
+    (f,) = ids(run(_write(tmp_path, "edge.log", lines), home=False, **HOME), "flood")
+    assert f["count"] == 1200 and f["first_seen"][11:19] == "12:00:40" and f["last_seen"][11:19] == "12:01:19"

@@ -53,7 +53,8 @@ def test_readers_of_findings_wait_only_for_what_they_read():
     names = [m.__name__.rsplit(".", 1)[-1] for m in mods]
     waits = dict(zip(names, detectors._waits(mods)))
     assert waits["decoys"] == (names.index("scans") + 1, frozenset(detectors._module("scans").IDS))
-    assert waits["ipaddr"] == (names.index("smurf") + 1, frozenset(detectors._module("smurf").IDS))
+    assert waits["ipaddr"] == (max(names.index("smurf"), names.index("flood")) + 1,
+                               frozenset(detectors._module("smurf").IDS) | frozenset(detectors._module("flood").IDS))
     assert waits["advice"] == (names.index("advice"), None)
     assert waits["verdict"] == (names.index("verdict"), None)
     assert waits["netbios"] == (0, None)

@@ -10,7 +10,9 @@ a service that answers more than it is asked (DNS 53, NTP 123, SSDP 1900, memcac
 real servers were tricked into answering forged questions in our name: a reflection flood.
 Only packets the firewall did not accept count: a busy server whose accepted connections are
 logged is not a flood. Consecutive busy minutes of one target (address and protocol) are one
-finding; its ports are listed unless the flood aims at many (reflected answers go to random ones).
+finding (a minute counts as busy from half of MIN_PACKETS, so that a flood across the boundary of
+two minutes is not missed); its ports are listed unless the flood aims at many (reflected answers
+go to random ones).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ ORDER = 45
 
 # Tunables
 WINDOW = 60            # seconds per time slice in which packets are counted
-MIN_PACKETS = 1000     # packets at one target (host, protocol, port) in one slice; background
+MIN_PACKETS = 1000     # packets at one target (host, protocol) in one slice; background
                        # scanning sends a single address a few dozen a minute at most. Lower to see
                        # smaller floods (and busy noise sooner)
 MIN_SOURCES = 100      # distinct sources in that slice: fewer is one or a few senders, which the
@@ -41,27 +43,31 @@ def detect(ctx):
     win = max(int(ctx.tun(me, "WINDOW")), 1)
     least, sources = int(ctx.tun(me, "MIN_PACKETS")), int(ctx.tun(me, "MIN_SOURCES"))
     bucket = f"CAST(floor({m.secs('ts')} / {win}) AS BIGINT)"
-    # the busy (target, slice) pairs first: a grouped count, cheap over the whole log; the sources
-    # are counted for those few only
+    # Packets are counted per target (address, protocol) in aligned slices of WINDOW seconds. A
+    # flood that straddles a slice boundary has half of it on each side: the slices with at least
+    # half of MIN_PACKETS are kept (a grouped count, cheap over the whole log), consecutive ones
+    # of a target are joined, and a run that reaches MIN_PACKETS is a flood when enough sources
+    # sent it (counted for those few runs only).
     busy = ctx.query(f"""
-        WITH b AS (SELECT dst_ip AS b_dst, {bucket} AS b_k FROM {t} WHERE {BASE}
-                   GROUP BY dst_ip, {bucket} HAVING count(*) >= {least}),
-        e AS (SELECT dst_ip, proto, src_ip, ts, {bucket} AS k FROM {t} WHERE {BASE})
-        SELECT e.dst_ip, e.proto, e.k, count(*) AS n, count(DISTINCT e.src_ip) AS srcs,
-               min(e.ts) AS t0, max(e.ts) AS t1
-        FROM e JOIN b ON e.dst_ip = b.b_dst AND e.k = b.b_k
-        GROUP BY e.dst_ip, e.proto, e.k
-        HAVING count(*) >= {least} AND count(DISTINCT e.src_ip) >= {sources}
-        ORDER BY e.dst_ip, e.proto, e.k""")
-    # consecutive busy slices of one target: one flood
-    floods: list[dict] = []
+        SELECT dst_ip, proto, {bucket} AS k, count(*) AS n, min(ts) AS t0, max(ts) AS t1
+        FROM {t} WHERE {BASE}
+        GROUP BY dst_ip, proto, {bucket} HAVING count(*) >= {max((least + 1) // 2, 1)}
+        ORDER BY dst_ip, proto, k""")
+    runs: list[dict] = []
     for r in busy:
-        last = floods[-1] if floods else None
-        if last and (last["dst_ip"], last["proto"]) == (r["dst_ip"], r["proto"]) \
-                and r["k"] == last["k"] + 1:
-            last.update(k=r["k"], t1=r["t1"])
+        last = runs[-1] if runs else None
+        if last and (last["dst_ip"], last["proto"]) == (r["dst_ip"], r["proto"]) and r["k"] == last["k"] + 1:
+            last.update(k=r["k"], t1=r["t1"], n=last["n"] + r["n"], peak=max(last["peak"], r["n"]))
         else:
-            floods.append(dict(r))
+            runs.append(dict(r, peak=r["n"]))
+    floods = []
+    for f in runs:
+        if f["n"] < least:
+            continue
+        (c,) = ctx.query(f"SELECT count(DISTINCT src_ip) AS srcs FROM {t} WHERE "
+                         f"{_where(ctx, f['dst_ip'], f['proto'], f['t0'], f['t1'])}")
+        if int(c["srcs"]) >= sources:
+            floods.append(f)
     return [_finding(ctx, me, f) for f in floods]
 
 
