@@ -20,6 +20,7 @@ from . import _misc as m
 
 IDS = ("flood",)
 ORDER = 45
+NEEDS = ()   # reads no findings (predicates() is ipaddr's, over the findings filed by then)
 
 # Tunables
 WINDOW = 60            # seconds per time slice in which packets are counted
@@ -45,24 +46,30 @@ def detect(ctx):
     bucket = f"CAST(floor({m.secs('ts')} / {win}) AS BIGINT)"
     # Packets are counted per target (address, protocol) in aligned slices of WINDOW seconds. A
     # flood that straddles a slice boundary has half of it on each side: the slices with at least
-    # half of MIN_PACKETS are kept (a grouped count, cheap over the whole log), consecutive ones
-    # of a target are joined, and a run that reaches MIN_PACKETS is a flood when enough sources
-    # sent it (counted for those few runs only).
+    # half of MIN_PACKETS are kept (a grouped count, cheap over the whole log; the sources are
+    # counted in those only), consecutive ones of a target are joined, and a run that reaches
+    # MIN_PACKETS is a flood when enough distinct sources sent it.
+    half = max((least + 1) // 2, 1)
     busy = ctx.query(f"""
-        SELECT dst_ip, proto, {bucket} AS k, count(*) AS n, min(ts) AS t0, max(ts) AS t1
-        FROM {t} WHERE {BASE}
-        GROUP BY dst_ip, proto, {bucket} HAVING count(*) >= {max((least + 1) // 2, 1)}
-        ORDER BY dst_ip, proto, k""")
+        WITH b AS (SELECT dst_ip AS b_dst, {bucket} AS b_k FROM {t} WHERE {BASE}
+                   GROUP BY dst_ip, {bucket} HAVING count(*) >= {half}),
+        e AS (SELECT dst_ip, proto, src_ip, ts, {bucket} AS k FROM {t} WHERE {BASE})
+        SELECT e.dst_ip, e.proto, e.k, count(*) AS n, count(DISTINCT e.src_ip) AS srcs,
+               min(e.ts) AS t0, max(e.ts) AS t1
+        FROM e JOIN b ON e.dst_ip = b.b_dst AND e.k = b.b_k
+        GROUP BY e.dst_ip, e.proto, e.k HAVING count(*) >= {half}
+        ORDER BY e.dst_ip, e.proto, e.k""")
     runs: list[dict] = []
     for r in busy:
         last = runs[-1] if runs else None
         if last and (last["dst_ip"], last["proto"]) == (r["dst_ip"], r["proto"]) and r["k"] == last["k"] + 1:
-            last.update(k=r["k"], t1=r["t1"], n=last["n"] + r["n"], peak=max(last["peak"], r["n"]))
+            last.update(k=r["k"], t1=r["t1"], n=last["n"] + r["n"], srcs=last["srcs"] + r["srcs"])
         else:
-            runs.append(dict(r, peak=r["n"]))
+            runs.append(dict(r))
     floods = []
     for f in runs:
-        if f["n"] < least:
+        # (the slices' source counts summed: at least the run's; a scan's busy minutes stop here)
+        if f["n"] < least or f["srcs"] < sources:
             continue
         (c,) = ctx.query(f"SELECT count(DISTINCT src_ip) AS srcs FROM {t} WHERE "
                          f"{_where(ctx, f['dst_ip'], f['proto'], f['t0'], f['t1'])}")
