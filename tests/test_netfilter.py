@@ -231,6 +231,31 @@ def test_local_times_around_daylight_saving_changes(tmp_path, monkeypatch, kerne
         assert r["ts"].timestamp() == local.replace(tzinfo=zone, fold=0).timestamp()
 
 
+@pytest.mark.parametrize("kernel", [True, False])
+def test_the_second_pass_through_the_repeated_hour_is_read_from_the_log_order(tmp_path, monkeypatch, kernel):
+    # --tz Europe/Berlin, the night summer time ends: 02:00-02:59 happens twice. A log written in
+    # time order steps back when the clocks do: from that record on, the hour's times are the
+    # second pass (an hour later in UTC); a step back of a minute is a record out of order.
+    # The file is read in blocks of ~2 lines, so the step back is met in another batch.
+    from fwforensics import reader
+    from fwforensics.formats import netfilter
+    monkeypatch.setattr(netfilter, "USE_KERNEL", kernel)
+    monkeypatch.setattr(reader, "BLOCK", 600)
+    base = open(os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")).readline().split("kernel: ", 1)[1]
+    stamps = ["Oct 26 01:50:00", "Oct 26 02:10:00", "Oct 26 02:50:00", "Oct 26 02:49:30", "Oct 26 02:05:00",
+              "Oct 26 02:40:00", "Oct 26 03:00:00"]
+    p = tmp_path / "fallback.log"
+    p.write_text("".join(f"{s} gw kernel: {base}" for s in stamps))
+    recs, _ = rows(str(p), year=2025, tz="Europe/Berlin")
+    utc = [r["ts"].astimezone(timezone.utc).strftime("%d %H:%M:%S") for r in recs]
+    assert utc == ["25 23:50:00", "26 00:10:00", "26 00:50:00", "26 00:49:30", "26 01:05:00", "26 01:40:00",
+                   "26 02:00:00"]
+    # without the log's order (one record at a time, as explain reads a line) it is the first pass
+    from fwforensics.formats._common import local_to_utc
+    one = local_to_utc(pa.array([datetime(2025, 10, 26, 2, 5)], pa.timestamp("us")), "Europe/Berlin")
+    assert one[0].as_py().astimezone(timezone.utc).strftime("%H:%M") == "00:05"
+
+
 def test_records_without_a_placeable_time_are_counted_and_said(tmp_path):
     # 29 February in a year guessed as 2025 (the file's time) is no date: the record is kept, and
     # the file's note says so and where, instead of its time going missing in silence

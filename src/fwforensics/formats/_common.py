@@ -195,29 +195,59 @@ def tz_name(tz: tzinfo | str | None) -> str:
     return f"{'+' if mins >= 0 else '-'}{abs(mins) // 60:02d}:{abs(mins) % 60:02d}"
 
 
-def local_to_utc(naive: pa.Array, tz: tzinfo | str | None) -> pa.Array:
+# A log's local time that steps back by more than this inside the hour the clocks repeat (the night
+# summer time ends) has entered that hour's second pass; smaller steps are taken as records written
+# a little out of order.
+REPEAT_STEP_BACK_US = 300 * 1_000_000
+_DAY_US = 86_400 * 1_000_000
+
+
+def local_to_utc(naive: pa.Array, tz: tzinfo | str | None, state: dict | None = None) -> pa.Array:
     """Naive local timestamps -> UTC timestamps.
 
-    A time repeated when the clocks go back is taken as its first occurrence. A time that does not
-    exist (skipped when the clocks go forward: 02:30 on the night summer time starts in Europe) is
-    read with the offset in force just before the change, as Python's ``zoneinfo`` reads it
-    (PEP 495, fold 0): the clock that wrote it had not moved yet. 02:30 then lands an hour after
-    01:30, and an hour of such records keeps its spacing and order instead of every one of them
-    becoming the instant of the change."""
+    A time that does not exist (skipped when the clocks go forward: 02:30 on the night summer time
+    starts in Europe) is read with the offset in force just before the change, as Python's
+    ``zoneinfo`` reads it (PEP 495, fold 0): the clock that wrote it had not moved yet. 02:30 then
+    lands an hour after 01:30, and an hour of such records keeps its spacing and order instead of
+    every one of them becoming the instant of the change.
+
+    A time repeated when the clocks go back is its first occurrence, unless ``state`` (a reader's
+    carry-over between the batches of one file, in line order) is given: then, once the log's
+    local time steps back inside the repeated hour (by more than REPEAT_STEP_BACK_US), that record
+    and the later ones of the hour are its second occurrence."""
     name = tz_name(tz)
     if name == "UTC":
         return pc.cast(naive, pa.timestamp("us", tz="UTC"))
     naive = pc.cast(naive, pa.timestamp("us"))
     before = pc.assume_timezone(naive, name, ambiguous="earliest", nonexistent="earliest")
-    after = pc.assume_timezone(naive, name, ambiguous="earliest", nonexistent="latest")
-    gap = pc.fill_null(pc.not_equal(before, after), False)
-    if not pc.any(gap).as_py():
-        return after
-    # `before` is the last instant before the change: its local time minus itself (as UTC wall
-    # time) is the offset in force before the change
-    offset = pc.subtract(pc.local_timestamp(before), pc.cast(before, pa.timestamp("us")))
-    shifted = pc.assume_timezone(pc.subtract(naive, offset), "UTC")
-    return pc.if_else(gap, pc.cast(shifted, after.type), after)
+    out = pc.assume_timezone(naive, name, ambiguous="earliest", nonexistent="latest")
+    gap = pc.fill_null(pc.not_equal(before, out), False)
+    if pc.any(gap).as_py():
+        # `before` is the last instant before the change: its local time minus itself (as UTC wall
+        # time) is the offset in force before the change
+        offset = pc.subtract(pc.local_timestamp(before), pc.cast(before, pa.timestamp("us")))
+        shifted = pc.assume_timezone(pc.subtract(naive, offset), "UTC")
+        out = pc.if_else(gap, pc.cast(shifted, out.type), out)
+    if state is None:
+        return out
+    second = pc.assume_timezone(naive, name, ambiguous="latest", nonexistent="latest")
+    repeated = pc.fill_null(pc.not_equal(out, second), False)
+    if not pc.any(repeated).as_py():
+        return out
+    where = np.flatnonzero(repeated.to_numpy(zero_copy_only=False))
+    local = pc.cast(naive, pa.int64()).to_numpy(zero_copy_only=False)
+    seen = state.setdefault("repeated_hour", {})   # local day -> [latest local time, second pass?]
+    late = np.zeros(len(naive), dtype=bool)
+    for i in where:
+        v = int(local[i])
+        st = seen.setdefault(v // _DAY_US, [v, False])
+        if not st[1] and v < st[0] - REPEAT_STEP_BACK_US:
+            st[1] = True
+        if st[1]:
+            late[i] = True
+        else:
+            st[0] = max(st[0], v)
+    return pc.if_else(pa.array(late), second, out) if late.any() else out
 
 
 def zone_offsets_us(zone: pa.Array) -> pa.Array:

@@ -308,7 +308,7 @@ def bsd_ts(mon, day, hms, frac, byear, tzn, ctx: ParseContext) -> pa.Array:
         text = join(pc.cast(years, _S), "-", pc.utf8_lpad(pc.cast(months, _S), 2, "0"), "-",
                     pc.utf8_lpad(day, 2, "0"), "T", hms, fr)
         naive = safe_cast_timestamp(text)
-    out = local_to_utc(naive, ctx.tz)
+    out = local_to_utc(naive, ctx.tz, ctx.state)
     if tzn is not None and tzn.null_count < len(mon):
         is_utc = pc.fill_null(pc.is_in(tzn, pa.array(sorted(_UTC_NAMES))), False)
         out = pc.if_else(is_utc, pc.cast(naive, pa.timestamp("us", tz="UTC")), out)

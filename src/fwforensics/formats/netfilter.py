@@ -396,13 +396,13 @@ def _head_convert(fields: dict[str, pa.Array], valid: pa.Array, head: pa.Array,
             text = join(pc.cast(years, pa.string()), "-", pc.utf8_lpad(pc.cast(months, pa.string()), 2, "0"), "-",
                         pc.utf8_lpad(f["day"], 2, "0"), "T", f["hms"], frac)
             naive = safe_cast_timestamp(text)
-        ts = pc.coalesce(ts, local_to_utc(naive, tz))
+        ts = pc.coalesce(ts, local_to_utc(naive, tz, ctx.state))
     # dmesg -T
     if f["tmon"].null_count < n:
         months = month_numbers(f["tmon"])
         text = join(f["tyear"], "-", pc.utf8_lpad(pc.cast(months, pa.string()), 2, "0"), "-",
                     pc.utf8_lpad(f["tday"], 2, "0"), "T", f["thms"])
-        ts = pc.coalesce(ts, local_to_utc(safe_cast_timestamp(text), tz))
+        ts = pc.coalesce(ts, local_to_utc(safe_cast_timestamp(text), tz, ctx.state))
     # journalctl short-unix
     if f["epoch"].null_count < n:
         secs = pc.cast(f["epoch"], pa.float64())
