@@ -206,6 +206,17 @@ def test_year_not_counted_up_by_hosts_interleaving_at_new_year(tmp_path):
     assert [r["ts"].year if r["ts"] else None for r in recs] == [2025, None, 2025, 2025, 2026]
 
 
+def _stamped(tmp_path, monkeypatch, kernel: bool, stamps: list[str]) -> str:
+    """A log of the wrappers fixture's first record under each syslog time stamp, read through the
+    C kernel or the regex path."""
+    from fwforensics.formats import netfilter
+    monkeypatch.setattr(netfilter, "USE_KERNEL", kernel)
+    base = open(os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")).readline().split("kernel: ", 1)[1]
+    p = tmp_path / "stamped.log"
+    p.write_text("".join(f"{s} gw kernel: {base}" for s in stamps))
+    return str(p)
+
+
 @pytest.mark.parametrize("kernel", [True, False])
 def test_local_times_around_daylight_saving_changes(tmp_path, monkeypatch, kernel):
     # --tz Europe/Berlin. The night summer time starts, 02:00-02:59 local does not exist: those
@@ -213,14 +224,9 @@ def test_local_times_around_daylight_saving_changes(tmp_path, monkeypatch, kerne
     # them keeps its spacing instead of collapsing onto the instant of the change; the night it
     # ends, a repeated time is its first occurrence.
     from zoneinfo import ZoneInfo
-    from fwforensics.formats import netfilter
-    monkeypatch.setattr(netfilter, "USE_KERNEL", kernel)
-    base = open(os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")).readline().split("kernel: ", 1)[1]
     stamps = ["Mar 30 01:59:59", "Mar 30 02:00:00", "Mar 30 02:30:00.250000", "Mar 30 02:59:59", "Mar 30 03:00:00",
               "Oct 26 02:30:00", "Jul  1 12:00:00"]
-    p = tmp_path / "dst.log"
-    p.write_text("".join(f"{s} gw kernel: {base}" for s in stamps))
-    recs, st = rows(str(p), year=2025, tz="Europe/Berlin")
+    recs, st = rows(_stamped(tmp_path, monkeypatch, kernel, stamps), year=2025, tz="Europe/Berlin")
     assert st.files[0].records == len(stamps)
     utc = [r["ts"].astimezone(timezone.utc).strftime("%m-%d %H:%M:%S.%f") for r in recs]
     assert utc == ["03-30 00:59:59.000000", "03-30 01:00:00.000000", "03-30 01:30:00.250000", "03-30 01:59:59.000000",
@@ -238,15 +244,10 @@ def test_the_second_pass_through_the_repeated_hour_is_read_from_the_log_order(tm
     # second pass (an hour later in UTC); a step back of a minute is a record out of order.
     # The file is read in blocks of ~2 lines, so the step back is met in another batch.
     from fwforensics import reader
-    from fwforensics.formats import netfilter
-    monkeypatch.setattr(netfilter, "USE_KERNEL", kernel)
     monkeypatch.setattr(reader, "BLOCK", 600)
-    base = open(os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")).readline().split("kernel: ", 1)[1]
     stamps = ["Oct 26 01:50:00", "Oct 26 02:10:00", "Oct 26 02:50:00", "Oct 26 02:49:30", "Oct 26 02:05:00",
               "Oct 26 02:40:00", "Oct 26 03:00:00"]
-    p = tmp_path / "fallback.log"
-    p.write_text("".join(f"{s} gw kernel: {base}" for s in stamps))
-    recs, _ = rows(str(p), year=2025, tz="Europe/Berlin")
+    recs, _ = rows(_stamped(tmp_path, monkeypatch, kernel, stamps), year=2025, tz="Europe/Berlin")
     utc = [r["ts"].astimezone(timezone.utc).strftime("%d %H:%M:%S") for r in recs]
     assert utc == ["25 23:50:00", "26 00:10:00", "26 00:50:00", "26 00:49:30", "26 01:05:00", "26 01:40:00",
                    "26 02:00:00"]

@@ -74,7 +74,7 @@ def detect(ctx):
         (c,) = ctx.query(f"SELECT count(DISTINCT src_ip) AS srcs FROM {t} WHERE "
                          f"{_where(ctx, f['dst_ip'], f['proto'], f['t0'], f['t1'])}")
         if int(c["srcs"]) >= sources:
-            floods.append(f)
+            floods.append(dict(f, srcs=int(c["srcs"])))
     return [_finding(ctx, me, f) for f in floods]
 
 
@@ -93,9 +93,9 @@ def predicates(ctx) -> list[str]:
 def _finding(ctx, me, f):
     dst, proto = f["dst_ip"], f["proto"]
     where = _where(ctx, dst, proto, f["t0"], f["t1"])
-    (r,) = ctx.query(f"""SELECT count(*) AS n, count(DISTINCT src_ip) AS srcs,
-                                max({m.secs('ts')}) - min({m.secs('ts')}) AS secs FROM {ctx.table} WHERE {where}""")
-    n, srcs = int(r["n"]), int(r["srcs"])
+    # (the run's slices hold exactly the records of ``where``: their count, and the sources counted
+    # for the run, are the flood's)
+    n, srcs = int(f["n"]), int(f["srcs"])
     top = ctx.query(f"""SELECT src_port, count(*) AS n FROM {ctx.table} WHERE {where}
                         GROUP BY src_port ORDER BY count(*) DESC, src_port LIMIT 1""")
     ports = [int(p["dst_port"]) for p in ctx.query(
@@ -103,7 +103,7 @@ def _finding(ctx, me, f):
         f"LIMIT {MAX_PORTS + 1}")]
     many_ports = len(ports) > MAX_PORTS
     per_src = n / max(srcs, 1)
-    secs = max(float(r["secs"] or 0), 1.0)
+    secs = max((f["t1"] - f["t0"]).total_seconds(), 1.0)
     what = f"{proto or 'IP'}" + (" to random ports" if many_ports else f" port {', '.join(map(str, ports))}"
                                  if ports else "")
     sport = top[0]["src_port"] if top else None

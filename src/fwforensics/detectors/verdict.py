@@ -116,6 +116,7 @@ def detect(ctx):
     # (nor did a decoy that a decoy scan's real sender forged, unless it did something of its own)
     decoys = _decoys(aimed)
     aimed_srcs = sorted(aimers - decoys.keys())
+    floods = [f for f in aimed if f.id == "flood"]   # (said on their own, ahead of the other aimed kinds)
 
     # (scans' details.answers; dns.stale's "answers" is a count of something else). Only scans from
     # outside, and only hosts of ours when the home nets are known: what a host of ours reached
@@ -132,8 +133,8 @@ def detect(ctx):
     elif not fs:
         summary = (f"Nothing recognised in {m.plural(n_all, 'record')}: no scans, worms or misconfigurations stand out."
                    if n_all else "The log holds no records.")
-    elif any(f.id == "flood" for f in aimed):
-        hit = sorted({f.targets[0] for f in aimed if f.id == "flood" and f.targets})
+    elif floods:
+        hit = sorted({f.targets[0] for f in floods if f.targets})
         summary = (f"A denial-of-service flood is aimed at {', '.join(hit[:3])}{' and others' if len(hit) > 3 else ''}"
                    f"; {m.plural(len(action), 'finding')} {'needs' if len(action) == 1 else 'need'} action.")
     elif action:
@@ -164,7 +165,6 @@ def detect(ctx):
         parts.append(f"Your network was used as an amplifier (smurf/fraggle) against "
                      f"{', '.join(sorted({f.src for f in amp if f.src}))}: the victims are those addresses, "
                      f"not you, but the attack needs your routers to pass directed broadcasts.")
-    floods = [f for f in aimed if f.id == "flood"]
     aimed = [f for f in aimed if f.id != "flood"]
     if floods:
         hit = "; ".join(f"{f.targets[0]} ({f.details.get('proto') or 'IP'}"
