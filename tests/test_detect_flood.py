@@ -132,3 +132,18 @@ def test_a_flood_across_the_boundary_of_two_minutes_is_found(tmp_path):
               for i in range(900)]
     (f,) = ids(run(_write(tmp_path, "edge.log", lines), home=False, **HOME), "flood")
     assert f["count"] == 1200 and f["first_seen"][11:19] == "12:00:40" and f["last_seen"][11:19] == "12:01:19"
+
+
+def test_a_flood_is_counted_over_any_span_of_a_minute(tmp_path):
+    # 1100 SYNs in 55 s from 12:00:38: 440 before the minute turns and 660 after, so neither minute
+    # holds the 1000 of MIN_PACKETS, but the 55 s do; and 990 SYNs within 50 s later, just short
+    rng = random.Random(17)
+    lines = [_line(T0 + timedelta(seconds=38 + i / 20), _random_v4(rng), "203.0.113.10", _syn(rng, 80))
+             for i in range(1100)]
+    lines += [_line(T0 + timedelta(hours=1, seconds=30 + i / 20), _random_v4(rng), "203.0.113.10", _syn(rng, 80))
+              for i in range(990)]
+    (f,) = ids(run(_write(tmp_path, "span.log", lines), home=False, **HOME), "flood")
+    assert f["count"] == 1100 and f["first_seen"][11:19] == "12:00:38" and f["last_seen"][11:19] == "12:01:32"
+    # with a shorter span the same packets are no flood (at most 800 within 40 s)
+    assert not ids(run(_write(tmp_path, "span.log", lines), home=False, cfg={"flood": {"WINDOW": 40}}, **HOME),
+                   "flood")

@@ -49,6 +49,8 @@ def _inputs():
     yield pytest.param([os.path.join(HERE, "fixtures", "lab", n + ".pcap")
                         for n in ("background_noise", "dns_stale", "arp_sweep", "mirai_telnet")], None,
                        id="lab-pcap-dns")
+    # a forged SYN flood (made by test_detect_flood's writer): the flood's spans (lead/lag windows)
+    yield pytest.param("flood", 2025, id="flood")
     if CORPUS:
         yield pytest.param([os.path.join(CORPUS, "psad", "syn_scan_1000_1500"),
                             os.path.join(CORPUS, "elastic-integrations", "iptables", "test-iptables-raw.log")],
@@ -59,6 +61,9 @@ def _inputs():
 def test_spark_findings_equal_duckdb(spark, tmp_path, paths, year):
     from fwforensics.engines.spark import SparkEngine, write_parquet
     out = str(tmp_path / "pq")
+    if paths == "flood":
+        from test_detect_flood import _forged_syn_flood
+        paths = [_forged_syn_flood(tmp_path, n=1500, rate=100)[0]]
     for p in paths:
         assert write_parquet(read_file(p, FileStats(path=p), None, year, None), out) > 0
     # DuckDB over the same dataset
@@ -78,6 +83,7 @@ def test_spark_findings_equal_duckdb(spark, tmp_path, paths, year):
     assert sorted(duck, key=key) == sorted(direct, key=key)
     assert duck, "no findings: the comparison would prove nothing"
     assert sorted(sp, key=key) == sorted(duck, key=key)
+    assert year != 2025 or [f["count"] for f in sp if f["id"] == "flood"] == [1500]
     # the report's summary (top sources and ports: their distinct counts in a second step) too
     assert analysis.summarise(eng) == analysis.summarise(con)
     assert analysis.summarise(con)["top_ports"]

@@ -9,10 +9,9 @@ reserved space (bogon.source says which). When the packets all come from one UDP
 a service that answers more than it is asked (DNS 53, NTP 123, SSDP 1900, memcached 11211 ...),
 real servers were tricked into answering forged questions in our name: a reflection flood.
 Only packets the firewall did not accept count: a busy server whose accepted connections are
-logged is not a flood. Consecutive busy minutes of one target (address and protocol) are one
-finding (a minute counts as busy from half of MIN_PACKETS, so that a flood across the boundary of
-two minutes is not missed); its ports are listed unless the flood aims at many (reflected answers
-go to random ones).
+logged is not a flood. A flood is MIN_PACKETS at one target (address and protocol) within any
+WINDOW seconds, wherever the span starts; spans that overlap are one finding; its ports are
+listed unless the flood aims at many (reflected answers go to random ones).
 """
 from __future__ import annotations
 
@@ -23,11 +22,11 @@ ORDER = 45
 NEEDS = ()   # reads no findings (predicates() is ipaddr's, over the findings filed by then)
 
 # Tunables
-WINDOW = 60            # seconds per time slice in which packets are counted
-MIN_PACKETS = 1000     # packets at one target (host, protocol) in one slice; background
+WINDOW = 60            # seconds within which MIN_PACKETS must arrive (a sliding span, any start)
+MIN_PACKETS = 1000     # packets at one target (host, protocol) within WINDOW; background
                        # scanning sends a single address a few dozen a minute at most. Lower to see
                        # smaller floods (and busy noise sooner)
-MIN_SOURCES = 100      # distinct sources in that slice: fewer is one or a few senders, which the
+MIN_SOURCES = 100      # distinct sources of the flood: fewer is one or a few senders, which the
                        # scan and service detectors describe
 FORGED_MAX_PER_SOURCE = 3.0  # packets per source at most (on average) for "forged sources"; real
                              # bots or reflectors each send many
@@ -42,39 +41,34 @@ def detect(ctx):
     me = m.short(__name__)
     t = ctx.table
     win = max(int(ctx.tun(me, "WINDOW")), 1)
-    least, sources = int(ctx.tun(me, "MIN_PACKETS")), int(ctx.tun(me, "MIN_SOURCES"))
+    least, sources = max(int(ctx.tun(me, "MIN_PACKETS")), 1), int(ctx.tun(me, "MIN_SOURCES"))
     bucket = f"CAST(floor({m.secs('ts')} / {win}) AS BIGINT)"
-    # Packets are counted per target (address, protocol) in aligned slices of WINDOW seconds. A
-    # flood that straddles a slice boundary has half of it on each side: the slices with at least
-    # half of MIN_PACKETS are kept (a grouped count, cheap over the whole log; the sources are
-    # counted in those only), consecutive ones of a target are joined, and a run that reaches
-    # MIN_PACKETS is a flood when enough distinct sources sent it.
-    half = max((least + 1) // 2, 1)
-    busy = ctx.query(f"""
+    # A flood is MIN_PACKETS at one target (address, protocol) within any WINDOW seconds. Such a
+    # span lies inside two aligned slices of WINDOW seconds, one of which holds at least half of
+    # MIN_PACKETS: the slices that busy (a grouped count, cheap over the whole log) and their
+    # neighbours are the only records looked at closely. There a span of WINDOW seconds from a
+    # packet is full when the packet MIN_PACKETS - 1 places later in time is still inside it; full
+    # spans that overlap are one flood, which counts when enough distinct sources sent it.
+    half = (least + 1) // 2
+    mat = "MATERIALIZED " if m.is_duckdb(ctx) else ""   # (read twice; few records but a join to make)
+    part = "PARTITION BY dst_ip, proto ORDER BY"
+    floods = ctx.query(f"""
         WITH b AS (SELECT dst_ip AS b_dst, {bucket} AS b_k FROM {t} WHERE {BASE}
                    GROUP BY dst_ip, {bucket} HAVING count(*) >= {half}),
-        e AS (SELECT dst_ip, proto, src_ip, ts, {bucket} AS k FROM {t} WHERE {BASE})
-        SELECT e.dst_ip, e.proto, e.k, count(*) AS n, count(DISTINCT e.src_ip) AS srcs,
+        c AS (SELECT DISTINCT b_dst AS c_dst, b_k + o AS c_k FROM b CROSS JOIN (VALUES (-1), (0), (1)) AS v(o)),
+        e AS {mat}(SELECT dst_ip, proto, src_ip, ts, {m.secs('ts')} AS s FROM {t}
+                   JOIN c ON dst_ip = c_dst AND {bucket} = c_k WHERE {BASE}),
+        w AS (SELECT dst_ip, proto, s, lead(s, {least - 1}) OVER ({part} s) AS s_last FROM e),
+        q AS (SELECT dst_ip, proto, s AS lo FROM w WHERE s_last < s + {win}),
+        g AS (SELECT *, CASE WHEN lo < lag(lo) OVER ({part} lo) + {win} THEN 0 ELSE 1 END AS brk FROM q),
+        r AS (SELECT dst_ip AS r_dst, proto AS r_proto, lo,
+                     sum(brk) OVER ({part} lo ROWS UNBOUNDED PRECEDING) AS run FROM g),
+        runs AS (SELECT r_dst, r_proto, run, min(lo) AS lo, max(lo) + {win} AS hi FROM r GROUP BY r_dst, r_proto, run)
+        SELECT r_dst AS dst_ip, r_proto AS proto, count(*) AS n, count(DISTINCT e.src_ip) AS srcs,
                min(e.ts) AS t0, max(e.ts) AS t1
-        FROM e JOIN b ON e.dst_ip = b.b_dst AND e.k = b.b_k
-        GROUP BY e.dst_ip, e.proto, e.k HAVING count(*) >= {half}
-        ORDER BY e.dst_ip, e.proto, e.k""")
-    runs: list[dict] = []
-    for r in busy:
-        last = runs[-1] if runs else None
-        if last and (last["dst_ip"], last["proto"]) == (r["dst_ip"], r["proto"]) and r["k"] == last["k"] + 1:
-            last.update(k=r["k"], t1=r["t1"], n=last["n"] + r["n"], srcs=last["srcs"] + r["srcs"])
-        else:
-            runs.append(dict(r))
-    floods = []
-    for f in runs:
-        # (the slices' source counts summed: at least the run's; a scan's busy minutes stop here)
-        if f["n"] < least or f["srcs"] < sources:
-            continue
-        (c,) = ctx.query(f"SELECT count(DISTINCT src_ip) AS srcs FROM {t} WHERE "
-                         f"{_where(ctx, f['dst_ip'], f['proto'], f['t0'], f['t1'])}")
-        if int(c["srcs"]) >= sources:
-            floods.append(dict(f, srcs=int(c["srcs"])))
+        FROM runs JOIN e ON e.dst_ip = r_dst AND e.proto IS NOT DISTINCT FROM r_proto AND e.s >= lo AND e.s < hi
+        GROUP BY r_dst, r_proto, run HAVING count(DISTINCT e.src_ip) >= {sources}
+        ORDER BY dst_ip, proto, t0""")
     return [_finding(ctx, me, f) for f in floods]
 
 
