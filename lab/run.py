@@ -161,9 +161,15 @@ def markdown_table(directory: Path) -> str:
                     tools.append(name)
         with (directory / t["pcap"]).open("rb") as f:
             packets = sum(1 for _ in dpkt.pcap.Reader(f))
-        exp = ", ".join(f"{e['id']} ({e['src'] or 'no single source: %d candidates' % len(e.get('candidates', []))}"
-                        f"{', capture only' if e.get('capture_only') else ''})"
-                        for e in t["expected"]) or (
+        def src(e: dict) -> str:
+            if e["src"]:
+                return e["src"]
+            if e.get("candidates"):
+                return f"no single source: {len(e['candidates'])} candidates"
+            return "no source: forged"
+        exp = ", ".join(f"{e['id']} ({src(e)}{', capture only' if e.get('capture_only') else ''})"
+                        for e in t["expected"]) + ("; must not report " + ", ".join(t["forbidden"])
+                                                   if t["expected"] and t["forbidden"] else "") or (
             "none; must not report " + "/".join(sorted({i.split('.')[0] for i in t["forbidden"]}))
             if t["forbidden"] else "none (Packet Zen input)")
         rows.append(f"| {t['scenario']} | {', '.join(tools)} | {t['records']} | {packets} | {exp} |")

@@ -11,12 +11,13 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netlab import (ACTORS, ATTACKER, ATTACKER_IP, FIREWALL, FW_OUT_IP, LAN, LAN_HOST, LOG_PREFIX,
-                    NEIGHBOUR, NEIGHBOUR_IP, OUTSIDE_BCAST, ROUTER_SEG_IP)
+from netlab import (ACTORS, ATTACKER, ATTACKER_IP, FIREWALL, FW_OUT_IP, INTERNET_NET, LAN, LAN_HOST, LOG_PREFIX,
+                    NEIGHBOUR, NEIGHBOUR_IP, OUTSIDE_BCAST, OUTSIDE_NET, ROUTER_SEG_IP)
 
 HERE = Path(__file__).resolve().parent
 UDPSEND = str(HERE / "udpsend.py")
 ETHSEND = str(HERE / "ethsend.py")
+FLOODSEND = str(HERE / "floodsend.py")
 
 # nmap settings shared by the scans: no host discovery (the firewall answers nothing), no
 # DNS, one try per port, fast timing, so a 300-port scan of a dropping firewall takes seconds
@@ -348,6 +349,20 @@ def scenarios(workdir: Path) -> list[Scenario]:
               "send (the kernel fills in its own address), so the lab's ethsend.py writes that "
               "SYN as a whole Ethernet frame; 192.0.2.99 is the home network forged from "
               "outside (spoofing, no id of its own)", extra={"bogons": bogons + ["0.0.0.0"]}))
+    sc.append(Scenario(
+        "syn_flood", "a SYN flood at the LAN host's port 443: 1560 SYNs in about 3 s, three from "
+        "each of 520 forged sources (the documentation ranges outside, and private 10.99.0.0/28)",
+        NEIGHBOUR_IP,
+        [run(NEIGHBOUR, "python3", FLOODSEND, "--dst", LAN_HOST, "--dport", "443", "--sources",
+             f"{INTERNET_NET},{OUTSIDE_NET},10.99.0.0/28", "--skip", f"{ROUTER_SEG_IP},{FW_OUT_IP}",
+             "--rounds", "3", "--rate", "500")],
+        [exp("flood", None, real_src_determinable=False, kind="forged", target=LAN_HOST)],
+        forbidden=["bogon.source"], batch=2,
+        notes="what hping3 --rand-source sends, with the forged sources kept to the lab's ranges "
+              "(the lab's floodsend.py writes the datagrams to a raw IP socket); sent by the "
+              "neighbour on the outside segment, as for bogon_source, so that the private "
+              "sources reach the firewall; those are the flood's, not background bogons",
+        extra={"forged_only": True}))
     sc.append(Scenario(
         "ttl_families", "two senders with initial TTL 64 and 128 probing 12 ports each",
         a["ttl64"],

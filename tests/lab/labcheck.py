@@ -133,7 +133,8 @@ def must_appear(truth: dict) -> set[str]:
     """Addresses that the log must contain: every expected src, and the real source unless
     every packet of the scenario carried a forged address."""
     out = {e["src"] for e in log_expected(truth) if e["src"] is not None}
-    if not truth.get("extra", {}).get("victim") and truth["scenario"] != "bogon_source":
+    extra = truth.get("extra", {})
+    if not (extra.get("victim") or extra.get("forged_only")) and truth["scenario"] != "bogon_source":
         out.add(truth["real_src"])
     return out
 
