@@ -147,3 +147,22 @@ def test_a_flood_is_counted_over_any_span_of_a_minute(tmp_path):
     # with a shorter span the same packets are no flood (at most 800 within 40 s)
     assert not ids(run(_write(tmp_path, "span.log", lines), home=False, cfg={"flood": {"WINDOW": 40}}, **HOME),
                    "flood")
+
+
+def test_a_long_port_scan_of_one_host_beside_background_is_no_flood(tmp_path):
+    # one scanner at 1200 ports a minute for 10 minutes, and 25 other sources a minute knocking
+    # once each (250 in all): many packets, many sources over the run, but never a minute in which
+    # a hundred sources sent them; then a real flood of the same host an hour later
+    rng = random.Random(19)
+    lines = []
+    for i in range(12000):
+        t = T0 + timedelta(seconds=i / 20)
+        lines.append(_line(t, "198.51.100.9", "203.0.113.10", _syn(rng, 1 + i % 65535)))
+        if i % 48 == 0:
+            lines.append(_line(t, _random_v4(rng), "203.0.113.10", _syn(rng, 23)))
+    lines += [_line(T0 + timedelta(hours=1, seconds=i / 50), _random_v4(rng), "203.0.113.10", _syn(rng, 80))
+              for i in range(1500)]
+    fs = run(_write(tmp_path, "longscan.log", lines), home=False, **HOME)
+    (f,) = ids(fs, "flood")
+    assert f["first_seen"][11:16] == "13:00" and f["count"] == 1500
+    assert any(s["src"] == "198.51.100.9" for s in ids(fs, "scan.vertical"))

@@ -125,3 +125,14 @@ def test_translate_keeps_fractions_of_a_second(spark):
     assert (row["a"], row["d"], row["k"]) == duck
     assert duck[1] == 1.5
 
+
+
+def test_translate_counts_distinct_over_a_window(spark):
+    """Spark has no DISTINCT aggregate over a window (flood.py counts a run's sources that way):
+    the translation must give DuckDB's answer."""
+    from fwforensics.engines.spark import translate
+    sql = ("SELECT s, count(DISTINCT x) OVER (ORDER BY s ROWS BETWEEN CURRENT ROW AND 2 FOLLOWING) AS d "
+           "FROM (VALUES (1, 'a'), (2, 'a'), (3, 'b'), (4, 'c'), (5, 'c'), (6, 'c')) AS t(s, x) ORDER BY s")
+    duck = [tuple(r) for r in events.connect().execute(sql).fetchall()]
+    assert duck == [(1, 2), (2, 3), (3, 2), (4, 1), (5, 1), (6, 1)]
+    assert [(r["s"], r["d"]) for r in spark.sql(translate(sql)).collect()] == duck

@@ -9,9 +9,11 @@ reserved space (bogon.source says which). When the packets all come from one UDP
 a service that answers more than it is asked (DNS 53, NTP 123, SSDP 1900, memcached 11211 ...),
 real servers were tricked into answering forged questions in our name: a reflection flood.
 Only packets the firewall did not accept count: a busy server whose accepted connections are
-logged is not a flood. A flood is MIN_PACKETS at one target (address and protocol) within any
-WINDOW seconds, wherever the span starts; spans that overlap are one finding; its ports are
-listed unless the flood aims at many (reflected answers go to random ones).
+logged is not a flood. A flood is MIN_PACKETS packets in a row at one target (address and
+protocol), all within WINDOW seconds and from at least MIN_SOURCES distinct sources, wherever they
+start; such runs that overlap are one finding (so a long port scan of one host, with background
+from other sources beside it, is none). Its ports are listed unless the flood aims at many
+(reflected answers go to random ones).
 """
 from __future__ import annotations
 
@@ -22,11 +24,11 @@ ORDER = 45
 NEEDS = ()   # reads no findings (predicates() is ipaddr's, over the findings filed by then)
 
 # Tunables
-WINDOW = 60            # seconds within which MIN_PACKETS must arrive (a sliding span, any start)
-MIN_PACKETS = 1000     # packets at one target (host, protocol) within WINDOW; background
+WINDOW = 60            # seconds within which MIN_PACKETS in a row must arrive (any start)
+MIN_PACKETS = 1000     # packets in a row at one target (host, protocol) within WINDOW; background
                        # scanning sends a single address a few dozen a minute at most. Lower to see
                        # smaller floods (and busy noise sooner)
-MIN_SOURCES = 100      # distinct sources of the flood: fewer is one or a few senders, which the
+MIN_SOURCES = 100      # distinct sources of those packets: fewer is one or a few senders, which the
                        # scan and service detectors describe
 FORGED_MAX_PER_SOURCE = 3.0  # packets per source at most (on average) for "forged sources"; real
                              # bots or reflectors each send many
@@ -43,31 +45,44 @@ def detect(ctx):
     win = max(int(ctx.tun(me, "WINDOW")), 1)
     least, sources = max(int(ctx.tun(me, "MIN_PACKETS")), 1), int(ctx.tun(me, "MIN_SOURCES"))
     bucket = f"CAST(floor({m.secs('ts')} / {win}) AS BIGINT)"
-    # A flood is MIN_PACKETS at one target (address, protocol) within any WINDOW seconds. Such a
-    # span lies inside two aligned slices of WINDOW seconds, one of which holds at least half of
-    # MIN_PACKETS: the slices that busy (a grouped count, cheap over the whole log) and their
-    # neighbours are the only records looked at closely. There a span of WINDOW seconds from a
-    # packet is full when the packet MIN_PACKETS - 1 places later in time is still inside it; full
-    # spans that overlap are one flood, which counts when enough distinct sources sent it.
+    # A flood is MIN_PACKETS packets in a row at one target (address, protocol), all within WINDOW
+    # seconds and from at least MIN_SOURCES distinct sources, wherever they start; such runs of
+    # packets that overlap are one flood. They lie inside two aligned slices of WINDOW seconds, one
+    # of which holds at least half of MIN_PACKETS: those slices (a grouped count, cheap over the
+    # whole log) and their neighbours are the only records read again, and of those, pairs of
+    # slices that together hold too few packets or sources are dropped (a long port scan of one
+    # host is many packets from one source, beside a little background).
     half = (least + 1) // 2
-    mat = "MATERIALIZED " if m.is_duckdb(ctx) else ""   # (read twice; few records but a join to make)
+    mat = "MATERIALIZED " if m.is_duckdb(ctx) else ""   # (read three times)
     part = "PARTITION BY dst_ip, proto ORDER BY"
+    same = "IS NOT DISTINCT FROM"
     floods = ctx.query(f"""
         WITH b AS (SELECT dst_ip AS b_dst, {bucket} AS b_k FROM {t} WHERE {BASE}
                    GROUP BY dst_ip, {bucket} HAVING count(*) >= {half}),
         c AS (SELECT DISTINCT b_dst AS c_dst, b_k + o AS c_k FROM b CROSS JOIN (VALUES (-1), (0), (1)) AS v(o)),
-        e AS {mat}(SELECT dst_ip, proto, src_ip, ts, {m.secs('ts')} AS s FROM {t}
-                   JOIN c ON dst_ip = c_dst AND {bucket} = c_k WHERE {BASE}),
-        w AS (SELECT dst_ip, proto, s, lead(s, {least - 1}) OVER ({part} s) AS s_last FROM e),
-        q AS (SELECT dst_ip, proto, s AS lo FROM w WHERE s_last < s + {win}),
-        g AS (SELECT *, CASE WHEN lo < lag(lo) OVER ({part} lo) + {win} THEN 0 ELSE 1 END AS brk FROM q),
-        r AS (SELECT dst_ip AS r_dst, proto AS r_proto, lo,
-                     sum(brk) OVER ({part} lo ROWS UNBOUNDED PRECEDING) AS run FROM g),
-        runs AS (SELECT r_dst, r_proto, run, min(lo) AS lo, max(lo) + {win} AS hi FROM r GROUP BY r_dst, r_proto, run)
+        e0 AS {mat}(SELECT dst_ip, proto, src_ip, ts, {m.secs('ts')} AS s, c_k AS k FROM {t}
+                    JOIN c ON dst_ip = c_dst AND {bucket} = c_k WHERE {BASE}),
+        cs AS (SELECT dst_ip AS s_dst, proto AS s_proto, k AS s_k, count(*) AS n, count(DISTINCT src_ip) AS srcs
+               FROM e0 GROUP BY dst_ip, proto, k),
+        pr AS (SELECT a.s_dst, a.s_proto, a.s_k FROM cs a
+               LEFT JOIN cs z ON z.s_dst = a.s_dst AND z.s_proto {same} a.s_proto AND z.s_k = a.s_k + 1
+               WHERE a.n + coalesce(z.n, 0) >= {least} AND a.srcs + coalesce(z.srcs, 0) >= {sources}),
+        ok AS (SELECT DISTINCT s_dst AS o_dst, s_proto AS o_proto, s_k + o AS o_k
+               FROM pr CROSS JOIN (VALUES (0), (1)) AS v(o)),
+        e AS {mat}(SELECT e0.* FROM e0 JOIN ok ON dst_ip = o_dst AND proto {same} o_proto AND k = o_k),
+        w AS (SELECT dst_ip, proto, s, lead(s, {least - 1}) OVER ({part} s, src_ip) AS s_last,
+                     count(DISTINCT src_ip) OVER ({part} s, src_ip ROWS BETWEEN CURRENT ROW AND {least - 1} FOLLOWING)
+                         AS srcs FROM e),
+        q AS (SELECT dst_ip, proto, s AS lo, s_last AS hi FROM w WHERE s_last < s + {win} AND srcs >= {sources}),
+        g AS (SELECT *, CASE WHEN lo <= max(hi) OVER ({part} lo, hi ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                             THEN 0 ELSE 1 END AS brk FROM q),
+        r AS (SELECT dst_ip AS r_dst, proto AS r_proto, lo, hi,
+                     sum(brk) OVER ({part} lo, hi ROWS UNBOUNDED PRECEDING) AS run FROM g),
+        runs AS (SELECT r_dst, r_proto, run, min(lo) AS lo, max(hi) AS hi FROM r GROUP BY r_dst, r_proto, run)
         SELECT r_dst AS dst_ip, r_proto AS proto, count(*) AS n, count(DISTINCT e.src_ip) AS srcs,
                min(e.ts) AS t0, max(e.ts) AS t1
-        FROM runs JOIN e ON e.dst_ip = r_dst AND e.proto IS NOT DISTINCT FROM r_proto AND e.s >= lo AND e.s < hi
-        GROUP BY r_dst, r_proto, run HAVING count(DISTINCT e.src_ip) >= {sources}
+        FROM runs JOIN e ON e.dst_ip = r_dst AND e.proto {same} r_proto AND e.s >= lo AND e.s <= hi
+        GROUP BY r_dst, r_proto, run
         ORDER BY dst_ip, proto, t0""")
     return [_finding(ctx, me, f) for f in floods]
 

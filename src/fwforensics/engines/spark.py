@@ -86,17 +86,23 @@ def translate(sql: str) -> str:
     """DuckDB SQL as Spark SQL. sqlglot writes DuckDB's ``epoch(ts)`` (seconds, with their fraction)
     as ``UNIX_TIMESTAMP(ts)``, which drops the fraction: Spark gets ``UNIX_MICROS(ts)`` as a double
     over 1000000 instead (DuckDB's arithmetic), so windows and sessions of sub-second times
-    (captures, high-resolution syslog) come out as on DuckDB."""
+    (captures, high-resolution syslog) come out as on DuckDB. Spark has no DISTINCT aggregate over
+    a window: ``count(DISTINCT x) OVER (...)`` becomes ``size(collect_set(x) OVER (...))``."""
     import sqlglot
     from sqlglot import exp
 
-    def fraction_kept(node):
+    def spark_forms(node):
         if isinstance(node, exp.TimeToUnix):
             micros = exp.cast(exp.Anonymous(this="UNIX_MICROS", expressions=[node.this]), "double")
             return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number(1000000)))
+        if (isinstance(node, exp.Window) and isinstance(node.this, exp.Count)
+                and isinstance(node.this.this, exp.Distinct) and len(node.this.this.expressions) == 1):
+            w = node.copy()
+            w.set("this", exp.Anonymous(this="COLLECT_SET", expressions=[node.this.this.expressions[0].copy()]))
+            return exp.Anonymous(this="SIZE", expressions=[w])
         return node
 
-    tree = sqlglot.parse_one(sql, read="duckdb").transform(fraction_kept)
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(spark_forms)
     return tree.sql(dialect="spark")
 
 
