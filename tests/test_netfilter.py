@@ -162,6 +162,14 @@ def test_every_wrapper():
     assert [r["log_host"] for r in recs] == ["linux"] * 8 + [None, None, "linux"]
 
 
+def test_action_words_of_prefixes():
+    from fwforensics.formats.netfilter import action_from_prefix
+    got = {p: action_from_prefix(p) for p in ("FWF-ANTISPOOF ", "SPOOFED: ", "[UFW ALLOW] ", "IPT-REJECT",
+                                              "INPUT-D]", "custom-prefix", "")}
+    assert got == {"FWF-ANTISPOOF ": "drop", "SPOOFED: ": "drop", "[UFW ALLOW] ": "accept", "IPT-REJECT": "reject",
+                   "INPUT-D]": "drop", "custom-prefix": "other", "": "other"}
+
+
 def test_time_zone_and_year_given():
     path = os.path.join(HERE, "fixtures", "netfilter", "wrappers.log")
     recs, _ = rows(path, year=2015, tz="Europe/Berlin")

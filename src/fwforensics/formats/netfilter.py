@@ -441,7 +441,8 @@ def _joined_ts_raw(f: dict[str, pa.Array], built: pa.Array | None) -> pa.Array:
 
 _ACTION_WORDS = [
     ("reject", re.compile(r"reject|\bREJ\b|-R\]|_R\b", re.I)),
-    ("drop", re.compile(r"drop|deny|denied|block|discard|-D\]|\bBAD\b|invalid|_D\b|\bD\b", re.I)),
+    # (an anti-spoofing chain logs the forged sources it drops: "ANTISPOOF", "SPOOFED")
+    ("drop", re.compile(r"drop|deny|denied|block|discard|spoof|-D\]|\bBAD\b|invalid|_D\b|\bD\b", re.I)),
     ("accept", re.compile(r"accept|allow|permit|pass|-A\]|\bOK\b|_A\b|\bA\b", re.I)),
 ]
 
