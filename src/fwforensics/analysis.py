@@ -200,6 +200,12 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
             bar.close()
 
 
+# ties of the top sources in address order (10.0.0.2 before 10.0.0.10), IPv4 first: a dotted quad as
+# a number (NULL, so last, for IPv6), in SQL both engines read
+_V4_ORDER = ("(" + " + ".join(f"TRY_CAST(split_part({{c}}, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4))
+             + ") NULLS LAST")
+
+
 def summarise(con) -> dict[str, Any]:
     def rows(sql: str) -> list[dict]:
         if hasattr(con, "query_dicts"):  # another engine (Spark): same SQL, translated there
@@ -223,12 +229,13 @@ def summarise(con) -> dict[str, Any]:
             {"src": r["src_ip"], "records": r["n"], "targets": r["hosts"], "ports": r["ports"],
              "first_seen": _iso(r["first"]), "last_seen": _iso(r["last"])}
             for r in rows(f"""WITH top AS (SELECT src_ip, count(*) AS n FROM events WHERE src_ip IS NOT NULL
-                                            GROUP BY src_ip ORDER BY n DESC, src_ip LIMIT {TOP}),
+                                            GROUP BY src_ip ORDER BY n DESC, {_V4_ORDER.format(c="src_ip")}, src_ip
+                                            LIMIT {TOP}),
                                    d AS (SELECT src_ip, count(DISTINCT dst_ip) AS hosts,
                                                 count(DISTINCT dst_port) AS ports, min(ts) AS first, max(ts) AS last
                                          FROM events WHERE src_ip IN (SELECT src_ip FROM top) GROUP BY src_ip)
                               SELECT top.src_ip, n, hosts, ports, first, last FROM top JOIN d ON d.src_ip = top.src_ip
-                              ORDER BY n DESC, top.src_ip""")],
+                              ORDER BY n DESC, {_V4_ORDER.format(c="top.src_ip")}, top.src_ip""")],
         "top_ports": [
             {"proto": r["proto"], "port": r["dst_port"], "records": r["n"], "sources": r["srcs"]}
             for r in rows(f"""WITH top AS (SELECT proto, dst_port, count(*) AS n FROM events
