@@ -122,14 +122,17 @@ def test_consecutive_minutes_of_one_target_are_one_flood(tmp_path):
     assert datetime.fromisoformat("2025-06-01T12:00:00+00:00").tzinfo == timezone.utc
 
 
+def _burst(rng: random.Random, start: float, n: int, rate: float) -> list[str]:
+    """``n`` SYNs at 203.0.113.10:80 from new random sources, ``rate`` a second from T0 + ``start`` s."""
+    return [_line(T0 + timedelta(seconds=start + i / rate), _random_v4(rng), "203.0.113.10", _syn(rng, 80))
+            for i in range(n)]
+
+
 def test_a_flood_across_the_boundary_of_two_minutes_is_found(tmp_path):
     # 1200 SYNs in 40 s from 12:00:40: 400 before the minute turns, 800 after; and a short burst
     # at half the rate an hour later, which is no flood
     rng = random.Random(13)
-    lines = [_line(T0 + timedelta(seconds=40 + i / 30), _random_v4(rng), "203.0.113.10", _syn(rng, 80))
-             for i in range(1200)]
-    lines += [_line(T0 + timedelta(hours=1, seconds=50 + i / 30), _random_v4(rng), "203.0.113.10", _syn(rng, 80))
-              for i in range(900)]
+    lines = _burst(rng, 40, 1200, 30) + _burst(rng, 3600 + 50, 900, 30)
     (f,) = ids(run(_write(tmp_path, "edge.log", lines), home=False, **HOME), "flood")
     assert f["count"] == 1200 and f["first_seen"][11:19] == "12:00:40" and f["last_seen"][11:19] == "12:01:19"
 
@@ -138,10 +141,7 @@ def test_a_flood_is_counted_over_any_span_of_a_minute(tmp_path):
     # 1100 SYNs in 55 s from 12:00:38: 440 before the minute turns and 660 after, so neither minute
     # holds the 1000 of MIN_PACKETS, but the 55 s do; and 990 SYNs within 50 s later, just short
     rng = random.Random(17)
-    lines = [_line(T0 + timedelta(seconds=38 + i / 20), _random_v4(rng), "203.0.113.10", _syn(rng, 80))
-             for i in range(1100)]
-    lines += [_line(T0 + timedelta(hours=1, seconds=30 + i / 20), _random_v4(rng), "203.0.113.10", _syn(rng, 80))
-              for i in range(990)]
+    lines = _burst(rng, 38, 1100, 20) + _burst(rng, 3600 + 30, 990, 20)
     (f,) = ids(run(_write(tmp_path, "span.log", lines), home=False, **HOME), "flood")
     assert f["count"] == 1100 and f["first_seen"][11:19] == "12:00:38" and f["last_seen"][11:19] == "12:01:32"
     # with a shorter span the same packets are no flood (at most 800 within 40 s)
@@ -160,8 +160,7 @@ def test_a_long_port_scan_of_one_host_beside_background_is_no_flood(tmp_path):
         lines.append(_line(t, "198.51.100.9", "203.0.113.10", _syn(rng, 1 + i % 65535)))
         if i % 48 == 0:
             lines.append(_line(t, _random_v4(rng), "203.0.113.10", _syn(rng, 23)))
-    lines += [_line(T0 + timedelta(hours=1, seconds=i / 50), _random_v4(rng), "203.0.113.10", _syn(rng, 80))
-              for i in range(1500)]
+    lines += _burst(rng, 3600, 1500, 50)
     fs = run(_write(tmp_path, "longscan.log", lines), home=False, **HOME)
     (f,) = ids(fs, "flood")
     assert f["first_seen"][11:16] == "13:00" and f["count"] == 1500
