@@ -165,3 +165,13 @@ def test_a_long_port_scan_of_one_host_beside_background_is_no_flood(tmp_path):
     (f,) = ids(fs, "flood")
     assert f["first_seen"][11:16] == "13:00" and f["count"] == 1500
     assert any(s["src"] == "198.51.100.9" for s in ids(fs, "scan.vertical"))
+
+
+def test_a_flood_that_pauses_for_less_than_a_minute_is_one(tmp_path):
+    # pulses of 1200 SYNs in 20 s: 30 s of quiet between the first two (one flood), 90 s before
+    # the third (a flood of its own)
+    rng = random.Random(23)
+    lines = _burst(rng, 0, 1200, 60) + _burst(rng, 50, 1200, 60) + _burst(rng, 160, 1200, 60)
+    got = [(f["count"], f["first_seen"][11:19], f["last_seen"][11:19])
+           for f in ids(run(_write(tmp_path, "pulses.log", lines), home=False, **HOME), "flood")]
+    assert sorted(got) == [(1200, "12:02:40", "12:02:59"), (2400, "12:00:00", "12:01:09")]

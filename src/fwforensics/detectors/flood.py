@@ -11,8 +11,9 @@ real servers were tricked into answering forged questions in our name: a reflect
 Only packets the firewall did not accept count: a busy server whose accepted connections are
 logged is not a flood. A flood is MIN_PACKETS packets in a row at one target (address and
 protocol), all within WINDOW seconds and from at least MIN_SOURCES distinct sources, wherever they
-start; such runs that overlap are one finding (so a long port scan of one host, with background
-from other sources beside it, is none). Its ports are listed unless the flood aims at many
+start; such runs less than WINDOW apart are one finding (a flood that pauses for half a minute
+is one flood; a long port scan of one host, with background from other sources beside it, is
+none). Its ports are listed unless the flood aims at many
 (reflected answers go to random ones).
 """
 from __future__ import annotations
@@ -47,16 +48,16 @@ def detect(ctx):
     bucket = f"CAST(floor({m.secs('ts')} / {win}) AS BIGINT)"
     # A flood is MIN_PACKETS packets in a row at one target (address, protocol), all within WINDOW
     # seconds and from at least MIN_SOURCES distinct sources, wherever they start; such runs of
-    # packets that overlap are one flood. They lie inside two aligned slices of WINDOW seconds, one
+    # packets less than WINDOW apart are one flood. They lie inside two aligned slices of WINDOW seconds, one
     # of which holds at least half of MIN_PACKETS: those slices (a grouped count, cheap over the
     # whole log) and their neighbours are the only records read again, and of those, pairs of
     # slices that together hold too few packets or sources are dropped (a long port scan of one
     # host is many packets from one source, beside a little background).
     half = (least + 1) // 2
-    mat = "MATERIALIZED " if m.is_duckdb(ctx) else ""   # (read three times)
+    mat = "MATERIALIZED " if m.is_duckdb(ctx) else ""   # (read twice)
     part = "PARTITION BY dst_ip, proto ORDER BY"
     same = "IS NOT DISTINCT FROM"
-    floods = ctx.query(f"""
+    runs = ctx.query(f"""
         WITH b AS (SELECT dst_ip AS b_dst, {bucket} AS b_k FROM {t} WHERE {BASE}
                    GROUP BY dst_ip, {bucket} HAVING count(*) >= {half}),
         c AS (SELECT DISTINCT b_dst AS c_dst, b_k + o AS c_k FROM b CROSS JOIN (VALUES (-1), (0), (1)) AS v(o)),
@@ -69,21 +70,26 @@ def detect(ctx):
                WHERE a.n + coalesce(z.n, 0) >= {least} AND a.srcs + coalesce(z.srcs, 0) >= {sources}),
         ok AS (SELECT DISTINCT s_dst AS o_dst, s_proto AS o_proto, s_k + o AS o_k
                FROM pr CROSS JOIN (VALUES (0), (1)) AS v(o)),
-        e AS {mat}(SELECT e0.* FROM e0 JOIN ok ON dst_ip = o_dst AND proto {same} o_proto AND k = o_k),
+        e AS (SELECT e0.* FROM e0 JOIN ok ON dst_ip = o_dst AND proto {same} o_proto AND k = o_k),
         w AS (SELECT dst_ip, proto, s, lead(s, {least - 1}) OVER ({part} s, src_ip) AS s_last,
                      count(DISTINCT src_ip) OVER ({part} s, src_ip ROWS BETWEEN CURRENT ROW AND {least - 1} FOLLOWING)
                          AS srcs FROM e),
         q AS (SELECT dst_ip, proto, s AS lo, s_last AS hi FROM w WHERE s_last < s + {win} AND srcs >= {sources}),
-        g AS (SELECT *, CASE WHEN lo <= max(hi) OVER ({part} lo, hi ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-                             THEN 0 ELSE 1 END AS brk FROM q),
+        g AS (SELECT *, CASE WHEN lo < max(hi) OVER ({part} lo, hi ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                                       + {win} THEN 0 ELSE 1 END AS brk FROM q),
         r AS (SELECT dst_ip AS r_dst, proto AS r_proto, lo, hi,
                      sum(brk) OVER ({part} lo, hi ROWS UNBOUNDED PRECEDING) AS run FROM g),
         runs AS (SELECT r_dst, r_proto, run, min(lo) AS lo, max(hi) AS hi FROM r GROUP BY r_dst, r_proto, run)
-        SELECT r_dst AS dst_ip, r_proto AS proto, count(*) AS n, count(DISTINCT e.src_ip) AS srcs,
-               min(e.ts) AS t0, max(e.ts) AS t1
-        FROM runs JOIN e ON e.dst_ip = r_dst AND e.proto {same} r_proto AND e.s >= lo AND e.s <= hi
-        GROUP BY r_dst, r_proto, run
-        ORDER BY dst_ip, proto, t0""")
+        SELECT r_dst AS dst_ip, r_proto AS proto, lo, hi FROM runs ORDER BY r_dst, r_proto, lo""")
+    # each flood's records, from the whole log (a pause between two runs may hold a few packets
+    # of slices not read again above)
+    floods = []
+    for f in runs:
+        proto = "IS NULL" if f["proto"] is None else f"= {ctx.lit(f['proto'])}"
+        (c,) = ctx.query(f"""SELECT count(*) AS n, count(DISTINCT src_ip) AS srcs, min(ts) AS t0, max(ts) AS t1
+                             FROM {t} WHERE {BASE} AND dst_ip = {ctx.lit(f['dst_ip'])} AND proto {proto}
+                             AND {m.secs('ts')} >= {float(f['lo'])!r} AND {m.secs('ts')} <= {float(f['hi'])!r}""")
+        floods.append(dict(f, **c))
     return [_finding(ctx, me, f) for f in floods]
 
 
