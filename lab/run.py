@@ -143,6 +143,14 @@ def run_scenario(lab: Lab, sc: Scenario, out: Path, versions: dict, verbose: boo
     return truth
 
 
+def _expected_src(e: dict) -> str:
+    if e["src"]:
+        return e["src"]
+    if e.get("candidates"):
+        return f"no single source: {len(e['candidates'])} candidates"
+    return "no source: forged"
+
+
 def markdown_table(directory: Path) -> str:
     """The table of a run (scenario, tool, records, packets, expected findings) for docs."""
     import dpkt
@@ -161,17 +169,13 @@ def markdown_table(directory: Path) -> str:
                     tools.append(name)
         with (directory / t["pcap"]).open("rb") as f:
             packets = sum(1 for _ in dpkt.pcap.Reader(f))
-        def src(e: dict) -> str:
-            if e["src"]:
-                return e["src"]
-            if e.get("candidates"):
-                return f"no single source: {len(e['candidates'])} candidates"
-            return "no source: forged"
-        exp = ", ".join(f"{e['id']} ({src(e)}{', capture only' if e.get('capture_only') else ''})"
-                        for e in t["expected"]) + ("; must not report " + ", ".join(t["forbidden"])
-                                                   if t["expected"] and t["forbidden"] else "") or (
-            "none; must not report " + "/".join(sorted({i.split('.')[0] for i in t["forbidden"]}))
-            if t["forbidden"] else "none (Packet Zen input)")
+        exp = ", ".join(f"{e['id']} ({_expected_src(e)}{', capture only' if e.get('capture_only') else ''})"
+                        for e in t["expected"])
+        if exp and t["forbidden"]:
+            exp += "; must not report " + ", ".join(t["forbidden"])
+        elif not exp:
+            exp = ("none; must not report " + "/".join(sorted({i.split('.')[0] for i in t["forbidden"]}))
+                   if t["forbidden"] else "none (Packet Zen input)")
         rows.append(f"| {t['scenario']} | {', '.join(tools)} | {t['records']} | {packets} | {exp} |")
     return "\n".join(rows) + "\n"
 

@@ -348,7 +348,7 @@ def scenarios(workdir: Path) -> list[Scenario]:
               "before forwarding); hping3 for all but 0.0.0.0, which a raw IP socket cannot "
               "send (the kernel fills in its own address), so the lab's ethsend.py writes that "
               "SYN as a whole Ethernet frame; 192.0.2.99 is the home network forged from "
-              "outside (spoofing, no id of its own)", extra={"bogons": bogons + ["0.0.0.0"]}))
+              "outside (spoofing, no id of its own)", extra={"bogons": bogons + ["0.0.0.0"], "forged_only": True}))
     sc.append(Scenario(
         "syn_flood", "a SYN flood at the LAN host's port 443: 1560 SYNs in about 3 s, three from "
         "each of 520 forged sources (the documentation ranges outside, and private 10.99.0.0/28)",

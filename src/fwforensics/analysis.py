@@ -200,10 +200,13 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
             bar.close()
 
 
-# ties of the top sources in address order (10.0.0.2 before 10.0.0.10), IPv4 first: a dotted quad as
-# a number (NULL, so last, for IPv6), in SQL both engines read
-_V4_ORDER = ("(" + " + ".join(f"TRY_CAST(split_part({{c}}, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4))
-             + ") NULLS LAST")
+
+
+def _address_order(col: str) -> str:
+    """ORDER BY terms for ties of the top sources: address order (10.0.0.2 before 10.0.0.10), IPv4
+    first (IPv6 has no number: NULLS LAST), then the text."""
+    from .detectors._misc import v4_number
+    return f"{v4_number(col)} NULLS LAST, {col}"
 
 
 def summarise(con) -> dict[str, Any]:
@@ -229,13 +232,13 @@ def summarise(con) -> dict[str, Any]:
             {"src": r["src_ip"], "records": r["n"], "targets": r["hosts"], "ports": r["ports"],
              "first_seen": _iso(r["first"]), "last_seen": _iso(r["last"])}
             for r in rows(f"""WITH top AS (SELECT src_ip, count(*) AS n FROM events WHERE src_ip IS NOT NULL
-                                            GROUP BY src_ip ORDER BY n DESC, {_V4_ORDER.format(c="src_ip")}, src_ip
+                                            GROUP BY src_ip ORDER BY n DESC, {_address_order("src_ip")}
                                             LIMIT {TOP}),
                                    d AS (SELECT src_ip, count(DISTINCT dst_ip) AS hosts,
                                                 count(DISTINCT dst_port) AS ports, min(ts) AS first, max(ts) AS last
                                          FROM events WHERE src_ip IN (SELECT src_ip FROM top) GROUP BY src_ip)
                               SELECT top.src_ip, n, hosts, ports, first, last FROM top JOIN d ON d.src_ip = top.src_ip
-                              ORDER BY n DESC, {_V4_ORDER.format(c="top.src_ip")}, top.src_ip""")],
+                              ORDER BY n DESC, {_address_order("top.src_ip")}""")],
         "top_ports": [
             {"proto": r["proto"], "port": r["dst_port"], "records": r["n"], "sources": r["srcs"]}
             for r in rows(f"""WITH top AS (SELECT proto, dst_port, count(*) AS n FROM events

@@ -134,7 +134,7 @@ def must_appear(truth: dict) -> set[str]:
     every packet of the scenario carried a forged address."""
     out = {e["src"] for e in log_expected(truth) if e["src"] is not None}
     extra = truth.get("extra", {})
-    if not (extra.get("victim") or extra.get("forged_only")) and truth["scenario"] != "bogon_source":
+    if not (extra.get("victim") or extra.get("forged_only")):
         out.add(truth["real_src"])
     return out
 

@@ -48,6 +48,13 @@ def short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
+def v4_number(col: str) -> str:
+    """SQL: a dotted-quad IPv4 address in ``col`` as a number (NULL for IPv6 and other text), in
+    SQL that both engines read."""
+    return "(" + " + ".join(f"TRY_CAST(split_part({col}, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}"
+                            for i in range(4)) + ")"
+
+
 def secs(col: str) -> str:
     """Seconds since the epoch of a timestamp column, with their fraction (DuckDB ``epoch``; the
     Spark engine writes it as ``UNIX_MICROS`` over a million, see ``engines.spark.translate``)."""

@@ -85,17 +85,20 @@ def detect(ctx):
     # of slices not read again above)
     floods = []
     for f in runs:
-        proto = "IS NULL" if f["proto"] is None else f"= {ctx.lit(f['proto'])}"
         (c,) = ctx.query(f"""SELECT count(*) AS n, count(DISTINCT src_ip) AS srcs, min(ts) AS t0, max(ts) AS t1
-                             FROM {t} WHERE {BASE} AND dst_ip = {ctx.lit(f['dst_ip'])} AND proto {proto}
+                             FROM {t} WHERE {_target(ctx, f['dst_ip'], f['proto'])}
                              AND {m.secs('ts')} >= {float(f['lo'])!r} AND {m.secs('ts')} <= {float(f['hi'])!r}""")
         floods.append(dict(f, **c))
     return [_finding(ctx, me, f) for f in floods]
 
 
+def _target(ctx, dst, proto) -> str:
+    """The records that count towards a flood of ``dst`` (with protocol ``proto``)."""
+    return f"{BASE} AND dst_ip = {ctx.lit(dst)} AND proto {'IS NULL' if proto is None else '= ' + ctx.lit(proto)}"
+
+
 def _where(ctx, dst, proto, t0, t1) -> str:
-    return (f"{BASE} AND dst_ip = {ctx.lit(dst)} AND proto {'IS NULL' if proto is None else '= ' + ctx.lit(proto)} "
-            f"AND ts >= {ctx.lit(t0)} AND ts <= {ctx.lit(t1)}")
+    return f"{_target(ctx, dst, proto)} AND ts >= {ctx.lit(t0)} AND ts <= {ctx.lit(t1)}"
 
 
 def predicates(ctx) -> list[str]:
@@ -108,8 +111,7 @@ def predicates(ctx) -> list[str]:
 def _finding(ctx, me, f):
     dst, proto = f["dst_ip"], f["proto"]
     where = _where(ctx, dst, proto, f["t0"], f["t1"])
-    # (the run's slices hold exactly the records of ``where``: their count, and the sources counted
-    # for the run, are the flood's)
+    # (detect() counted the records and sources of exactly ``where``: its first and last times bound it)
     n, srcs = int(f["n"]), int(f["srcs"])
     top = ctx.query(f"""SELECT src_port, count(*) AS n FROM {ctx.table} WHERE {where}
                         GROUP BY src_port ORDER BY count(*) DESC, src_port LIMIT 1""")

@@ -150,7 +150,7 @@ def _mirai_seq(ctx, pred: str, out) -> None:
     if not out or not ctx.query(f"SELECT 1 AS x FROM {ctx.table} WHERE {pred} AND tcp_seq IS NOT NULL LIMIT 1"):
         return
     own = [f for f in out if f.src]
-    ip = " + ".join(f"TRY_CAST(split_part(dst_ip, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4))
+    ip = m.v4_number("dst_ip")
     rows = ctx.query(f"""SELECT src_ip, count(*) AS n, sum(CASE WHEN tcp_seq = {ip} THEN 1 ELSE 0 END) AS k
                          FROM {ctx.table} WHERE {pred} AND tcp_seq IS NOT NULL AND dst_ip NOT LIKE '%:%'
                          GROUP BY src_ip""")
