@@ -147,6 +147,8 @@ def main() -> int:
     a = ap.parse_args()
 
     bodies = source_lines(a.seed)
+    import run   # bench/run.py
+    run.byte_compile()   # (timed as installed: see run.byte_compile)
     tmp = Path(tempfile.mkdtemp(prefix="fwf-watch-bench-"))
     log, state = tmp / "fw.log", tmp / "watch.state"
     log.write_text("")

@@ -44,3 +44,28 @@ def test_phases_from_a_real_run_become_the_table():
         got = sum(float(c[col].strip(" |")) for c in shown)
         assert abs(got - sum(v for k, v in ph.items() if k != total)) < 0.01 * 7 + 1e-9
     assert R.phase_table([{"tool": "cat", "size": "1m"}]) == []
+
+
+def test_the_package_is_timed_as_installed_with_its_bytecode(tmp_path, monkeypatch):
+    """byte_compile writes, for every module of the package, the bytecode that Python reads instead
+    of compiling the source (its header carries the source's time and size), whatever
+    PYTHONDONTWRITEBYTECODE says."""
+    import importlib.util
+    import shutil
+    import struct
+    R = _bench()
+    shutil.copytree(ROOT / "src" / "fwforensics", tmp_path / "src" / "fwforensics",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    monkeypatch.setattr(R, "ROOT", tmp_path)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    sources = sorted((tmp_path / "src" / "fwforensics").rglob("*.py"))
+    assert len(sources) > 50 and not list((tmp_path / "src").rglob("*.pyc"))
+    R.byte_compile()
+    for src in sources:
+        cached = Path(importlib.util.cache_from_source(str(src)))
+        head = cached.read_bytes()[:16]
+        assert head[:4] == importlib.util.MAGIC_NUMBER, src
+        flags, mtime, size = struct.unpack("<III", head[4:16])
+        st = src.stat()
+        assert flags == 0 and mtime == int(st.st_mtime) & 0xFFFFFFFF and size == st.st_size & 0xFFFFFFFF, src
