@@ -9,6 +9,7 @@ from typing import Any
 
 from . import __version__, detectors, events
 from ._timing import phase
+from .detectors._misc import v4_number
 from .reader import ReadStats, read_file, expand_inputs, FileStats
 from .schema import SCHEMA_VERSION
 
@@ -200,12 +201,9 @@ def load_inputs(con, inputs: list[str], opts: Options, stats: ReadStats) -> None
             bar.close()
 
 
-
-
 def _address_order(col: str) -> str:
     """ORDER BY terms for ties of the top sources: address order (10.0.0.2 before 10.0.0.10), IPv4
     first (IPv6 has no number: NULLS LAST), then the text."""
-    from .detectors._misc import v4_number
     return f"{v4_number(col)} NULLS LAST, {col}"
 
 

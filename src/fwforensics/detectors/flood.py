@@ -52,12 +52,13 @@ def detect(ctx):
     # of which holds at least half of MIN_PACKETS: those slices (a grouped count, cheap over the
     # whole log) and their neighbours are the only records read again, and of those, pairs of
     # slices that together hold too few packets or sources are dropped (a long port scan of one
-    # host is many packets from one source, beside a little background).
+    # host is many packets from one source, beside a little background). Each run's records are
+    # then counted from the whole log (a pause inside a run may hold packets of slices not read again).
     half = (least + 1) // 2
     mat = "MATERIALIZED " if m.is_duckdb(ctx) else ""   # (read twice)
     part = "PARTITION BY dst_ip, proto ORDER BY"
     same = "IS NOT DISTINCT FROM"
-    runs = ctx.query(f"""
+    floods = ctx.query(f"""
         WITH b AS (SELECT dst_ip AS b_dst, {bucket} AS b_k FROM {t} WHERE {BASE}
                    GROUP BY dst_ip, {bucket} HAVING count(*) >= {half}),
         c AS (SELECT DISTINCT b_dst AS c_dst, b_k + o AS c_k FROM b CROSS JOIN (VALUES (-1), (0), (1)) AS v(o)),
@@ -80,25 +81,19 @@ def detect(ctx):
         r AS (SELECT dst_ip AS r_dst, proto AS r_proto, lo, hi,
                      sum(brk) OVER ({part} lo, hi ROWS UNBOUNDED PRECEDING) AS run FROM g),
         runs AS (SELECT r_dst, r_proto, run, min(lo) AS lo, max(hi) AS hi FROM r GROUP BY r_dst, r_proto, run)
-        SELECT r_dst AS dst_ip, r_proto AS proto, lo, hi FROM runs ORDER BY r_dst, r_proto, lo""")
-    # each flood's records, from the whole log (a pause between two runs may hold a few packets
-    # of slices not read again above)
-    floods = []
-    for f in runs:
-        (c,) = ctx.query(f"""SELECT count(*) AS n, count(DISTINCT src_ip) AS srcs, min(ts) AS t0, max(ts) AS t1
-                             FROM {t} WHERE {_target(ctx, f['dst_ip'], f['proto'])}
-                             AND {m.secs('ts')} >= {float(f['lo'])!r} AND {m.secs('ts')} <= {float(f['hi'])!r}""")
-        floods.append(dict(f, **c))
+        SELECT r_dst AS dst_ip, r_proto AS proto, count(*) AS n, count(DISTINCT src_ip) AS srcs,
+               min(ts) AS t0, max(ts) AS t1
+        FROM runs JOIN {t} ON dst_ip = r_dst AND proto {same} r_proto
+                             AND {m.secs('ts')} >= lo AND {m.secs('ts')} <= hi
+        WHERE {BASE}
+        GROUP BY r_dst, r_proto, run
+        ORDER BY dst_ip, proto, t0""")
     return [_finding(ctx, me, f) for f in floods]
 
 
-def _target(ctx, dst, proto) -> str:
-    """The records that count towards a flood of ``dst`` (with protocol ``proto``)."""
-    return f"{BASE} AND dst_ip = {ctx.lit(dst)} AND proto {'IS NULL' if proto is None else '= ' + ctx.lit(proto)}"
-
-
 def _where(ctx, dst, proto, t0, t1) -> str:
-    return f"{_target(ctx, dst, proto)} AND ts >= {ctx.lit(t0)} AND ts <= {ctx.lit(t1)}"
+    return (f"{BASE} AND dst_ip = {ctx.lit(dst)} AND proto {'IS NULL' if proto is None else '= ' + ctx.lit(proto)} "
+            f"AND ts >= {ctx.lit(t0)} AND ts <= {ctx.lit(t1)}")
 
 
 def predicates(ctx) -> list[str]:
